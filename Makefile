@@ -1,0 +1,45 @@
+# The two commands a new user runs: `make demo` and `make test`.
+# Both create .venv, install torch==2.13.0 first (constraints.txt keeps it there), then
+# the project, installing redis-server and prometheus from Debian when they are missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint unit bench dashboards install clean
+
+$(STAMP): pyproject.toml constraints.txt scripts/system-deps.sh
+	bash scripts/system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/forescale demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/core_scale.py
+	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/serving.py
+
+dashboards: $(STAMP)
+	$(BIN)/python -m forescale.observability.dashboards deploy/grafana
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

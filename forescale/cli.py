@@ -1,0 +1,57 @@
+"""The one console script, ``forescale``, with a subcommand per service or tool.
+
+Each area registers its own subcommands in its ``cli.py`` (``register(subparsers)``) and
+imports heavy modules (torch, sklearn, aiohttp apps) inside the handler, so that
+``forescale --help`` stays fast. Handlers return an exit code; ``CliError`` becomes one
+line on stderr and exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from forescale.cliutil import CliError
+
+# Order is the order of `forescale --help`.
+COMMAND_MODULES = (
+    "forescale.queue.cli",  # models add|list|remove
+    "forescale.router.cli",  # router
+    "forescale.worker.cli",  # worker
+    "forescale.controller.cli",  # controller, policy, pool, status
+    "forescale.prescaler.cli",  # prescaler, backtest
+    "forescale.sim.cli",  # simulate
+    "forescale.demo.cli",  # demo, loadgen
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="forescale", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):  # that area is not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"forescale {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""The decision core's vocabulary: what a policy says, what is observed, what is decided.
+
+Everything here is a frozen pydantic model, so a value can be logged, compared in a test,
+persisted as JSON (``model_dump_json``) and loaded back (``model_validate_json``) by the
+controller, the admin API and the simulator alike. Validation happens once, here, at the
+edge (STYLE.md #8): nothing downstream checks for ``None`` defaults it did not ask for.
+
+Times are epoch seconds (floats); ``Observation.now`` is the only clock the core sees.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CapacityType = Literal["reserved", "spot", "on-demand"]
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
+
+
+class Frozen(BaseModel):
+    """Base for all core values: immutable, and unknown fields are an error, not ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- policy
+
+
+class ScalingRule(Frozen):
+    """One HPA v2 ``behavior`` policy: change by at most ``value`` pods or percent per period."""
+
+    type: Literal["pods", "percent"] = Field(description="Unit of `value`.")
+    value: int = Field(gt=0, description="Pods, or percent of current replicas, per period.")
+    period_s: float = Field(gt=0, le=1800, description="Length of the look-back period.")
+
+
+class ScalingBehavior(Frozen):
+    """HPA v2 ``behavior.scaleUp`` / ``behavior.scaleDown`` for one direction."""
+
+    stabilization_window_s: float = Field(
+        ge=0, le=3600, description="Look-back window over recommendations (HPA semantics)."
+    )
+    rules: tuple[ScalingRule, ...] = Field(description="Rate limits; see `select`.")
+    select: Literal["max", "min", "disabled"] = Field(
+        default="max", description="Which rule wins when several apply; `disabled` forbids it."
+    )
+
+
+def hpa_default_scale_up() -> ScalingBehavior:
+    """Kubernetes' default scale-up: no window, max(100 %, 4 pods) per 15 s."""
+    return ScalingBehavior(
+        stabilization_window_s=0,
+        rules=(
+            ScalingRule(type="percent", value=100, period_s=15),
+            ScalingRule(type="pods", value=4, period_s=15),
+        ),
+        select="max",
+    )
+
+
+def hpa_default_scale_down() -> ScalingBehavior:
+    """Kubernetes' default scale-down: 300 s window, up to 100 % per 15 s."""
+    return ScalingBehavior(
+        stabilization_window_s=300,
+        rules=(ScalingRule(type="percent", value=100, period_s=15),),
+        select="max",
+    )
+
+
+class PrescaleSpec(Frozen):
+    """How forecasts raise the floor ahead of demand."""
+
+    mode: Literal["on", "off", "forecast-only"] = Field(
+        default="on",
+        description="`on` acts on forecasts; `forecast-only` records what it would do; `off` ignores them.",
+    )
+    quantile: float = Field(default=0.9, gt=0, lt=1, description="Forecast quantile to plan for.")
+    headroom: float = Field(
+        default=0.1, ge=0, le=2, description="Extra fraction on top of the forecast quantile."
+    )
+    max_forecast_age_s: float = Field(
+        default=900, gt=0, description="Forecasts issued longer ago than this are ignored."
+    )
+
+
+class ScheduleSpec(Frozen):
+    """A replica floor in a window: recurring (cron) or one-off (start epoch seconds)."""
+
+    name: str = Field(min_length=1, max_length=63)
+    cron: str | None = Field(default=None, description="Window start, 5-field cron, UTC.")
+    start: float | None = Field(default=None, description="One-off window start, epoch s.")
+    duration_s: float = Field(gt=0, le=7 * 86400, description="Window length.")
+    min_replicas: int = Field(ge=0, description="Replica floor inside the window.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if (self.cron is None) == (self.start is None):
+            raise ValueError("exactly one of `cron` and `start` must be given")
+        return self
+
+
+class PolicySpec(Frozen):
+    """A model's scaling policy; loaded by the admin API, the controller and the simulator."""
+
+    model: str = Field(pattern=NAME_PATTERN, description="Model name (as served by the router).")
+    policy: str = Field(default="forescale", description="Registered policy name.")
+    mode: Literal["active", "dry-run"] = Field(
+        default="active", description="`dry-run` decides and records but never actuates."
+    )
+    min_replicas: int = Field(default=1, ge=0, le=10_000)
+    max_replicas: int = Field(default=10, ge=1, le=10_000)
+    target_rps_per_replica: float = Field(gt=0, description="Sustainable req/s of one replica.")
+    latency_slo_s: float = Field(default=1.5, gt=0, le=3600, description="Latency objective.")
+    tolerance: float = Field(default=0.1, ge=0, lt=1, description="HPA tolerance around 1.0.")
+    scale_up: ScalingBehavior = Field(default_factory=hpa_default_scale_up)
+    scale_down: ScalingBehavior = Field(default_factory=hpa_default_scale_down)
+    stable_window_s: float = Field(default=60, gt=0, le=3600, description="KPA stable window.")
+    panic_window_s: float = Field(default=6, gt=0, le=3600, description="KPA panic window.")
+    panic_threshold: float = Field(
+        default=2.0, gt=1, le=100, description="Panic when short-window demand / ready capacity exceeds this."
+    )
+    prescale: PrescaleSpec = Field(default_factory=PrescaleSpec)
+    schedules: tuple[ScheduleSpec, ...] = ()
+    gpus_per_replica: int = Field(default=1, ge=1, le=64)
+    pools: tuple[str, ...] = Field(default=(), description="Allowed pools; empty means all.")
+    spot_max_fraction: float = Field(default=0.8, ge=0, le=1)
+    on_demand_base: int = Field(default=0, ge=0, description="Replicas always on on-demand.")
+    spot_fallback_timeout_s: float = Field(
+        default=300, gt=0, description="Spot nodes not ready after this are covered on-demand."
+    )
+    unavailable_pool_ttl_s: float = Field(
+        default=180, gt=0, description="A pool that reported insufficient capacity is skipped this long."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must be <= max_replicas")
+        if self.panic_window_s > self.stable_window_s:
+            raise ValueError("panic_window_s must be <= stable_window_s")
+        if self.on_demand_base > self.max_replicas:
+            raise ValueError("on_demand_base must be <= max_replicas")
+        names = [s.name for s in self.schedules]
+        if len(names) != len(set(names)):
+            raise ValueError("schedule names must be unique")
+        return self
+
+
+class PoolSpec(Frozen):
+    """A GPU node pool: one capacity type, one accelerator, one zone."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    accelerator: str = Field(default="nvidia-h100", min_length=1)
+    gpus_per_node: int = Field(default=1, ge=1, le=64)
+    capacity_type: CapacityType
+    price_per_node_hour: float = Field(ge=0, description="USD per node-hour.")
+    zone: str = Field(default="zone-a", min_length=1)
+    max_nodes: int = Field(ge=0, le=100_000)
+    reservation_nodes: int = Field(
+        default=0, ge=0, description="Nodes reserved and paid for (capacity type `reserved`)."
+    )
+    lead_time_s: float = Field(
+        default=300, gt=0, description="Prior launch-to-ready time until one is measured."
+    )
+
+    @model_validator(mode="after")
+    def _reservation(self) -> Self:
+        if self.reservation_nodes and self.capacity_type != "reserved":
+            raise ValueError("reservation_nodes is only for capacity_type `reserved`")
+        if self.reservation_nodes > self.max_nodes:
+            raise ValueError("reservation_nodes must be <= max_nodes")
+        return self
+
+
+# ---------------------------------------------------------------------- observation
+
+
+class ForecastPoint(Frozen):
+    """Forecast demand for ``[t, t + step_s)``: one value per quantile of the forecast."""
+
+    t: float
+    rps: tuple[float, ...] = Field(description="Aligned with Forecast.quantiles.")
+
+
+class Forecast(Frozen):
+    """A quantile forecast of request rate, from the prescaler or an external source."""
+
+    source: str = Field(default="learned")
+    issued_at: float
+    step_s: float = Field(gt=0)
+    quantiles: tuple[float, ...] = Field(min_length=1)
+    points: tuple[ForecastPoint, ...] = ()
+
+    @model_validator(mode="after")
+    def _aligned(self) -> Self:
+        n = len(self.quantiles)
+        if any(len(p.rps) != n for p in self.points):
+            raise ValueError("each point needs one value per quantile")
+        return self
+
+
+class PoolObservation(Frozen):
+    """What is seen of one pool for one model at ``Observation.now``."""
+
+    name: str
+    ready_nodes: int = Field(default=0, ge=0)
+    starting_nodes: int = Field(default=0, ge=0, description="Requested, not yet ready.")
+    draining_nodes: int = Field(default=0, ge=0, description="Interruption notice received.")
+    ready_replicas: int = Field(default=0, ge=0)
+    insufficient_capacity_at: float | None = Field(
+        default=None, description="Last insufficient-capacity error, epoch s."
+    )
+    interruptions: int = Field(default=0, ge=0, description="Interruption notices since last tick.")
+    lead_times_s: tuple[float, ...] = Field(
+        default=(), description="Launch-to-ready durations completed since last tick."
+    )
+
+
+class Observation(Frozen):
+    """Everything one tick of a policy may use. ``None`` means the signal is missing."""
+
+    now: float
+    model: str
+    rps_short: float | None = Field(default=None, description="Request rate, panic window.")
+    rps_stable: float | None = Field(default=None, description="Request rate, stable window.")
+    queue_depth: int | None = Field(default=None, description="Backlog + in flight (XLEN).")
+    current_replicas: int = Field(default=0, ge=0, description="Replicas currently requested.")
+    ready_replicas: int = Field(default=0, ge=0)
+    starting_replicas: int = Field(default=0, ge=0)
+    pools: tuple[PoolObservation, ...] = ()
+    forecasts: tuple[Forecast, ...] = ()
+    stale: tuple[str, ...] = Field(default=(), description="Names of stale or failing signals.")
+
+
+# ------------------------------------------------------------------------- decision
+
+
+class Reason(Frozen):
+    """One term of a decision: its value in replicas and a sentence a person reads."""
+
+    term: str
+    replicas: int | None
+    detail: str
+
+
+class PoolTarget(Frozen):
+    """Desired nodes and replicas of a model in one pool."""
+
+    pool: str
+    capacity_type: CapacityType
+    nodes: int = Field(ge=0)
+    replicas: int = Field(ge=0)
+
+
+class Decision(Frozen):
+    """The output of one tick; carried out by an actuator unless ``dry_run``."""
+
+    model: str
+    at: float
+    desired_replicas: int = Field(ge=0)
+    pools: tuple[PoolTarget, ...] = ()
+    winner: str = Field(description="The term that set desired_replicas.")
+    reasons: tuple[Reason, ...] = ()
+    panic: bool = False
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        """One line for logs and the terminal view."""
+        placed = ", ".join(f"{p.pool}={p.nodes}n/{p.replicas}r" for p in self.pools)
+        return f"{self.model}: {self.desired_replicas} replicas ({self.winner}) [{placed}]"
+
+
+class PolicyState(Frozen):
+    """What a policy carries from one tick to the next; persisted by the controller.
+
+    Default-constructible: ``PolicyState()`` is the state of a policy never run before.
+    The decision core (``core/policy.py``) owns its fields; nothing else interprets them.
+    """
+
+    last_at: float | None = None
+    last_desired: int | None = None
