@@ -1,0 +1,67 @@
+"""The forecaster interface shared by the prescaler service, the backtest and the simulator.
+
+A forecaster is pure: it sees a regularly sampled request-rate history that ends at
+``now`` (nothing after it: no look-ahead) and returns a quantile ``Forecast`` over
+``[now, now + horizon_s)``. Forecasters register by name (STYLE.md #9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from forescale.core.model import Forecast
+
+
+@dataclass(frozen=True)
+class RateSeries:
+    """Request rate (req/s) per step: ``values[i]`` covers ``[start + i*step_s, start + (i+1)*step_s)``.
+
+    ``NaN`` marks a gap (no data), which is different from zero traffic.
+    """
+
+    start: float
+    step_s: float
+    values: np.ndarray
+
+    @property
+    def end(self) -> float:
+        return self.start + len(self.values) * self.step_s
+
+    def until(self, t: float) -> RateSeries:
+        """The part that ends at or before ``t`` (what was known at time ``t``)."""
+        n = max(0, min(len(self.values), int((t - self.start) // self.step_s)))
+        return RateSeries(self.start, self.step_s, self.values[:n])
+
+
+class Forecaster(Protocol):
+    name: str
+
+    def forecast(
+        self, history: RateSeries, now: float, horizon_s: float, quantiles: tuple[float, ...]
+    ) -> Forecast | None:
+        """Quantile forecast from ``history`` (ending at ``now``), or None when it cannot say."""
+        ...
+
+
+FORECASTERS: dict[str, Callable[[], Forecaster]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[], Forecaster]], Callable[[], Forecaster]]:
+    def deco(factory: Callable[[], Forecaster]) -> Callable[[], Forecaster]:
+        if name in FORECASTERS:
+            raise ValueError(f"forecaster {name!r} registered twice")
+        FORECASTERS[name] = factory
+        return factory
+
+    return deco
+
+
+def get_forecaster(name: str) -> Forecaster:
+    try:
+        return FORECASTERS[name]()
+    except KeyError:
+        raise ValueError(f"unknown forecaster {name!r}; known: {sorted(FORECASTERS)}") from None
