@@ -38,7 +38,15 @@ class RateSeries:
 
 
 class Forecaster(Protocol):
+    """``fit`` may be costly and is called now and then (the prescaler's training period,
+    the simulator's refit interval); ``forecast`` is cheap and called every tick. Both
+    see only the past: callers pass ``history.until(now)``."""
+
     name: str
+
+    def fit(self, history: RateSeries) -> None:
+        """Learn from ``history``; a no-op for forecasters that learn nothing."""
+        ...
 
     def forecast(
         self, history: RateSeries, now: float, horizon_s: float, quantiles: tuple[float, ...]
