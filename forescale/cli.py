@@ -20,7 +20,8 @@ COMMAND_MODULES = (
     "forescale.queue.cli",  # models add|list|remove
     "forescale.router.cli",  # router
     "forescale.worker.cli",  # worker
-    "forescale.controller.cli",  # controller, policy, pool, status
+    "forescale.controller.cli",  # controller
+    "forescale.controller.api.cli",  # policy, pool, status (through the admin API)
     "forescale.prescaler.cli",  # prescaler, backtest
     "forescale.sim.cli",  # simulate
     "forescale.demo.cli",  # demo, loadgen

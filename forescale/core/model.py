@@ -280,3 +280,23 @@ class PolicyState(Frozen):
 
     last_at: float | None = None
     last_desired: int | None = None
+    # HPA stabilization: (t, raw recommendation) pairs kept as monotone queues, so the max
+    # over the scale-down window is the first entry of ``down_history`` and the min over the
+    # scale-up window the first of ``up_history`` (entries that can never win are dropped).
+    up_history: tuple[tuple[float, int], ...] = ()
+    down_history: tuple[tuple[float, int], ...] = ()
+    # HPA behavior rules: (t, signed replica change) of recent scale events.
+    scale_events: tuple[tuple[float, int], ...] = ()
+    # KPA panic mode: last time demand was over the threshold (None: not panicking), and the
+    # highest replica count decided while panicking.
+    panic_at: float | None = None
+    panic_max: int = 0
+    # Per pool: recent launch-to-ready samples and the lead time estimated from them.
+    lead_samples: dict[str, tuple[float, ...]] = Field(default_factory=dict)
+    lead_time_s: dict[str, float] = Field(default_factory=dict)
+    # Per pool: interruptions per node-second (exponentially weighted).
+    interruption_rate: dict[str, float] = Field(default_factory=dict)
+    # Per pool: since when nodes have been starting (for the spot fallback timeout).
+    starting_since: dict[str, float] = Field(default_factory=dict)
+    # Per pool: last insufficient-capacity error seen (the pool is skipped for a TTL after it).
+    unavailable_at: dict[str, float] = Field(default_factory=dict)

@@ -69,6 +69,12 @@ def register(name: str) -> Callable[[Callable[[], Forecaster]], Callable[[], For
 
 
 def get_forecaster(name: str) -> Forecaster:
+    """A new forecaster by registered name (``seasonal-naive``, ``gbq``); ValueError if unknown."""
+    # The package __init__ imports the built-ins; this import keeps the registry complete
+    # even for callers that reach base some other way (it is a no-op once loaded).
+    import forescale.prescaler.forecasters
+    import forescale.prescaler.gbq  # noqa: F401
+
     try:
         return FORECASTERS[name]()
     except KeyError:

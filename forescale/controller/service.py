@@ -1,0 +1,108 @@
+"""Wiring of ``forescale controller``: settings -> store, signals, actuator, lease, loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
+
+from forescale.controller.leader import LeaderElector, Lease, RedisLease
+from forescale.controller.loop import Controller
+from forescale.controller.metrics import ControllerMetrics
+from forescale.controller.settings import ControllerSettings, KubeSettings, LocalSettings
+from forescale.controller.signals.direct import DirectSource
+from forescale.controller.signals.prometheus import PrometheusSource
+from forescale.controller.store import Store
+from forescale.core.clock import Clock, SystemClock
+from forescale.core.ports import MetricsSource, NodePoolProvider, ReplicaSetter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Parts:
+    nodes: NodePoolProvider
+    replicas: ReplicaSetter
+    lease: Lease
+
+
+async def kube_client(s: KubeSettings):  # type: ignore[no-untyped-def]
+    """An ApiClient: explicit host (tests), else in-cluster, else the kubeconfig."""
+    from kubernetes_asyncio import client, config
+
+    if s.host:
+        return client.ApiClient(client.Configuration(host=s.host))
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        await config.load_kube_config(config_file=s.kubeconfig or None)
+    return client.ApiClient()
+
+
+@asynccontextmanager
+async def _actuator(
+    settings: ControllerSettings, redis: aioredis.Redis, clock: Clock
+) -> AsyncIterator[Parts]:
+    if settings.provider == "kubernetes":
+        from forescale.controller.actuators.kube_lease import KubeLease
+        from forescale.controller.actuators.kubernetes import KubeNodes, KubeReplicas
+
+        ks = KubeSettings()
+        api = await kube_client(ks)
+        async with api:
+            lease = KubeLease(api, ks.namespace, ks.lease_name, settings.lease_duration_s)
+            yield Parts(KubeNodes(api, ks, clock), KubeReplicas(api, ks, clock), lease)
+        return
+    from forescale.controller.actuators.local import LocalProvider
+
+    local = LocalProvider(redis, settings.redis_url, LocalSettings(), clock)
+    try:
+        yield Parts(local, local, RedisLease(redis, settings.lease_duration_s))
+    finally:
+        await local.close()
+
+
+def _source(settings: ControllerSettings, redis: aioredis.Redis) -> MetricsSource:
+    if settings.signals == "prometheus":
+        return PrometheusSource(
+            settings.prometheus_url, settings.prometheus_timeout_s, settings.prometheus_min_range_s
+        )
+    return DirectSource(redis)
+
+
+async def serve(settings: ControllerSettings, stop: asyncio.Event, clock: Clock | None = None) -> None:
+    """Run the controller until ``stop``: one task renews the lease, one reconciles."""
+    clock = clock or SystemClock()
+    identity = settings.identity or f"{socket.gethostname()}-{os.getpid()}"
+    metrics = ControllerMetrics(REGISTRY)
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    async with AsyncExitStack() as stack:
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        stack.push_async_callback(redis.aclose)
+        parts = await stack.enter_async_context(_actuator(settings, redis, clock))
+        elector = LeaderElector(parts.lease, clock, identity)
+        ctl = Controller(
+            Store(redis, settings.decision_history), _source(settings, redis), parts.nodes, parts.replicas,
+            clock, interval_s=settings.interval_s, elector=elector, metrics=metrics,
+        )  # fmt: skip
+        log.info("controller %s: provider %s, every %gs", identity, settings.provider, settings.interval_s)
+        leading = asyncio.create_task(_track_leader(elector, metrics, stop, clock))
+        await asyncio.gather(elector.run(stop), ctl.run(stop), leading)
+
+
+async def _track_leader(
+    elector: LeaderElector, metrics: ControllerMetrics, stop: asyncio.Event, clock: Clock
+) -> None:
+    while not stop.is_set():
+        metrics.leader.set(1 if elector.leading() else 0)
+        await clock.sleep(1.0)

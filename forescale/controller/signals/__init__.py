@@ -1,0 +1,1 @@
+"""Metrics sources (core.ports.MetricsSource): Prometheus, or Redis directly (no Prometheus)."""

@@ -1,0 +1,69 @@
+"""Signals read straight from Redis, for setups without Prometheus (the local default).
+
+Demand: routers INCRBY ``fs:arr:{model}:{epoch_second}`` at least once per second, so the
+second in progress is incomplete: a window of ``w`` seconds ending at ``now`` sums the
+``w`` whole seconds before the current one. Queue: ``XLEN fs:req:{model}`` (backlog + in
+flight; not XINFO lag, see DESIGN.md's known traps). A Redis error marks every signal stale.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Awaitable
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from forescale.core.model import PolicySpec
+from forescale.core.ports import Signals
+
+log = logging.getLogger(__name__)
+ALL_SIGNALS = ("rps_short", "rps_stable", "queue_depth")
+WORKER_DEAD_AFTER_S = 10.0  # contracts.md: entries older than 10 s are dead
+
+
+def arrivals_key(model: str, second: int) -> str:
+    return f"fs:arr:{model}:{second}"
+
+
+class DirectSource:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def read(self, spec: PolicySpec, now: float) -> Signals:
+        last = math.floor(now) - 1  # last whole second
+        stable = max(1, round(spec.stable_window_s))
+        short = max(1, min(stable, round(spec.panic_window_s)))
+        keys = [arrivals_key(spec.model, last - i) for i in range(stable)]
+        try:
+            counts = await self.redis.mget(keys)
+            depth = await cast(Awaitable[int], self.redis.xlen(f"fs:req:{spec.model}"))
+        except (aioredis.RedisError, OSError) as exc:
+            log.warning("direct signals for %s failed: %s", spec.model, exc)
+            return Signals(at=now, stale=ALL_SIGNALS)
+        per_second = [int(c) if c is not None else 0 for c in counts]  # newest first
+        return Signals(
+            at=now,
+            rps_short=sum(per_second[:short]) / short,
+            rps_stable=sum(per_second) / stable,
+            queue_depth=int(depth),
+        )
+
+    async def close(self) -> None:
+        return None
+
+
+async def worker_states(redis: aioredis.Redis, model: str, now: float) -> dict[str, dict[str, Any]]:
+    """Live entries of ``fs:workers:{model}`` (worker_id -> {state, at, pid}), dead ones dropped."""
+    raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(f"fs:workers:{model}"))
+    live = {}
+    for wid, body in raw.items():
+        try:
+            entry = json.loads(body)
+        except ValueError:
+            continue
+        if now - float(entry.get("at", 0)) <= WORKER_DEAD_AFTER_S:
+            live[wid.decode()] = entry
+    return live

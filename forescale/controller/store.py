@@ -1,0 +1,219 @@
+"""The controller's state in Redis (contracts.md): policies, pools, policy state, decisions.
+
+- ``fs:policies`` hash model -> PolicySpec JSON; ``fs:pools`` hash name -> PoolSpec JSON.
+- ``fs:state:{model}`` PolicyState JSON; ``fs:decisions:{model}`` bounded list, newest first.
+- ``fs:forecast:{model}`` JSON list of Forecasts (written by the prescaler; read here).
+
+Optimistic concurrency for policies and pools: an entry's version is a hash of its stored
+JSON (a strong ETag, no extra key to keep in step). A put or delete names the version it
+expects; the check and the write run in one WATCH/MULTI transaction, so a concurrent
+writer makes it fail with ``VersionConflict`` instead of being silently overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from redis.exceptions import WatchError
+
+from forescale.core.model import Decision, Forecast, PolicySpec, PolicyState, PoolSpec
+
+log = logging.getLogger(__name__)
+
+POLICIES_KEY = "fs:policies"
+POOLS_KEY = "fs:pools"
+CREATE = ""  # expected_version meaning "must not exist yet"
+_MAX_WATCH_RETRIES = 50  # other fields of the hash changing under us; bounded, never spins forever
+
+T = TypeVar("T", bound=BaseModel)
+_FORECASTS = TypeAdapter(list[Forecast])
+
+
+def state_key(model: str) -> str:
+    return f"fs:state:{model}"
+
+
+def decisions_key(model: str) -> str:
+    return f"fs:decisions:{model}"
+
+
+def forecast_key(model: str) -> str:
+    return f"fs:forecast:{model}"
+
+
+def version_of(raw: bytes | str) -> str:
+    data = raw.encode() if isinstance(raw, str) else raw
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+class NotFound(KeyError):
+    """No entry of that name."""
+
+
+class VersionConflict(Exception):
+    """The entry's version is not the one expected (``current`` is None when it is absent)."""
+
+    def __init__(self, name: str, expected: str | None, current: str | None) -> None:
+        super().__init__(f"{name}: expected version {expected!r}, found {current!r}")
+        self.name = name
+        self.expected = expected
+        self.current = current
+
+
+@dataclass(frozen=True)
+class Versioned(Generic[T]):
+    value: T
+    version: str
+
+
+async def _await(x: Awaitable[Any] | Any) -> Any:
+    """redis-py types its async commands as ``Awaitable[T] | T``; this narrows them."""
+    return await cast(Awaitable[Any], x)
+
+
+class _VersionedHash(Generic[T]):
+    """One Redis hash of name -> JSON of a frozen pydantic model, with versioned writes."""
+
+    def __init__(self, redis: aioredis.Redis, key: str, model: type[T]) -> None:
+        self.redis = redis
+        self.key = key
+        self.model = model
+
+    def _parse(self, name: str, raw: bytes) -> Versioned[T] | None:
+        try:
+            return Versioned(self.model.model_validate_json(raw), version_of(raw))
+        except ValidationError as exc:  # written by hand or by an older version: skip, say so
+            log.warning("%s[%s] is not a valid %s: %s", self.key, name, self.model.__name__, exc)
+            return None
+
+    async def get(self, name: str) -> Versioned[T] | None:
+        raw = await _await(self.redis.hget(self.key, name))
+        return None if raw is None else self._parse(name, raw)
+
+    async def list(self) -> list[Versioned[T]]:
+        raw = await _await(self.redis.hgetall(self.key))
+        parsed = (self._parse(k.decode(), v) for k, v in sorted(raw.items()))
+        return [p for p in parsed if p is not None]
+
+    async def put(self, name: str, value: T, expected: str | None) -> str:
+        body = value.model_dump_json()
+        await self._transact(name, expected, body)
+        return version_of(body)
+
+    async def delete(self, name: str, expected: str | None) -> None:
+        await self._transact(name, expected, None)
+
+    async def _transact(self, name: str, expected: str | None, body: str | None) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for _ in range(_MAX_WATCH_RETRIES):
+                try:
+                    await pipe.watch(self.key)
+                    raw = await _await(pipe.hget(self.key, name))
+                    self._check(name, expected, raw, deleting=body is None)
+                    pipe.multi()
+                    if body is None:
+                        pipe.hdel(self.key, name)
+                    else:
+                        pipe.hset(self.key, name, body)
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue  # the hash changed (maybe another entry): check again
+        raise VersionConflict(name, expected, None)
+
+    @staticmethod
+    def _check(name: str, expected: str | None, raw: bytes | None, *, deleting: bool) -> None:
+        current = None if raw is None else version_of(raw)
+        if deleting and current is None:
+            raise NotFound(name)
+        if expected is None:
+            return
+        if current != (expected or None):
+            raise VersionConflict(name, expected, current)
+
+
+class Store:
+    """Async access to everything the controller keeps in Redis."""
+
+    def __init__(self, redis: aioredis.Redis, decision_history: int = 1000) -> None:
+        self.redis = redis
+        self.decision_history = decision_history
+        self._policies = _VersionedHash(redis, POLICIES_KEY, PolicySpec)
+        self._pools = _VersionedHash(redis, POOLS_KEY, PoolSpec)
+
+    # policies ---------------------------------------------------------------
+    async def get_policy(self, model: str) -> Versioned[PolicySpec] | None:
+        return await self._policies.get(model)
+
+    async def list_policies(self) -> list[Versioned[PolicySpec]]:
+        return await self._policies.list()
+
+    async def put_policy(self, spec: PolicySpec, expected_version: str | None = None) -> str:
+        """Write ``spec``; ``expected_version`` None = unconditional, ``CREATE`` = must be new."""
+        return await self._policies.put(spec.model, spec, expected_version)
+
+    async def delete_policy(self, model: str, expected_version: str | None = None) -> None:
+        await self._policies.delete(model, expected_version)
+
+    # pools ------------------------------------------------------------------
+    async def get_pool(self, name: str) -> Versioned[PoolSpec] | None:
+        return await self._pools.get(name)
+
+    async def list_pools(self) -> list[Versioned[PoolSpec]]:
+        return await self._pools.list()
+
+    async def put_pool(self, pool: PoolSpec, expected_version: str | None = None) -> str:
+        return await self._pools.put(pool.name, pool, expected_version)
+
+    async def delete_pool(self, name: str, expected_version: str | None = None) -> None:
+        await self._pools.delete(name, expected_version)
+
+    # state, decisions, forecasts ----------------------------------------------
+    async def load_state(self, model: str) -> PolicyState:
+        raw = await _await(self.redis.get(state_key(model)))
+        if raw is None:
+            return PolicyState()
+        try:
+            return PolicyState.model_validate_json(raw)
+        except ValidationError as exc:  # e.g. the core changed its fields: start afresh
+            log.warning("state of %s unreadable, starting afresh: %s", model, exc)
+            return PolicyState()
+
+    async def save_state(self, model: str, state: PolicyState) -> None:
+        await _await(self.redis.set(state_key(model), state.model_dump_json()))
+
+    async def append_decision(self, decision: Decision) -> None:
+        key = decisions_key(decision.model)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, decision.model_dump_json())
+            pipe.ltrim(key, 0, self.decision_history - 1)
+            await pipe.execute()
+
+    async def list_decisions(
+        self, model: str, since: float | None = None, limit: int = 100
+    ) -> list[Decision]:
+        """Up to ``limit`` most recent decisions with ``at > since``, oldest first."""
+        raw = await _await(self.redis.lrange(decisions_key(model), 0, -1))
+        out: list[Decision] = []
+        for item in raw:  # newest first
+            d = Decision.model_validate_json(item)
+            if (since is not None and d.at <= since) or len(out) >= limit:
+                break
+            out.append(d)
+        return out[::-1]
+
+    async def load_forecasts(self, model: str) -> tuple[Forecast, ...]:
+        raw = await _await(self.redis.get(forecast_key(model)))
+        if raw is None:
+            return ()
+        try:
+            return tuple(_FORECASTS.validate_json(raw))
+        except ValidationError as exc:
+            log.warning("forecasts of %s unreadable, ignored: %s", model, exc)
+            return ()

@@ -1,0 +1,70 @@
+"""The forecast floor: the demand forecast over the next lead time, in replicas.
+
+Forecasts come from several sources (the learned p50/p90 model, external forecasts as
+absolute rates). They are merged by taking, per source, the quantile column nearest at or
+above the policy's quantile (the highest column when none is that high), and then the
+peak over every point that overlaps ``[now, now + lead_time]`` across all sources: the
+capacity launched now is ready only after the lead time, so it must cover whatever comes
+before then. Forecasts issued more than ``max_forecast_age_s`` ago are ignored.
+
+The floor only raises the reactive term (the policy takes a max), never lowers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from forescale.core.model import Forecast, ForecastPoint
+
+
+def column(quantiles: tuple[float, ...], wanted: float) -> int:
+    """Index of the quantile nearest at or above ``wanted``; the highest one otherwise."""
+    best = -1
+    for i, q in enumerate(quantiles):
+        if q >= wanted - 1e-12 and (best < 0 or q < quantiles[best]):
+            best = i
+    if best >= 0:
+        return best
+    return max(range(len(quantiles)), key=quantiles.__getitem__)
+
+
+def _first(points: tuple[ForecastPoint, ...], step: float, now: float) -> int:
+    """Index of the first point whose interval ``[t, t + step)`` ends after ``now``.
+
+    Points are sorted by ``t`` and usually evenly spaced, so the index is computed and then
+    nudged; gaps or uneven spacing only cost a few more steps.
+    """
+    i = max(0, min(len(points), int((now - points[0].t) // step)))
+    while i > 0 and points[i - 1].t + step > now:
+        i -= 1
+    while i < len(points) and points[i].t + step <= now:
+        i += 1
+    return i
+
+
+def peak(
+    forecasts: Sequence[Forecast], now: float, horizon_s: float, quantile: float, max_age_s: float
+) -> tuple[float | None, int]:
+    """Peak forecast rate over ``[now, now + horizon_s]`` and how many forecasts were used.
+
+    Points are taken as sorted by ``t`` (forecasters emit them so); each covers
+    ``[t, t + step_s)``.
+    """
+    best: float | None = None
+    used = 0
+    end = now + horizon_s
+    for f in forecasts:
+        if now - f.issued_at > max_age_s or not f.points:
+            continue
+        col = column(f.quantiles, quantile)
+        points = f.points
+        i = _first(points, f.step_s, now)
+        seen = False
+        while i < len(points) and points[i].t <= end:
+            v = points[i].rps[col]
+            if best is None or v > best:
+                best = v
+            seen = True
+            i += 1
+        used += seen
+    return best, used

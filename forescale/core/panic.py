@@ -1,0 +1,55 @@
+"""Knative KPA panic mode.
+
+KPA compares the demand seen over the short panic window with the ready capacity. When
+``ceil-less desired pods / max(1, ready pods) >= panic_threshold`` it panics: the panic
+window's count is applied at once (no rate rule delays it) and the count never drops while
+panicking. Each tick still over the threshold extends the panic; it ends once a whole
+stable window has passed without the condition (the surge is then in the stable metric).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forescale.core.hpa import ceil_div
+
+
+@dataclass(frozen=True, slots=True)
+class PanicStep:
+    panicking: bool
+    replicas: int  # what panic mode asks for (0 when not panicking)
+    panic_at: float | None
+    panic_max: int
+    detail: str
+
+
+def panic_step(
+    rps_short: float | None,
+    target_rps: float,
+    ready: int,
+    threshold: float,
+    stable_window_s: float,
+    now: float,
+    panic_at: float | None,
+    panic_max: int,
+) -> PanicStep:
+    """One tick of KPA's panic state machine."""
+    over = False
+    ratio = 0.0
+    if rps_short is not None:
+        ratio = rps_short / target_rps / max(1, ready)
+        over = ratio >= threshold
+    if over:
+        panic_at = now  # enter, or extend
+    elif panic_at is not None and panic_at + stable_window_s <= now:
+        panic_at, panic_max = None, 0
+    if panic_at is None:
+        return PanicStep(False, 0, None, 0, f"panic: off, short-window demand is {ratio:.2f}x ready capacity")
+    want = ceil_div(rps_short, target_rps) if rps_short is not None else 0
+    want = max(want, panic_max)
+    why = "over" if over else "was over"
+    detail = (
+        f"panic: {want} replicas, short-window demand {why} {threshold:g}x ready capacity "
+        f"({ratio:.2f}x of {ready} ready); no scale-down until {stable_window_s:g} s calm"
+    )
+    return PanicStep(True, want, panic_at, want, detail)

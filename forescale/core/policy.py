@@ -1,0 +1,233 @@
+"""``decide(obs, spec, pools, state) -> (Decision, PolicyState)``: one tick of a policy.
+
+Pure and deterministic: the same inputs give the same outputs, time is ``obs.now``, and
+everything carried between ticks is in the returned ``PolicyState`` (STYLE.md #1).
+
+The pipeline, in order (each step names itself in ``Decision.reasons`` when it changes
+the count; ``Decision.winner`` is the last step that did):
+
+1. terms, each in replicas: reactive (HPA v2), backlog, forecast floor, schedule floor;
+   the recommendation is their max, so floors and the backlog only ever raise it;
+2. bounds: min_replicas / max_replicas;
+3. HPA stabilization windows over the history of recommendations;
+4. HPA behavior rules (rate of change per period);
+5. KPA panic: over the threshold, the panic count applies at once and nothing shrinks;
+6. hold: a missing or stale signal never lets the count go down;
+7. the capacity planner places the replicas on pools.
+
+Policies are registered by name in ``POLICIES``: ``forescale`` runs every step, ``hpa``
+only the reactive term (what a Kubernetes HPA on the same RPS target would do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from forescale.core import capacity, forecast, hpa, panic, poolview, schedule
+from forescale.core.backlog import backlog
+from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec, Reason
+from forescale.core.trusted import build
+
+PolicyFn = Callable[[Observation, PolicySpec, Sequence[PoolSpec], PolicyState], tuple[Decision, PolicyState]]
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """Which terms a registered policy uses beyond the reactive one."""
+
+    backlog: bool
+    panic: bool
+    forecast: bool
+    schedule: bool
+
+
+FULL = Terms(backlog=True, panic=True, forecast=True, schedule=True)
+REACTIVE_ONLY = Terms(backlog=False, panic=False, forecast=False, schedule=False)
+
+
+def _reason(term: str, replicas: int | None, detail: str) -> Reason:
+    return build(Reason, {"term": term, "replicas": replicas, "detail": detail})
+
+
+def _missing(obs: Observation, terms: Terms) -> list[str]:
+    """Signals whose absence or staleness forbids a scale-down this tick."""
+    gone = []
+    if obs.rps_stable is None:
+        gone.append("request rate")
+    if terms.backlog and obs.queue_depth is None:
+        gone.append("queue depth")
+    if terms.panic and obs.rps_short is None:
+        gone.append("short-window request rate")
+    gone.extend(f"{name} (stale)" for name in obs.stale)
+    return gone
+
+
+def _terms(
+    obs: Observation, spec: PolicySpec, terms: Terms, lead_s: float, reasons: list[Reason]
+) -> tuple[int, str]:
+    """The recommendation (max of the terms) and the term that set it."""
+    current = obs.current_replicas
+    target = spec.target_rps_per_replica
+    if obs.rps_stable is None:
+        best, winner = current, "reactive"
+        reasons.append(_reason("reactive", current, f"reactive: request rate missing, holding {current}"))
+    else:
+        best, detail = hpa.reactive(obs.rps_stable, target, current, spec.tolerance)
+        winner = "reactive"
+        reasons.append(_reason("reactive", best, detail))
+    candidates: list[tuple[str, int, str]] = []
+    if terms.backlog and obs.queue_depth is not None:
+        n, detail = backlog(obs.queue_depth, target, spec.latency_slo_s)
+        candidates.append(("backlog", n, detail))
+    if terms.forecast and spec.prescale.mode != "off":
+        candidates.extend(_forecast(obs, spec, lead_s, reasons))
+    if terms.schedule and spec.schedules:
+        n, names = schedule.floor(spec.schedules, obs.now, lead_s)
+        if names:
+            candidates.append(("schedule", n, f"schedule: {n} replicas, floor of {', '.join(names)}"))
+    for term, n, detail in candidates:
+        reasons.append(_reason(term, n, detail))
+        if n > best:
+            best, winner = n, term
+    return best, winner
+
+
+def _forecast(obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[Reason]) -> list[tuple[str, int, str]]:
+    pre = spec.prescale
+    peak, used = forecast.peak(obs.forecasts, obs.now, lead_s, pre.quantile, pre.max_forecast_age_s)
+    if peak is None:
+        if obs.forecasts:
+            reasons.append(_reason("forecast", None, "forecast: none fresh enough or covering the next lead time"))
+        return []
+    n = hpa.ceil_div(peak * (1 + pre.headroom), spec.target_rps_per_replica)
+    detail = (
+        f"forecast: {n} replicas = ceil(p{pre.quantile * 100:g} peak {peak:.1f} req/s x (1 + {pre.headroom:g} "
+        f"headroom) / {spec.target_rps_per_replica:g} per replica) over the next {lead_s:.0f} s lead time"
+        f" ({used} forecasts)"
+    )
+    if pre.mode == "forecast-only":
+        reasons.append(_reason("forecast", n, detail + "; forecast-only mode, not acted on"))
+        return []
+    return [("forecast", n, detail)]
+
+
+def _bound(value: int, winner: str, spec: PolicySpec, reasons: list[Reason]) -> tuple[int, str]:
+    if value < spec.min_replicas:
+        reasons.append(_reason("min_replicas", spec.min_replicas, f"bounds: raised to min_replicas {spec.min_replicas}"))
+        return spec.min_replicas, "min_replicas"
+    if value > spec.max_replicas:
+        reasons.append(_reason("max_replicas", spec.max_replicas, f"bounds: capped at max_replicas {spec.max_replicas}"))
+        return spec.max_replicas, "max_replicas"
+    return value, winner
+
+
+def _limit(
+    obs: Observation, spec: PolicySpec, state: PolicyState, rec: int, winner: str, reasons: list[Reason]
+) -> tuple[int, str, hpa.History, hpa.History]:
+    """HPA stabilization windows, then behavior rules."""
+    now, current = obs.now, obs.current_replicas
+    up_h = hpa.push_window(state.up_history, now, rec, spec.scale_up.stabilization_window_s, keep_max=False)
+    down_h = hpa.push_window(state.down_history, now, rec, spec.scale_down.stabilization_window_s, keep_max=True)
+    value = hpa.stabilize(current, up_h, down_h)
+    if value != rec:
+        window = spec.scale_down if value > rec else spec.scale_up
+        side = "scale-down" if value > rec else "scale-up"
+        reasons.append(_reason("stabilization", value, (
+            f"stabilization: {value} replicas, the {'highest' if value > rec else 'lowest'} recommendation "
+            f"in the {window.stabilization_window_s:g} s {side} window (current {current})")))
+        winner = "stabilization"
+    if value > current:
+        limit = hpa.scale_up_limit(current, state.scale_events, now, spec.scale_up)
+        if value > limit:
+            reasons.append(_reason("scale-up rule", limit, f"scale-up rule: at most {limit} replicas now "
+                                   f"(select {spec.scale_up.select}, from {current})"))
+            value, winner = limit, "scale-up rule"
+    elif value < current:
+        limit = max(hpa.scale_down_limit(current, state.scale_events, now, spec.scale_down), spec.min_replicas)
+        if value < limit:
+            reasons.append(_reason("scale-down rule", limit, f"scale-down rule: at least {limit} replicas now "
+                                   f"(select {spec.scale_down.select}, from {current})"))
+            value, winner = limit, "scale-down rule"
+    return value, winner, up_h, down_h
+
+
+def _decide(
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState, terms: Terms
+) -> tuple[Decision, PolicyState]:
+    reasons: list[Reason] = []
+    pv = poolview.view(obs, spec, pools, state)
+    # the forecast horizon: the slowest usable pool's lead time (capacity must be ready there too)
+    lead_s = max(pv.table.lead_s) if pv.table.lead_s else 0.0
+    rec, winner = _terms(obs, spec, terms, lead_s, reasons)
+    rec, winner = _bound(rec, winner, spec, reasons)
+    value, winner, up_h, down_h = _limit(obs, spec, state, rec, winner, reasons)
+    current = obs.current_replicas
+    panic_at, panic_max, panicking = None, 0, False
+    if terms.panic:
+        step = panic.panic_step(obs.rps_short, spec.target_rps_per_replica, obs.ready_replicas,
+                                spec.panic_threshold, spec.stable_window_s, obs.now, state.panic_at, state.panic_max)
+        panicking, panic_at = step.panicking, step.panic_at
+        reasons.append(_reason("panic", step.replicas if panicking else None, step.detail))
+        if panicking:
+            floor = min(max(step.replicas, current), spec.max_replicas)
+            if floor > value:
+                value, winner = floor, "panic"
+            panic_max = max(step.panic_max, value)
+    missing = _missing(obs, terms)
+    if missing and value < current:
+        value, winner = min(current, spec.max_replicas), "hold"
+        reasons.append(_reason("hold", value, f"hold: no scale-down while {', '.join(missing)} is missing"))
+    value, winner = _bound(value, winner, spec, reasons)
+    plan = capacity.plan_capacity(value, spec, pv.table, pv.table.layout.ledger)
+    reasons.extend(_reason("capacity", None, n) for n in pv.notes + list(plan.notes))
+    reasons.append(_reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}"))
+    events = hpa.record_event(state.scale_events, obs.now, value - current,
+                              hpa.longest_period(spec.scale_up, spec.scale_down))
+    decision = build(Decision, {
+        "model": spec.model, "at": obs.now, "desired_replicas": value, "pools": plan.targets,
+        "winner": winner, "reasons": tuple(reasons), "panic": panicking, "dry_run": spec.mode == "dry-run",
+    })
+    new_state = build(PolicyState, {
+        "last_at": obs.now, "last_desired": value, "up_history": up_h, "down_history": down_h,
+        "scale_events": events, "panic_at": panic_at, "panic_max": panic_max,
+        "lead_samples": pv.lead_samples, "lead_time_s": pv.lead_time_s,
+        "interruption_rate": pv.interruption_rate, "starting_since": pv.starting_since,
+        "unavailable_at": pv.unavailable_at,
+    })
+    return decision, new_state
+
+
+def forescale_policy(
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState
+) -> tuple[Decision, PolicyState]:
+    """The full policy: reactive, backlog, panic, forecast and schedule terms."""
+    return _decide(obs, spec, pools, state, FULL)
+
+
+def hpa_policy(
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState
+) -> tuple[Decision, PolicyState]:
+    """Kubernetes HPA v2 on the RPS target: the reactive term with its windows and rules only."""
+    return _decide(obs, spec, pools, state, REACTIVE_ONLY)
+
+
+# Registered policies by name (STYLE.md #9); PolicySpec.policy picks one.
+POLICIES: dict[str, PolicyFn] = {
+    "forescale": forescale_policy,  # every term
+    "hpa": hpa_policy,  # the reactive term only: the baseline forescale is compared with
+}
+
+
+class UnknownPolicy(ValueError):
+    """``PolicySpec.policy`` names no registered policy."""
+
+
+def decide(
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState
+) -> tuple[Decision, PolicyState]:
+    """One tick of the policy ``spec.policy``; see the module docstring for the steps."""
+    fn = POLICIES.get(spec.policy)
+    if fn is None:
+        raise UnknownPolicy(f"unknown policy {spec.policy!r}; known: {', '.join(sorted(POLICIES))}")
+    return fn(obs, spec, pools, state)

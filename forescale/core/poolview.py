@@ -1,0 +1,171 @@
+"""What one tick knows about each pool: observation folded into the state the planner needs.
+
+Per pool this tracks, in ``PolicyState``:
+
+- the last insufficient-capacity error (remembered even if the observation stops
+  reporting it), so the pool launches nothing for ``unavailable_pool_ttl_s`` after it;
+- since when nodes have been starting without progress (a node becoming ready resets
+  it), so spot that is not ready within ``spot_fallback_timeout_s`` is covered on-demand;
+- the interruption rate per node-second, exponentially weighted over about an hour;
+- the learned lead time (``leadtime.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from forescale.core import leadtime
+from forescale.core.capacity import Layout, PoolTable, layout, order
+from forescale.core.model import Observation, PolicySpec, PolicyState, PoolObservation, PoolSpec
+
+# Time constant of the interruption-rate average: long enough that one notice does not
+# double the spot buffer, short enough that a stormy hour shows within minutes.
+INTERRUPTION_TAU_S = 3600.0
+# Below this the rate is treated as zero, so the state does not keep vanishing numbers.
+RATE_FLOOR = 1e-9
+# The layout per (pools, spec.pools, gpus_per_replica): the same pool list comes every tick,
+# and filtering and sorting it for 1000 policies per tick adds up. Keys hold the pools' ids;
+# an entry keeps its pools alive, so no id is reused while the entry exists.
+_LAYOUTS: dict[tuple[object, ...], tuple[tuple[PoolSpec, ...], Layout, list[str]]] = {}
+_LAYOUTS_MAX = 256
+
+
+@dataclass(frozen=True, slots=True)
+class PoolView:
+    table: PoolTable
+    lead_samples: dict[str, tuple[float, ...]]
+    lead_time_s: dict[str, float]
+    interruption_rate: dict[str, float]
+    starting_since: dict[str, float]
+    unavailable_at: dict[str, float]
+    notes: list[str]
+
+
+def allowed(spec: PolicySpec, pools: Sequence[PoolSpec]) -> list[PoolSpec]:
+    """The pools the policy may use (all when it names none)."""
+    if not spec.pools:
+        return list(pools)
+    names = set(spec.pools)
+    return [p for p in pools if p.name in names]
+
+
+def usable(spec: PolicySpec, pools: Sequence[PoolSpec]) -> tuple[Layout, list[str]]:
+    """Allowed pools that fit a replica, in planner order, and notes on those that do not."""
+    key = (tuple(map(id, pools)), spec.pools, spec.gpus_per_replica)
+    hit = _LAYOUTS.get(key)
+    if hit is not None:
+        return hit[1], hit[2]
+    fit: list[tuple[PoolSpec, int]] = []
+    notes: list[str] = []
+    for p in order(allowed(spec, pools)):
+        per_node = p.gpus_per_node // spec.gpus_per_replica
+        if per_node:
+            fit.append((p, per_node))
+        else:
+            notes.append(f"skip: {p.name} has {p.gpus_per_node} GPUs per node, a replica needs "
+                         f"{spec.gpus_per_replica}")
+    if len(_LAYOUTS) >= _LAYOUTS_MAX:
+        _LAYOUTS.clear()
+    lay = layout(fit)
+    _LAYOUTS[key] = (tuple(pools), lay, notes)
+    return lay, notes
+
+
+def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState) -> PoolView:
+    """Fold ``obs.pools`` into the per-pool state and tabulate the usable pools.
+
+    Only what is there is visited: the observed pools once, then the (few) pools the
+    state has entries for; a pool with nothing going on costs one lookup.
+    """
+    now = obs.now
+    lay, skipped = usable(spec, pools)
+    index = lay.index
+    n = len(lay.specs)
+    ready, starting, slow = [0] * n, [0] * n, [False] * n
+    since = dict(state.starting_since)
+    unavailable = dict(state.unavailable_at)
+    interrupted: dict[str, PoolObservation] = {}
+    observed: dict[str, tuple[float, ...]] = {}
+    occupied: list[int] = []
+    timeout = spec.spot_fallback_timeout_s
+    for po in obs.pools:
+        i = index.get(po.name)
+        if i is None:
+            continue
+        ready[i] = po.ready_nodes
+        if po.ready_nodes or po.starting_nodes:
+            occupied.append(i)
+        if po.lead_times_s:
+            observed[po.name] = po.lead_times_s
+        if po.starting_nodes:
+            starting[i] = po.starting_nodes
+            slow[i] = _slow(lay.specs[i], po, since, now, timeout)
+        if po.interruptions:
+            interrupted[po.name] = po
+        if po.insufficient_capacity_at is not None:
+            unavailable[po.name] = max(unavailable.get(po.name, po.insufficient_capacity_at),
+                                       po.insufficient_capacity_at)
+    for name in [k for k in since if k not in index or not starting[index[k]]]:
+        del since[name]  # nothing starting there any more
+    samples, leads = (
+        leadtime.learn(state.lead_samples, state.lead_time_s, observed)
+        if observed
+        else (state.lead_samples, state.lead_time_s)
+    )
+    rates = _rates(state, interrupted, now)
+    notes = list(skipped)
+    bad = [False] * n
+    for name in list(unavailable):
+        if _unavailable(unavailable, name, now, spec.unavailable_pool_ttl_s, notes) and name in index:
+            bad[index[name]] = True
+    lead = list(lay.lead_prior)
+    for name, value in leads.items():
+        if name in index:
+            lead[index[name]] = value
+    rate = [0.0] * n
+    for name, value in rates.items():
+        if name in index:
+            rate[index[name]] = value
+    occupied.sort()
+    table = PoolTable(lay, ready, starting, bad, slow, lead, rate, occupied)
+    return PoolView(table, dict(samples), dict(leads), rates, since, unavailable, notes)
+
+
+def _rates(state: PolicyState, interrupted: dict[str, PoolObservation], now: float) -> dict[str, float]:
+    """Move each pool's interruption rate towards this tick's interruptions per node-second."""
+    rates = dict(state.interruption_rate)
+    dt = now - state.last_at if state.last_at is not None else 0.0
+    if dt <= 0:
+        return rates
+    decay = 1.0 - math.exp(-dt / INTERRUPTION_TAU_S)
+    for name in set(rates) | set(interrupted):
+        po = interrupted.get(name)
+        sample = po.interruptions / (max(1, po.ready_nodes + po.draining_nodes) * dt) if po else 0.0
+        rate = rates.get(name, 0.0)
+        rate += decay * (sample - rate)
+        if rate < RATE_FLOOR:
+            rates.pop(name, None)
+        else:
+            rates[name] = rate
+    return rates
+
+
+def _unavailable(unavailable: dict[str, float], name: str, now: float, ttl: float, notes: list[str]) -> bool:
+    """Whether ``name`` is within its TTL after insufficient capacity; forget it once past."""
+    ago = now - unavailable[name]
+    if ago < ttl:
+        notes.append(f"unavailable: {name} reported insufficient capacity {ago:.0f} s ago (skipped for {ttl:g} s)")
+        return True
+    del unavailable[name]  # the TTL is over: try the pool again
+    return False
+
+
+def _slow(p: PoolSpec, po: PoolObservation, since: dict[str, float], now: float, timeout: float) -> bool:
+    """Track since when ``p`` has had nodes starting; whether spot there is past the timeout."""
+    name = p.name
+    if po.lead_times_s or name not in since:
+        since[name] = now  # progress (a node became ready) restarts the clock
+        return False
+    return p.capacity_type == "spot" and now - since[name] >= timeout

@@ -1,0 +1,236 @@
+"""The four Grafana dashboards, built in code and written to ``deploy/grafana/*.json``.
+
+    python -m forescale.observability.dashboards deploy/grafana     (make dashboards)
+
+overview: what users feel (rate, latency against the SLO, queue, 429 and 5xx);
+capacity: what is running and what it costs (replicas, nodes per pool and capacity type,
+spot share, reservation use, cost per hour); forecast: forecasts against real demand,
+lead times and pre-scaling; controller: is the control loop itself healthy.
+
+Queries use raw metrics where they are cheap and the recording rules of
+deploy/prometheus/rules/ where the arithmetic is not (cost, reservations, burn rate), so
+those panels need the rules loaded. Every query is checked against a real Prometheus
+in tests/observability/.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from forescale.observability.grafana import build, graph, single
+
+M = '{model=~"$model"}'
+RATE = "[$__rate_interval]"
+REQUESTS = "forescale_router_requests_total"
+
+
+def _quantile(q: float, metric: str, by: str, sel: str = M) -> str:
+    return f"histogram_quantile({q}, sum by ({by}, le) (rate({metric}_bucket{sel}{RATE})))"
+
+
+def overview() -> dict[str, Any]:
+    code = 'model=~"$model",code'
+    traffic = [
+        graph("Request rate", "reqps", (f"sum by (model) (rate({REQUESTS}{M}{RATE}))", "{{model}}")),
+        graph(
+            "Latency p50 / p99 against the SLO",
+            "s",
+            (_quantile(0.5, "forescale_router_request_duration_seconds", "model"), "p50 {{model}}"),
+            (_quantile(0.99, "forescale_router_request_duration_seconds", "model"), "p99 {{model}}"),
+            ("vector($slo)", "SLO"),
+        ),
+        graph("Queue depth (XLEN)", "short", (f"max by (model) (forescale_queue_depth{M})", "{{model}}")),
+        graph(
+            "429 and 5xx rate",
+            "reqps",
+            (f'sum by (model) (rate({REQUESTS}{{{code}="429"}}{RATE}))', "429 {{model}}"),
+            (f'sum by (model) (rate({REQUESTS}{{{code}=~"5.."}}{RATE}))', "5xx {{model}}"),
+        ),
+        graph(
+            "Rejected at admission by reason",
+            "reqps",
+            (f"sum by (model, reason) (rate(forescale_router_rejected_total{M}{RATE}))", "{{model}} {{reason}}"),
+        ),
+        graph(
+            "Error budget burn rate (1 h, 1 = on budget)",
+            "short",
+            (f"model:forescale_slo_errors:ratio_rate1h{M} / 0.001", "{{model}}"),
+            description="Errors (5xx and 429) against a 99.9 % SLO. Above 14.4 pages (ForescaleErrorBudgetBurnFast).",
+        ),
+    ]
+    workers = [
+        graph("Workers ready", "short", (f"sum by (model) (forescale_worker_ready{M})", "{{model}}"), width=8),
+        graph("Worker busy ratio", "percentunit", (f"avg(forescale_worker_busy_ratio{M})", "mean"), width=8),
+        graph(
+            "Batch size p50 / p99",
+            "short",
+            (_quantile(0.5, "forescale_worker_batch_size", "job"), "p50"),
+            (_quantile(0.99, "forescale_worker_batch_size", "job"), "p99"),
+            width=8,
+        ),
+        graph(
+            "Inference and queue wait p99",
+            "s",
+            (_quantile(0.99, "forescale_worker_inference_seconds", "job"), "inference"),
+            (_quantile(0.99, "forescale_worker_queue_wait_seconds", "job"), "queue wait"),
+        ),
+        graph(
+            "Reclaimed and dead-lettered",
+            "ops",
+            (f"sum(rate(forescale_worker_reclaimed_total{M}{RATE}))", "reclaimed"),
+            (f"sum(rate(forescale_worker_dead_lettered_total{M}{RATE}))", "dead-lettered"),
+        ),
+    ]
+    return build(
+        "forescale-overview", "forescale / overview", "What users feel: traffic, latency, queue, errors.",
+        [("Traffic and SLO", traffic), ("Workers", workers)],
+    )  # fmt: skip
+
+
+def capacity() -> dict[str, Any]:
+    nodes = 'forescale_controller_pool_nodes{pool=~"$pool"'
+    rows = [
+        graph(
+            "Replicas desired / current / ready",
+            "short",
+            (f"forescale_controller_desired_replicas{M}", "desired {{model}}"),
+            (f"forescale_controller_current_replicas{M}", "current {{model}}"),
+            (f"forescale_controller_ready_replicas{M}", "ready {{model}}"),
+        ),
+        graph(
+            "Decision terms (replicas each term asked for)",
+            "short",
+            (f"forescale_controller_decision_term_replicas{M}", "{{model}} {{term}}"),
+        ),
+        graph(
+            "Ready nodes by capacity type",
+            "short",
+            (f'sum by (capacity_type) ({nodes},state="ready"}})', "{{capacity_type}}"),
+            stacked=True,
+        ),
+        graph("Nodes per pool and state", "short", (f"sum by (pool, state) ({nodes}}})", "{{pool}} {{state}}")),
+        single("Spot share of ready nodes", "percentunit", "cluster:forescale_spot_share:ratio"),
+        single("Cost per hour", "currencyUSD", "cluster:forescale_cost_usd_per_hour:sum"),
+        single(
+            "Reservation use (lowest pool)",
+            "percentunit",
+            'min(pool:forescale_reservation_utilisation:ratio{pool=~"$pool"})',
+        ),
+        single("Nodes starting", "short", f'sum({nodes},state="starting"}})'),
+        graph(
+            "Cost per hour by pool",
+            "currencyUSD",
+            ('pool:forescale_cost_usd_per_hour:sum{pool=~"$pool"}', "{{pool}}"),
+            stacked=True,
+        ),
+        graph(
+            "Reservation utilisation",
+            "percentunit",
+            ('pool:forescale_reservation_utilisation:ratio{pool=~"$pool"}', "{{pool}}"),
+        ),
+    ]
+    return build(
+        "forescale-capacity", "forescale / capacity", "What runs where, and what it costs.", [("Capacity", rows)]
+    )
+
+
+def forecast() -> dict[str, Any]:
+    rows = [
+        graph(
+            "Forecast quantiles against actual demand",
+            "reqps",
+            (f"forescale_forecast_requests_per_second{M}", "{{model}} {{source}} q{{q}}"),
+            (f"sum by (model) (rate({REQUESTS}{M}{RATE}))", "{{model}} actual"),
+            width=24,
+        ),
+        graph("Forecast age", "s", (f"forescale_forecast_age_seconds{M}", "{{model}} {{source}}")),
+        graph(
+            "Measured lead time per pool (p50 / p90 over 6 h)",
+            "s",
+            (_lead_quantile(0.5), "p50 {{pool}}"),
+            (_lead_quantile(0.9), "p90 {{pool}}"),
+        ),
+        graph(
+            "Pre-scale: forecast term above the reactive term",
+            "short",
+            (f"model:forescale_prescale_excess_replicas:max{M}", "{{model}} extra replicas"),
+            (f'forescale_controller_decision_term_replicas{{model=~"$model",term=~"forecast|reactive|floor"}}',
+             "{{model}} {{term}}"),
+            description="Bars above zero are pre-scale events: the forecast asked for more than current demand.",
+        ),  # fmt: skip
+        single(
+            "Nodes measured (6 h)",
+            "short",
+            'sum(increase(forescale_controller_lead_time_seconds_count{pool=~"$pool"}[6h]))',
+        ),
+    ]
+    return build(
+        "forescale-forecast", "forescale / forecast", "Forecasts against demand, lead times, pre-scaling.",
+        [("Forecast", rows)],
+    )  # fmt: skip
+
+
+def _lead_quantile(q: float) -> str:
+    bucket = 'forescale_controller_lead_time_seconds_bucket{pool=~"$pool"}'
+    return f"histogram_quantile({q}, sum by (pool, le) (increase({bucket}[6h])))"
+
+
+def controller() -> dict[str, Any]:
+    tick = "forescale_controller_tick_duration_seconds"
+    rows = [
+        graph(
+            "Tick duration p50 / p99",
+            "s",
+            (f"histogram_quantile(0.5, sum by (le) (rate({tick}_bucket{RATE})))", "p50"),
+            (f"histogram_quantile(0.99, sum by (le) (rate({tick}_bucket{RATE})))", "p99"),
+        ),
+        graph("Ticks per second", "ops", (f"sum by (instance) (rate({tick}_count{RATE}))", "{{instance}}")),
+        graph("Stale signals", "short", (f"max by (model) (forescale_signal_stale{M})", "{{model}}")),
+        graph(
+            "Errors by kind", "ops", (f"sum by (kind) (rate(forescale_controller_errors_total{RATE}))", "{{kind}}")
+        ),
+        graph("Leader (1 = holds the lease)", "short", ("forescale_controller_leader", "{{instance}}")),
+        single("Controllers leading", "short", "sum(forescale_controller_leader)"),
+        single("Firing forescale alerts", "short", 'count(ALERTS{alertname=~"Forescale.*",alertstate="firing"})'),
+    ]
+    return build(
+        "forescale-controller", "forescale / controller health", "Is the control loop healthy and leading?",
+        [("Controller", rows)],
+    )  # fmt: skip
+
+
+DASHBOARDS: dict[str, Callable[[], dict[str, Any]]] = {
+    "overview": overview,
+    "capacity": capacity,
+    "forecast": forecast,
+    "controller": controller,
+}
+
+
+def write_all(out_dir: Path) -> list[Path]:
+    """Write ``forescale-<name>.json`` for every dashboard; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, make in DASHBOARDS.items():
+        path = out_dir / f"forescale-{name}.json"
+        path.write_text(json.dumps(make(), indent=2, sort_keys=True) + "\n")
+        paths.append(path)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m forescale.observability.dashboards OUT_DIR", file=sys.stderr)
+        return 2
+    for path in write_all(Path(args[0])):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

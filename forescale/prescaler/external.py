@@ -1,0 +1,121 @@
+"""External forecasts (the webhook's payload) and how they become ``core.model.Forecast``s.
+
+People who know about tomorrow's marketing push post windows: an absolute expected rate
+or a multiplier of the learned forecast. Published next to the learned forecast, each as
+its own ``Forecast`` with absolute rates; the core takes the max within a window and
+clamps at the policy's max, and ``cap`` here keeps published values sane before that.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from forescale.core.model import NAME_PATTERN, Forecast, ForecastPoint, Frozen
+
+MAX_WINDOW_S = 31 * 86400
+
+
+class ExternalWindow(Frozen):
+    """``[start, end)`` in epoch seconds, with exactly one of ``rps`` and ``multiplier``."""
+
+    start: float = Field(description="Window start, epoch seconds.")
+    end: float = Field(description="Window end, epoch seconds (exclusive).")
+    rps: float | None = Field(default=None, ge=0, description="Expected request rate, req/s.")
+    multiplier: float | None = Field(default=None, gt=0, description="Factor on the learned forecast.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> Self:
+        if not (math.isfinite(self.start) and math.isfinite(self.end)):
+            raise ValueError("start and end must be finite")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end - self.start > MAX_WINDOW_S:
+            raise ValueError("a window may last at most 31 days")
+        if (self.rps is None) == (self.multiplier is None):
+            raise ValueError("exactly one of `rps` and `multiplier` must be given")
+        return self
+
+
+class ExternalForecast(Frozen):
+    """One posted forecast; posting the same ``id`` again replaces it."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$", description="Caller's id of this forecast.")
+    model: str = Field(pattern=NAME_PATTERN, description="Model the windows are for.")
+    source: str = Field(min_length=1, max_length=63, description="Who says so (team, campaign).")
+    windows: tuple[ExternalWindow, ...] = Field(min_length=1, max_length=1000)
+    received_at: float | None = Field(default=None, description="Set by the prescaler on receipt.")
+
+    def active(self, now: float) -> bool:
+        return any(w.end > now for w in self.windows)
+
+
+def grid(now: float, horizon_s: float, step_s: float) -> list[float]:
+    """Step starts covering ``[now, now + horizon)``, aligned like the learned forecasts."""
+    first = math.ceil(now / step_s - 1e-9) * step_s
+    return [first + k * step_s for k in range(max(1, math.ceil(horizon_s / step_s - 1e-9)))]
+
+
+def to_forecast(
+    ext: ExternalForecast,
+    learned: Forecast | None,
+    now: float,
+    horizon_s: float,
+    step_s: float,
+    quantiles: tuple[float, ...],
+) -> Forecast | None:
+    """Absolute rates of ``ext`` on the grid (every quantile gets the same value; a
+    multiplier scales each learned quantile). None when no window overlaps the horizon."""
+    base = {p.t: p.rps for p in learned.points} if learned else {}
+    points = []
+    for t in grid(now, horizon_s, step_s):
+        best: tuple[float, ...] | None = None
+        for w in ext.windows:
+            if not (w.start < t + step_s and w.end > t):
+                continue
+            if w.rps is not None:
+                values: tuple[float, ...] | None = (w.rps,) * len(quantiles)
+            else:
+                values = tuple(v * (w.multiplier or 1.0) for v in base[t]) if t in base else None
+            if values is not None:
+                best = values if best is None else tuple(map(max, best, values))
+        if best is not None:
+            points.append(ForecastPoint(t=t, rps=best))
+    if not points:
+        return None
+    return Forecast(
+        source=f"external:{ext.source}:{ext.id}",
+        issued_at=now,
+        step_s=step_s,
+        quantiles=quantiles,
+        points=tuple(points),
+    )
+
+
+def cap(forecast: Forecast, max_rps: float) -> Forecast:
+    """Every value clamped to ``[0, max_rps]`` (the policy's max capacity)."""
+    points = tuple(
+        ForecastPoint(t=p.t, rps=tuple(min(max(v, 0.0), max_rps) for v in p.rps)) for p in forecast.points
+    )
+    return forecast.model_copy(update={"points": points})
+
+
+def merged(
+    learned: Forecast | None,
+    externals: Iterable[ExternalForecast],
+    now: float,
+    horizon_s: float,
+    step_s: float,
+    quantiles: tuple[float, ...],
+    max_rps: float | None,
+) -> list[Forecast]:
+    """What is published for a model: the learned forecast, then one per active external."""
+    out = [learned] if learned is not None else []
+    for ext in externals:
+        fc = to_forecast(ext, learned, now, horizon_s, step_s, quantiles)
+        if fc is not None:
+            out.append(fc)
+    return [cap(f, max_rps) for f in out] if max_rps is not None else out

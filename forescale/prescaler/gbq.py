@@ -1,0 +1,182 @@
+"""``gbq``: gradient-boosted quantile regression, the learned forecaster.
+
+One scikit-learn ``HistGradientBoostingRegressor(loss="quantile")`` per quantile, direct
+multi-horizon (the horizon is a feature, so one model serves every step of the horizon),
+trained in a variance-stabilising space (``sqrt`` of the count per step by default: the
+Anscombe transform of a Poisson count; ``log1p`` is the alternative). Quantiles survive a
+monotone transform, so a quantile of ``z`` maps back to the same quantile of the rate.
+
+Each quantile is then conformally calibrated on the last ``calibration_s`` of history,
+held out from training: the offset that makes the held-out coverage equal the quantile.
+Boosted quantile trees are often over- or under-confident on bursty traffic; this is
+what keeps p90 coverage near 0.9 (measured in docs/designs/prescaler.md).
+
+With less than ``min_history_s`` of history it answers like ``seasonal-naive`` (which
+itself says nothing with under a day).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from forescale.core.model import Forecast, ForecastPoint
+from forescale.prescaler.base import RateSeries, register
+from forescale.prescaler.features import DAY_S, WindowMeans, feature_matrix
+from forescale.prescaler.forecasters import SeasonalNaive, forecast_steps
+
+Transform = Literal["sqrt", "log1p"]
+
+
+def to_z(values: np.ndarray, step_s: float, transform: Transform) -> np.ndarray:
+    count = np.maximum(values, 0.0) * step_s  # NaN stays NaN
+    return np.sqrt(count) if transform == "sqrt" else np.log1p(count)
+
+
+def from_z(z: np.ndarray, step_s: float, transform: Transform) -> np.ndarray:
+    count = np.square(np.maximum(z, 0.0)) if transform == "sqrt" else np.expm1(np.maximum(z, 0.0))
+    return count / step_s
+
+
+@dataclass
+class Trained:
+    """What ``fit`` learned; kept whole so a quantile asked for later can be trained too."""
+
+    step_s: float
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_cal: np.ndarray
+    y_cal: np.ndarray
+    models: dict[float, Any] = field(default_factory=dict)
+    offsets: dict[float, float] = field(default_factory=dict)
+
+
+class GradientBoostedQuantiles:
+    name = "gbq"
+
+    def __init__(
+        self,
+        quantiles: tuple[float, ...] = (0.5, 0.9),
+        transform: Transform = "sqrt",
+        max_horizon_s: float = 3_600.0,
+        min_history_s: float = 3 * DAY_S,
+        calibration_s: float = 2 * DAY_S,
+        max_rows: int = 40_000,
+        max_iter: int = 120,
+        threads: int | None = 1,
+        seed: int = 0,
+    ) -> None:
+        self.quantiles = quantiles
+        self.transform: Transform = transform
+        self.max_horizon_s = max_horizon_s
+        self.min_history_s = min_history_s
+        self.calibration_s = calibration_s
+        self.max_rows = max_rows
+        self.max_iter = max_iter
+        # One OpenMP thread by default: on a shared 2-core box, OpenMP's spin-waiting threads
+        # made a fit 10x slower under load (docs/designs/prescaler.md); None = all cores.
+        self.threads = threads
+        self.seed = seed
+        self.trained: Trained | None = None
+        self.fallback = SeasonalNaive()
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, history: RateSeries) -> None:
+        """Train on ``history`` (gaps allowed); too short a history leaves it untrained."""
+        self.trained = None
+        step = history.step_s
+        n = len(history.values)
+        if n * step < self.min_history_s:
+            return
+        z = to_z(history.values, step, self.transform)
+        means = WindowMeans(z)
+        max_h = max(1, math.ceil(self.max_horizon_s / step))
+        rng = np.random.default_rng(self.seed)
+        # One random horizon per origin: every horizon is covered, rows stay ~ one per step.
+        origins = np.arange(0, n - max_h)
+        if len(origins) > self.max_rows:
+            origins = np.sort(rng.choice(origins, self.max_rows, replace=False))
+        horizons = rng.integers(1, max_h + 1, len(origins))
+        x = feature_matrix(means, z, history.start, step, origins, horizons)
+        y = z[origins + horizons]
+        keep = np.isfinite(y)
+        cal_from = n - max(1, round(self.calibration_s / step))
+        # Calibrate on origins in the held-out tail; train only on targets before it.
+        cal = keep & (origins >= cal_from)
+        train = keep & (origins + horizons < cal_from)
+        if train.sum() < 100:
+            return
+        x_train = x[train]
+        # A lag with no data yet (week lag in the first week) is all-NaN, which sklearn's
+        # binner rejects; a constant column is never split on, so 0 is neutral.
+        x_train[:, np.isnan(x_train).all(axis=0)] = 0.0
+        self.trained = Trained(step, x_train, y[train], x[cal], y[cal])
+        for q in self.quantiles:
+            self._train_quantile(self.trained, q)
+
+    def _train_quantile(self, tr: Trained, q: float) -> None:
+        from sklearn.ensemble import HistGradientBoostingRegressor  # heavy: load on first fit
+        from threadpoolctl import threadpool_limits
+
+        model = HistGradientBoostingRegressor(
+            loss="quantile",
+            quantile=q,
+            max_iter=self.max_iter,
+            learning_rate=0.1,
+            max_leaf_nodes=15,
+            min_samples_leaf=50,
+            early_stopping=False,
+            random_state=self.seed,
+        )
+        with threadpool_limits(limits=self.threads, user_api="openmp"):
+            model.fit(tr.x_train, tr.y_train)
+        tr.models[q] = model
+        tr.offsets[q] = conformal_offset(tr.y_cal - model.predict(tr.x_cal), q) if len(tr.y_cal) else 0.0
+
+    # ---------------------------------------------------------------- forecasting
+
+    def forecast(
+        self, history: RateSeries, now: float, horizon_s: float, quantiles: tuple[float, ...]
+    ) -> Forecast | None:
+        tr = self.trained
+        if tr is None or tr.step_s != history.step_s or len(history.values) == 0:
+            return self.fallback.forecast(history, now, horizon_s, quantiles)
+        for q in quantiles:
+            if q not in tr.models:
+                self._train_quantile(tr, q)
+        z = to_z(history.values, history.step_s, self.transform)
+        first, nsteps = forecast_steps(history, now, horizon_s)
+        origin = len(z) - 1
+        horizons = np.arange(first, first + nsteps) - origin
+        x = feature_matrix(
+            WindowMeans(z), z, history.start, history.step_s, np.full(nsteps, origin), horizons
+        )
+        order = sorted(range(len(quantiles)), key=lambda k: quantiles[k])
+        zq = np.column_stack([tr.models[q].predict(x) + tr.offsets[q] for q in quantiles])
+        # Quantile models are separate: keep them from crossing (a higher q never lower).
+        zq[:, order] = np.maximum.accumulate(zq[:, order], axis=1)
+        rates = from_z(zq, history.step_s, self.transform)
+        points = tuple(
+            ForecastPoint(t=history.start + (first + k) * history.step_s, rps=tuple(map(float, rates[k])))
+            for k in range(nsteps)
+        )
+        return Forecast(
+            source=self.name, issued_at=now, step_s=history.step_s, quantiles=quantiles, points=points
+        )
+
+
+def conformal_offset(scores: np.ndarray, q: float) -> float:
+    """Additive shift so that a share ``q`` of held-out scores ``y - prediction`` is <= 0,
+    with the usual (n+1)/n finite-sample correction."""
+    n = len(scores)
+    level = min(1.0, q * (n + 1) / n)
+    return float(np.quantile(scores, level, method="higher"))
+
+
+@register("gbq")
+def _gbq() -> GradientBoostedQuantiles:
+    return GradientBoostedQuantiles()

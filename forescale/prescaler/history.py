@@ -1,0 +1,123 @@
+"""Request-rate history for training: Prometheus ``query_range``, or the direct Redis counters.
+
+Both return a ``RateSeries`` whose step ``i`` covers ``[start + i*step, start + (i+1)*step)``,
+with NaN where nothing is known (a scrape gap, counters expired), never a made-up zero.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from forescale.prescaler.base import RateSeries
+
+# Prometheus refuses more than 11,000 points per series per query; stay under it.
+MAX_POINTS_PER_QUERY = 10_000
+COUNTER_TTL_S = 3600  # routers EXPIRE fs:arr:{model}:{sec} after an hour (contracts.md)
+
+
+def rate_query(model: str, step_s: float) -> str:
+    """Arrivals per second of ``model`` over each step (a 1-minute rate at least)."""
+    window = f"{max(60, int(step_s))}s"
+    return f'sum(rate(forescale_router_requests_total{{model="{model}"}}[{window}]))'
+
+
+def aligned_start(end: float, history_s: float, step_s: float) -> tuple[float, int]:
+    """(start, steps): whole steps ending at or before ``end``."""
+    last = math.floor(end / step_s) * step_s
+    n = max(0, int(history_s // step_s))
+    return last - n * step_s, n
+
+
+class PrometheusHistory:
+    """Synchronous (prometheus-api-client uses requests): the loop runs it in a thread."""
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        from prometheus_api_client import PrometheusConnect
+
+        self.client = PrometheusConnect(url=url, disable_ssl=True, timeout=max(1, int(timeout_s)))
+
+    def fetch(self, model: str, end: float, history_s: float, step_s: float) -> RateSeries:
+        start, n = aligned_start(end, history_s, step_s)
+        values = np.full(n, np.nan)
+        # The sample at t is the rate over the step ending at t, i.e. step (t - start)/step - 1.
+        chunk = MAX_POINTS_PER_QUERY
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            result = self.client.custom_query_range(
+                rate_query(model, step_s),
+                start_time=_dt(start + (lo + 1) * step_s),
+                end_time=_dt(start + hi * step_s),
+                step=f"{step_s:g}s",
+            )
+            _fill(values, result, start, step_s)
+        return RateSeries(start, step_s, values)
+
+
+def _dt(t: float) -> datetime:
+    return datetime.fromtimestamp(t, tz=UTC)
+
+
+def _fill(values: np.ndarray, result: list[dict[str, Any]], start: float, step_s: float) -> None:
+    for series in result:
+        for ts, text in series.get("values", []):
+            i = round((float(ts) - start) / step_s) - 1
+            v = float(text)
+            if 0 <= i < len(values) and math.isfinite(v):
+                values[i] = v
+
+
+def history_key(model: str, step_s: float) -> str:
+    return f"fs:prescaler:history:{model}:{step_s:g}"
+
+
+async def redis_history(
+    client: aioredis.Redis, model: str, end: float, history_s: float, step_s: float
+) -> RateSeries:
+    """The last hour from the counters, older steps from what earlier calls kept.
+
+    Counters live an hour, so each call also stores the steps it computed in a hash
+    (step start -> rate) and reads older ones back: without Prometheus the prescaler
+    builds its own history while it runs. Steps nobody saw stay NaN."""
+    recent = await counter_history(client, model, end, history_s, step_s)
+    key = history_key(model, step_s)
+    known = np.isfinite(recent.values)
+    fresh = {f"{recent.start + i * step_s:.0f}": repr(float(recent.values[i])) for i in np.flatnonzero(known)}
+    if fresh:
+        await client.hset(key, mapping=fresh)  # type: ignore[misc,arg-type]
+    stored = await client.hgetall(key)  # type: ignore[misc]
+    values = recent.values.copy()
+    old = []
+    for field, text in stored.items():
+        i = round((float(field) - recent.start) / step_s)
+        if i < 0:
+            old.append(field)
+        elif i < len(values) and not known[i]:
+            values[i] = float(text)
+    if old:
+        await client.hdel(key, *old)  # type: ignore[misc]
+    return RateSeries(recent.start, step_s, values)
+
+
+async def counter_history(
+    client: aioredis.Redis, model: str, end: float, history_s: float, step_s: float
+) -> RateSeries:
+    """From ``fs:arr:{model}:{sec}``: only the last hour exists (TTL); older steps are NaN.
+    A missing second inside that hour is zero arrivals (routers write only when some came)."""
+    start, n = aligned_start(end, history_s, step_s)
+    values = np.full(n, np.nan)
+    known_from = max(start, math.ceil((end - COUNTER_TTL_S) / step_s) * step_s)
+    first = int((known_from - start) // step_s)
+    if first >= n:
+        return RateSeries(start, step_s, values)
+    seconds = np.arange(int(known_from), int(start + n * step_s))
+    raw = await client.mget([f"fs:arr:{model}:{s}" for s in seconds])
+    counts = np.array([float(v) if v is not None else 0.0 for v in raw])
+    per_step = max(1, int(step_s))
+    sums = counts[: (len(counts) // per_step) * per_step].reshape(-1, per_step).sum(axis=1)
+    values[first : first + len(sums)] = sums / step_s
+    return RateSeries(start, step_s, values)

@@ -1,0 +1,127 @@
+"""The training/publishing loop: per model, fetch history, refit now and then, publish.
+
+``fs:forecast:{model}`` gets a JSON list of ``core.model.Forecast``: the learned quantiles
+first, then one per active external forecast in absolute rates, all issued at ``now`` and
+covering at least the longest pool lead time plus one publishing period (so the
+controller never plans past the end of a forecast while waiting for the next one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+
+from forescale.core.clock import Clock
+from forescale.core.model import Forecast, PolicySpec, PoolSpec
+from forescale.prescaler import webhook
+from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster
+from forescale.prescaler.external import merged
+from forescale.prescaler.history import PrometheusHistory, redis_history
+from forescale.prescaler.settings import PrescalerSettings
+
+log = logging.getLogger(__name__)
+
+
+def forecast_key(model: str) -> str:
+    return f"fs:forecast:{model}"
+
+
+@dataclass
+class ModelState:
+    forecaster: Forecaster
+    trained_at: float | None = None
+    last: list[Forecast] = field(default_factory=list)
+
+
+class Publisher:
+    def __init__(self, settings: PrescalerSettings, client: aioredis.Redis, clock: Clock) -> None:
+        self.settings = settings
+        self.redis = client
+        self.clock = clock
+        self.prometheus = (
+            PrometheusHistory(settings.prometheus_url, settings.query_timeout_s)
+            if settings.prometheus_url
+            else None
+        )
+        self.models: dict[str, ModelState] = {}
+
+    async def run(self) -> None:
+        """Publish every ``publish_every_s`` until cancelled; a failing cycle is logged."""
+        while True:
+            try:
+                await self.cycle(self.clock.now())
+            except Exception:  # outermost loop: log and keep going (STYLE.md #5)
+                log.exception("prescaler cycle failed")
+            await self.clock.sleep(self.settings.publish_every_s)
+
+    async def cycle(self, now: float) -> dict[str, list[Forecast]]:
+        """One pass over every model; returns what was published."""
+        horizon = await self.horizon_s()
+        externals = await webhook.prune(self.redis, now)
+        out = {}
+        for model in await self.model_names():
+            mine = [e for e in externals if e.model == model]
+            try:
+                history = await self.history(model, now)
+            except (TimeoutError, OSError, ValueError) as exc:
+                # No history this time: keep publishing externals, the learned part is skipped.
+                log.warning("history for %s unavailable: %s", model, exc)
+                history = None
+            learned = await self.learned(model, history, now, horizon) if history is not None else None
+            s = self.settings
+            published = merged(learned, mine, now, horizon, s.step_s, s.quantiles, await self.max_rps(model))
+            await self.redis.set(forecast_key(model), _dump(published))
+            out[model] = published
+        return out
+
+    async def learned(self, model: str, history: RateSeries, now: float, horizon: float) -> Forecast | None:
+        state = self.models.get(model)
+        if state is None:
+            state = self.models[model] = ModelState(get_forecaster(self.settings.forecaster))
+        if state.trained_at is None or now - state.trained_at >= self.settings.train_every_s:
+            await asyncio.to_thread(state.forecaster.fit, history)  # seconds of CPU: off the loop
+            state.trained_at = now
+        return state.forecaster.forecast(history, now, horizon, self.settings.quantiles)
+
+    async def history(self, model: str, now: float) -> RateSeries:
+        s = self.settings
+        if self.prometheus is None:
+            return await redis_history(self.redis, model, now, s.history_s, s.step_s)
+        fetch = asyncio.to_thread(self.prometheus.fetch, model, now, s.history_s, s.step_s)
+        return await asyncio.wait_for(fetch, s.query_timeout_s)
+
+    async def model_names(self) -> list[str]:
+        if self.settings.models:
+            return list(self.settings.models)
+        names = await self.redis.hkeys("fs:models")  # type: ignore[misc]
+        return sorted(n.decode() if isinstance(n, bytes) else n for n in names)
+
+    async def horizon_s(self) -> float:
+        """Longest lead time (setting or any pool in ``fs:pools``) plus one publishing period."""
+        lead = self.settings.lead_time_s
+        for raw in (await self.redis.hgetall("fs:pools")).values():  # type: ignore[misc]
+            try:
+                lead = max(lead, PoolSpec.model_validate_json(raw).lead_time_s)
+            except ValidationError:
+                continue  # not ours to judge; the controller reports bad pools
+        return lead + self.settings.publish_every_s
+
+    async def max_rps(self, model: str) -> float | None:
+        """What the policy's max replicas can serve; nothing above it is worth publishing."""
+        raw = await self.redis.hget("fs:policies", model)  # type: ignore[misc]
+        if raw is None:
+            return None
+        try:
+            spec = PolicySpec.model_validate_json(raw)
+        except ValidationError:
+            return None
+        return spec.max_replicas * spec.target_rps_per_replica
+
+
+def _dump(forecasts: list[Forecast]) -> str:
+    return json.dumps([f.model_dump(mode="json") for f in forecasts])

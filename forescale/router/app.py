@@ -1,0 +1,64 @@
+"""The router's aiohttp app factory: KServe Open Inference Protocol v2 over REST."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from forescale.core.clock import Clock, SystemClock
+from forescale.queue.client import connect, connect_blocking
+from forescale.router import handlers
+from forescale.router.handlers import ROUTER
+from forescale.router.settings import RouterSettings
+from forescale.router.state import Router
+
+
+def create_app(settings: RouterSettings, clock: Clock | None = None) -> web.Application:
+    rt = Router(
+        settings,
+        clock or SystemClock(),
+        connect(settings.redis_url, settings.redis_timeout_s),
+        connect_blocking(settings.redis_url, settings.reply_block_ms / 1000, settings.redis_timeout_s),
+    )
+    # +1 MiB so that our own check (with a problem+json answer) sees oversized bodies first.
+    app = web.Application(client_max_size=settings.max_body_bytes + 1024 * 1024)
+    app[ROUTER] = rt
+    app.cleanup_ctx.append(_background(rt))
+    app.on_shutdown.append(_drain)
+    app.router.add_get("/v2", handlers.server_metadata)
+    app.router.add_get("/v2/health/live", handlers.live)
+    app.router.add_get("/v2/health/ready", handlers.ready)
+    app.router.add_get("/v2/models/{model}", handlers.model_metadata)
+    app.router.add_get("/v2/models/{model}/ready", handlers.model_ready)
+    app.router.add_post("/v2/models/{model}/infer", handlers.infer)
+    app.router.add_get("/metrics", handlers.metrics)
+    return app
+
+
+def _background(rt: Router) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await rt.ping()
+        tasks = [
+            asyncio.create_task(rt.replies.listen(rt.blocking, rt.reply_stream, rt.settings.reply_block_ms)),
+            asyncio.create_task(rt.heartbeat_loop()),
+        ]
+        yield
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await rt.heartbeat()  # last flush of arrival counters
+        await rt.redis.aclose()
+        await rt.blocking.aclose()
+
+    return ctx
+
+
+async def _drain(app: web.Application) -> None:
+    """Graceful shutdown: refuse new requests, let in-flight ones get their replies."""
+    rt = app[ROUTER]
+    rt.accepting = False
+    await rt.replies.wait_drained(rt.settings.shutdown_grace_s)

@@ -1,0 +1,188 @@
+"""Open Inference Protocol v2 REST handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import uuid
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+
+from forescale.queue.config import ModelConfig
+from forescale.router import problems
+from forescale.router.problems import Problem
+from forescale.router.state import Router
+from forescale.router.validate import InferRequest, parse_infer
+
+ROUTER = web.AppKey("router", Router)
+REDIS_DOWN = (RedisError, OSError, TimeoutError)
+
+
+async def server_metadata(request: web.Request) -> web.Response:
+    return web.json_response({"name": "forescale", "version": "0.1.0", "extensions": []})
+
+
+async def live(request: web.Request) -> web.Response:
+    return web.json_response({"live": True})
+
+
+async def ready(request: web.Request) -> web.Response:
+    rt = request.app[ROUTER]
+    ok = rt.accepting and await rt.ping()
+    return web.json_response({"ready": ok}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[ROUTER].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _model_or_problem(rt: Router, name: str) -> ModelConfig:
+    try:
+        cfg = await rt.model(name)
+    except REDIS_DOWN:
+        raise _unavailable(rt, "redis is unavailable") from None
+    if cfg is None:
+        raise Problem(404, f"unknown model {name!r}")
+    return cfg
+
+
+def _unavailable(rt: Router, detail: str) -> Problem:
+    rt.redis_ok = False
+    return Problem(503, detail, {"Retry-After": str(rt.settings.retry_after_s)})
+
+
+async def model_metadata(request: web.Request) -> web.Response:
+    rt = request.app[ROUTER]
+    try:
+        cfg = await _model_or_problem(rt, request.match_info["model"])
+    except Problem as p:
+        return problems.from_problem(p)
+    opts = cfg.engine_options
+    return web.json_response({
+        "name": cfg.name, "versions": ["1"], "platform": f"forescale_{cfg.engine}",
+        "inputs": opts.get("inputs", []), "outputs": opts.get("outputs", []),
+    })  # fmt: skip
+
+
+async def model_ready(request: web.Request) -> web.Response:
+    rt = request.app[ROUTER]
+    try:
+        cfg = await _model_or_problem(rt, request.match_info["model"])
+        ok = await rt.workers_ready(cfg.name)
+    except Problem as p:
+        return problems.from_problem(p)
+    except REDIS_DOWN:
+        return problems.from_problem(_unavailable(rt, "redis is unavailable"))
+    return web.json_response({"name": cfg.name, "ready": ok}, status=200 if ok else 503)
+
+
+async def infer(request: web.Request) -> web.Response:
+    rt = request.app[ROUTER]
+    name = request.match_info["model"]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    label = name
+    try:
+        cfg = await _model_or_problem(rt, name)
+        resp = await _infer(rt, request, cfg)
+    except Problem as p:
+        if p.status == 404:
+            label = ""  # unknown names would blow up the label set
+        resp = problems.from_problem(p)
+    rt.metrics.requests.labels(label, str(resp.status)).inc()
+    if label:
+        rt.metrics.duration.labels(label).observe(loop.time() - start)
+    return resp
+
+
+def _check_auth(rt: Router, request: web.Request) -> None:
+    token = rt.settings.auth_token
+    if token is None:
+        return
+    given = request.headers.get("Authorization", "")
+    expected = f"Bearer {token.get_secret_value()}"
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Problem(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+
+
+async def _read_body(rt: Router, request: web.Request) -> bytes:
+    limit = rt.settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, f"body of {request.content_length} bytes exceeds the limit of {limit}")
+    if "Inference-Header-Content-Length" in request.headers:
+        raise Problem(400, "the binary tensor extension is not supported: send JSON tensors")
+    body: bytes | None
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        body = None
+    if body is None or len(body) > limit:  # chunked bodies carry no Content-Length
+        raise Problem(413, f"body exceeds the limit of {limit} bytes")
+    return body
+
+
+def _timeout(cfg: ModelConfig, request: web.Request) -> float:
+    raw = request.headers.get("X-Request-Timeout")
+    if raw is None:
+        return cfg.default_timeout_s
+    try:
+        t = float(raw)
+    except ValueError:
+        t = -1.0
+    if not 0 < t <= 3600:
+        raise Problem(400, f"X-Request-Timeout must be seconds in (0, 3600], not {raw!r}")
+    return t
+
+
+async def _infer(rt: Router, request: web.Request, cfg: ModelConfig) -> web.Response:
+    _check_auth(rt, request)
+    if not rt.accepting:
+        raise _unavailable(rt, "the router is shutting down")
+    body = await _read_body(rt, request)
+    req = parse_infer(body)
+    timeout = _timeout(cfg, request)
+    rt.count_arrival(cfg.name)
+    reply = await _submit(rt, cfg, req, timeout)
+    if reply.get("status") != 200:
+        raise Problem(int(reply.get("status", 500)), str(reply.get("error", "inference failed")))
+    return web.json_response(_result(cfg, req, reply))
+
+
+async def _submit(rt: Router, cfg: ModelConfig, req: InferRequest, timeout: float) -> dict[str, Any]:
+    req_id = uuid.uuid4().hex
+    deadline_ms = int((rt.clock.now() + timeout) * 1000)
+    fut = rt.replies.expect(req_id)  # before XADD: a fast reply must find it
+    try:
+        try:
+            entry = await rt.queue.admit(
+                cfg.name, cfg.queue_limit, req_id, rt.reply_stream, deadline_ms, req.payload()
+            )
+        except REDIS_DOWN:
+            rt.metrics.rejected.labels(cfg.name, "unavailable").inc()
+            raise _unavailable(rt, "redis is unavailable") from None
+        if entry is None:
+            rt.metrics.rejected.labels(cfg.name, "queue_full").inc()
+            retry = {"Retry-After": str(rt.settings.retry_after_s)}
+            raise Problem(429, f"queue of {cfg.name!r} is full ({cfg.queue_limit})", retry)
+        rt.metrics.admitted.labels(cfg.name).inc()
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise Problem(504, f"no reply within the deadline of {timeout:g} s") from None
+    finally:
+        rt.replies.forget(req_id)
+
+
+def _result(cfg: ModelConfig, req: InferRequest, reply: dict[str, Any]) -> dict[str, Any]:
+    outputs = reply.get("outputs", [])
+    if req.output_names is not None:
+        wanted = set(req.output_names)
+        outputs = [o for o in outputs if o.get("name") in wanted]
+    doc: dict[str, Any] = {"model_name": cfg.name, "model_version": "1", "outputs": outputs}
+    if req.id is not None:
+        doc["id"] = req.id
+    return doc

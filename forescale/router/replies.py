@@ -1,0 +1,75 @@
+"""Waiting requests and the reply listener of one router process.
+
+Each router reads only its own reply stream. A reply resolves the future registered
+under its ``req_id`` once; a second reply for the same request (a re-run after a
+reclaim, or one that arrives after the router answered 504) is counted and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+class Replies:
+    def __init__(self) -> None:
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.duplicates = 0
+        self.last_id = "0-0"
+
+    @property
+    def pending(self) -> int:
+        return len(self._waiting)
+
+    def expect(self, req_id: str) -> asyncio.Future[dict[str, Any]]:
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[req_id] = fut
+        return fut
+
+    def forget(self, req_id: str) -> None:
+        self._waiting.pop(req_id, None)
+
+    def resolve(self, req_id: str, reply: dict[str, Any]) -> bool:
+        fut = self._waiting.pop(req_id, None)
+        if fut is None or fut.done():
+            self.duplicates += 1
+            return False
+        fut.set_result(reply)
+        return True
+
+    async def wait_drained(self, grace_s: float) -> None:
+        """Until no request waits for a reply, or ``grace_s`` passes."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + grace_s
+        while self._waiting and loop.time() < end:
+            await asyncio.sleep(0.05)
+
+    async def listen(self, r: aioredis.Redis, stream: str, block_ms: int) -> None:
+        """Read the reply stream forever; survives Redis outages (retries every 0.2 s)."""
+        while True:
+            try:
+                res = await r.xread({stream: self.last_id}, count=512, block=block_ms)
+            except (RedisError, OSError) as exc:
+                log.debug("reply listener: %s", exc)
+                await asyncio.sleep(0.2)
+                continue
+            for _, entries in res or []:
+                for eid, fields in entries:
+                    self.last_id = eid.decode() if isinstance(eid, bytes) else eid
+                    self._handle(fields)
+
+    def _handle(self, fields: dict[Any, Any]) -> None:
+        try:
+            req_id = fields[b"req_id"].decode()
+            reply = json.loads(fields[b"reply"])
+        except (KeyError, ValueError) as exc:
+            log.warning("malformed reply entry: %s", exc)
+            return
+        self.resolve(req_id, reply)

@@ -1,0 +1,170 @@
+"""The policies a simulation compares: the core (``forescale``, ``hpa``) and ``static``.
+
+``forescale`` runs the full core ``decide()`` with forecasts from a forecaster that only
+ever sees the past; ``hpa`` runs the core's ``hpa`` policy (HPA v2 defaults) and, like
+Cluster Autoscaler or Karpenter, adds nodes only when pods are pending and removes a node
+only after it has been unneeded for 10 minutes, on reserved and on-demand pools only.
+``static`` holds the trace's peak need from the start. The oracle is in ``oracle.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from forescale.core.model import Decision, Forecast, Observation, PolicyState, PoolSpec
+from forescale.core.policy import decide
+from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster
+from forescale.sim.engine import Simulation
+from forescale.sim.oracle import cheapest_first
+from forescale.sim.scenario import PoolScenario, Scenario
+
+HISTORY_STEP_S = 60.0
+FORECAST_EVERY_S = 60.0
+CA_UNNEEDED_S = 600.0
+WARM_S = 300  # Cluster Autoscaler's default --scale-down-unneeded-time
+
+
+class CorePolicy:
+    """Calls ``decide()`` every tick and carries out its per-pool targets."""
+
+    def __init__(self, name: str, scenario: Scenario, forecaster: str | None, refit_s: float) -> None:
+        self.name = name
+        self.spec = scenario.policy
+        self.pools: Sequence[PoolSpec] = scenario.pool_specs()
+        self.state = PolicyState()
+        self.forecaster: Forecaster | None = get_forecaster(forecaster) if forecaster else None
+        self.refit_s = refit_s
+        self.history: RateSeries | None = None
+        self.fitted_at = -math.inf
+        self.forecast: Forecast | None = None
+        self.forecast_at = -math.inf
+        lead = max(p.lead_time_s for p in self.pools)
+        self.horizon_s = 2 * lead + 2 * FORECAST_EVERY_S
+
+    def start(self, sim: Simulation) -> None:
+        if self.forecaster is not None:
+            self.history = minute_history(sim.demand, sim.start)
+        # Warm start: every policy begins provisioned for the first minutes' mean demand,
+        # ready at once, as a cluster that has been running would be.
+        rate = float(sim.demand[:WARM_S].mean()) if len(sim.demand) else 0.0
+        warm = math.ceil(rate / self.spec.target_rps_per_replica - 1e-9)
+        warm = min(max(warm, self.spec.min_replicas), self.spec.max_replicas)
+        obs = sim.observation(sim.start).model_copy(
+            update={
+                "rps_short": rate,
+                "rps_stable": rate,
+                "current_replicas": warm,
+                "ready_replicas": warm,
+            }
+        )
+        self._act(sim, obs, warm=True)
+
+    def tick(self, sim: Simulation, obs: Observation) -> None:
+        self._act(sim, obs, warm=False)
+
+    def _act(self, sim: Simulation, obs: Observation, *, warm: bool) -> None:
+        if self.forecaster is not None:
+            obs = obs.model_copy(update={"forecasts": self._forecasts(obs.now)})
+        state = self.state
+        decision, self.state = decide(obs, self.spec, self.pools, state)
+        if not self._apply(sim, decision, obs.now, warm) and not warm:
+            # Insufficient capacity: decide again at once with the error in view, as the
+            # controller's actuator does, rather than losing a whole tick before falling back.
+            obs = obs.model_copy(update={"pools": sim.cluster.observe(obs.now, count_events=False)})
+            decision, self.state = decide(obs, self.spec, self.pools, state)
+            self._apply(sim, decision, obs.now, warm)
+
+    def _apply(self, sim: Simulation, decision: Decision, now: float, warm: bool) -> bool:
+        """Carry out the per-pool targets; False when a pool ran out of capacity."""
+        sim.desired = decision.desired_replicas
+        ok = True
+        for target in decision.pools:
+            ok = sim.cluster.set_nodes(target.pool, target.nodes, now, warm=warm) and ok
+            sim.cluster.set_replicas(target.pool, target.replicas, now, warm=warm)
+        listed = {t.pool for t in decision.pools}
+        for name in sim.cluster.pools.keys() - listed:
+            sim.cluster.set_replicas(name, 0, now)
+            sim.cluster.set_nodes(name, 0, now)
+        return ok
+
+    def _forecasts(self, now: float) -> tuple[Forecast, ...]:
+        assert self.forecaster is not None and self.history is not None
+        if now - self.forecast_at >= FORECAST_EVERY_S:
+            past = self.history.until(now)
+            if now - self.fitted_at >= self.refit_s:
+                self.forecaster.fit(past)
+                self.fitted_at = now
+            q = (self.spec.prescale.quantile,)
+            self.forecast = self.forecaster.forecast(past, now, self.horizon_s, q)
+            self.forecast_at = now
+        return (self.forecast,) if self.forecast is not None else ()
+
+
+def minute_history(demand: np.ndarray, start: float) -> RateSeries:
+    """Per-minute request rate; the forecaster sees ``.until(now)`` of it only."""
+    step = int(HISTORY_STEP_S)
+    n = len(demand) // step * step
+    values = demand[:n].reshape(-1, step).mean(axis=1) if n else np.empty(0)
+    return RateSeries(start, HISTORY_STEP_S, values)
+
+
+class HpaPolicy(CorePolicy):
+    """The core's ``hpa`` policy for replicas; nodes follow pending pods, cheapest first."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__("hpa", scenario, None, math.inf)
+        self.spec = self.spec.model_copy(update={"policy": "hpa"})
+        self.order = cheapest_first(scenario, spot=False)
+        self.unneeded_since: dict[str, float] = {}
+
+    def _act(self, sim: Simulation, obs: Observation, *, warm: bool) -> None:
+        decision, self.state = decide(obs, self.spec, self.pools, self.state)
+        sim.desired = decision.desired_replicas
+        for pool, replicas in spread(sim.scenario, self.order, decision.desired_replicas):
+            name = pool.name
+            sim.cluster.set_replicas(name, replicas, obs.now, warm=warm)
+            needed = math.ceil(replicas / sim.scenario.replicas_per_node(pool))
+            healthy = len(sim.cluster.pools[name].healthy(obs.now))
+            if needed >= healthy:
+                self.unneeded_since.pop(name, None)
+                if needed > healthy:
+                    sim.cluster.set_nodes(name, needed, obs.now, warm=warm)
+                    sim.cluster.place(name, obs.now, warm=warm)
+            elif obs.now - self.unneeded_since.setdefault(name, obs.now) >= CA_UNNEEDED_S:
+                sim.cluster.set_nodes(name, needed, obs.now)
+                self.unneeded_since.pop(name, None)
+
+
+def spread(
+    scenario: Scenario, order: Sequence[PoolScenario], replicas: int
+) -> list[tuple[PoolScenario, int]]:
+    """Replicas per pool, filling pools in ``order`` (reservations only up to their size)."""
+    out = []
+    for pool in order:
+        nodes = pool.reservation_nodes if pool.capacity_type == "reserved" else pool.max_nodes
+        take = min(replicas, nodes * scenario.replicas_per_node(pool))
+        out.append((pool, take))
+        replicas -= take
+    return out
+
+
+class StaticPolicy:
+    """The trace's peak need, on reservations and on-demand, ready from the start."""
+
+    def __init__(self, scenario: Scenario, peak: int) -> None:
+        self.name = "static"
+        self.plan = spread(scenario, cheapest_first(scenario, spot=False), peak)
+
+    def start(self, sim: Simulation) -> None:
+        sim.desired = sum(r for _, r in self.plan)
+        for pool, replicas in self.plan:
+            sim.cluster.set_nodes(
+                pool.name, math.ceil(replicas / sim.scenario.replicas_per_node(pool)), sim.start, warm=True
+            )
+            sim.cluster.set_replicas(pool.name, replicas, sim.start, warm=True)
+
+    def tick(self, sim: Simulation, obs: Observation) -> None:
+        return None

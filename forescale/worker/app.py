@@ -1,0 +1,117 @@
+"""The worker process as an aiohttp app: ``/metrics`` and ``/healthz`` in front, the
+consumer loop and its upkeep in a cleanup context (STYLE.md #10).
+
+Shutdown (SIGTERM, the spot interruption notice): stop reading, finish and ack the
+in-flight batch, leave the heartbeat entry, all within ``drain_grace_s``; whatever is
+left unacked is reclaimed by other workers after the model's ``min_idle_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from forescale.core.clock import Clock, SystemClock
+from forescale.queue import keys, registry
+from forescale.queue.client import connect, connect_blocking
+from forescale.queue.protocol import Queue
+from forescale.worker import engines, upkeep
+from forescale.worker.loop import REDIS_DOWN, Worker
+from forescale.worker.metrics import WorkerMetrics
+from forescale.worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+WORKER = web.AppKey("worker", Worker)
+METRICS = web.AppKey("metrics", WorkerMetrics)
+TASK = web.AppKey("task", asyncio.Task)
+
+
+class ModelMissing(RuntimeError):
+    """The worker's model is not registered in fs:models."""
+
+
+def create_app(settings: WorkerSettings, clock: Clock | None = None) -> web.Application:
+    app = web.Application()
+    app[METRICS] = WorkerMetrics(settings.model)
+    app.cleanup_ctx.append(_lifecycle(settings, clock or SystemClock()))
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    w = request.app.get(WORKER)
+    state = w.state if w else "starting"
+    return web.json_response({"state": state}, status=200 if state == "ready" else 503)
+
+
+async def start_worker(settings: WorkerSettings, clock: Clock, metrics: WorkerMetrics) -> Worker:
+    fast = connect(settings.redis_url, settings.redis_timeout_s)
+    blocking = connect_blocking(settings.redis_url, settings.block_ms / 1000, settings.redis_timeout_s)
+    cfg = await registry.get(fast, settings.model)
+    if cfg is None:
+        await fast.aclose()
+        await blocking.aclose()
+        raise ModelMissing(f"no model named {settings.model!r} in {keys.MODELS}")
+    engine = engines.create(cfg.engine, cfg.engine_options)
+    queue = Queue(fast, blocking)
+    await queue.ensure_group(cfg.name)
+    return Worker(settings, cfg, engine, queue, clock, metrics)
+
+
+async def serve(w: Worker) -> None:
+    """Warm up (reported as ``warming``), then consume until ``w.stopping``."""
+    beat = asyncio.create_task(upkeep.heartbeat_loop(w))
+    tasks = [beat]
+    try:
+        await asyncio.to_thread(w.engine.load)
+        await asyncio.to_thread(w.engine.warm_up)
+        w.state = "ready"
+        w.metrics.ready.labels(w.cfg.name).set(1)
+        tasks += [asyncio.create_task(upkeep.lease_loop(w)), asyncio.create_task(upkeep.reaper_loop(w))]
+        await upkeep.heartbeat_once(w)
+        await w.consume()
+    finally:
+        w.state = "draining"
+        w.metrics.ready.labels(w.cfg.name).set(0)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(*REDIS_DOWN):
+            await w.queue.fast.hdel(keys.workers(w.cfg.name), w.consumer)
+        await w.queue.fast.aclose()
+        await w.queue.blocking.aclose()
+
+
+async def drain(w: Worker, task: asyncio.Task[None], grace_s: float) -> None:
+    w.stopping.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace_s)
+    except TimeoutError:
+        log.warning("drain took longer than %.1f s: leaving the rest to be reclaimed", grace_s)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _lifecycle(
+    settings: WorkerSettings, clock: Clock
+) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        w = await start_worker(settings, clock, app[METRICS])
+        app[WORKER] = w
+        task = app[TASK] = asyncio.create_task(serve(w))
+        yield
+        await drain(w, task, settings.drain_grace_s)
+
+    return ctx

@@ -1,0 +1,76 @@
+"""Background duties of a worker beside its consumer loop: lease renewal (so a long
+batch is not reclaimed), the reaper (reclaim entries of dead workers, dead-letter
+poison), the heartbeat in ``fs:workers:{model}`` and the busy ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from forescale.queue import keys
+from forescale.queue.protocol import error_reply
+from forescale.worker.loop import REDIS_DOWN, Worker
+
+log = logging.getLogger(__name__)
+
+
+async def renew_once(w: Worker) -> None:
+    ids = list(w.inflight)
+    if not ids:
+        return
+    renewed = set(await w.queue.renew(w.cfg.name, w.consumer, ids))
+    for eid in ids:
+        if eid not in renewed:
+            log.info("lost the lease on %s", eid)
+
+
+async def reap_once(w: Worker) -> None:
+    cfg = w.cfg
+    entries = await w.queue.autoclaim(cfg.name, w.consumer, cfg.min_idle_ms, cfg.max_batch)
+    for e in entries:
+        if e.deliveries > cfg.max_deliveries:
+            reply = error_reply(500, f"dead-lettered: the engine failed {cfg.max_deliveries} times on it")
+            if await w.queue.dead_letter(cfg.name, w.consumer, e, reply, "max deliveries exceeded"):
+                w.metrics.dead_lettered.inc()
+            continue
+        w.metrics.reclaimed.inc()
+        w.inflight[e.entry_id] = e
+        w.reclaimed.append(e)
+
+
+async def heartbeat_once(w: Worker) -> None:
+    doc = {"state": w.state, "at": w.clock.now(), "pid": os.getpid()}
+    await w.queue.fast.hset(keys.workers(w.cfg.name), w.consumer, json.dumps(doc))
+
+
+async def _every(w: Worker, period_s: float, step: object, name: str) -> None:
+    while True:
+        try:
+            await step(w)  # type: ignore[operator]
+        except REDIS_DOWN as exc:
+            log.debug("%s: redis unavailable: %s", name, exc)
+        await w.clock.sleep(period_s)
+
+
+async def lease_loop(w: Worker) -> None:
+    await _every(w, w.cfg.min_idle_ms / 3000, renew_once, "lease")
+
+
+async def reaper_loop(w: Worker) -> None:
+    await _every(w, w.cfg.min_idle_ms / 2000, reap_once, "reaper")
+
+
+async def heartbeat_loop(w: Worker) -> None:
+    last_t, last_busy = w.clock.now(), w.busy_s
+    while True:
+        try:
+            await heartbeat_once(w)
+        except REDIS_DOWN as exc:
+            log.debug("heartbeat: redis unavailable: %s", exc)
+        await w.clock.sleep(keys.WORKER_HEARTBEAT_S)
+        now = w.clock.now()
+        if now > last_t:
+            w.metrics.busy_ratio.set(min(1.0, (w.busy_s - last_busy) / (now - last_t)))
+        last_t, last_busy = now, w.busy_s

@@ -1,0 +1,179 @@
+"""The reconcile loop with fakes and a manual clock: order, persistence, dry-run, errors."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CollectorRegistry
+
+from forescale.controller.errors import ActuatorError
+from forescale.controller.leader import LeaderElector, RedisLease
+from forescale.controller.loop import Controller
+from forescale.controller.metrics import ControllerMetrics
+from forescale.controller.store import Store
+from forescale.core.clock import ManualClock
+from forescale.core.errors import InsufficientCapacity
+from forescale.core.model import PolicyState
+from forescale.sim.fakes import FakeMetricsSource, FakeNodePoolProvider, FakeReplicaSetter
+from tests.controller.conftest import ON_DEMAND, SPEC, SPOT, simple_decide
+
+
+def make(store: Store, metrics: ControllerMetrics, clock: ManualClock | None = None):
+    clock = clock or ManualClock()
+    source, nodes, replicas = FakeMetricsSource(), FakeNodePoolProvider(clock), FakeReplicaSetter()
+    ctl = Controller(store, source, nodes, replicas, clock, metrics=metrics, decide=simple_decide)
+    return ctl, source, nodes, replicas, clock
+
+
+async def seed(store: Store, **spec_update: object) -> None:
+    await store.put_pool(SPOT)
+    await store.put_pool(ON_DEMAND)
+    await store.put_policy(SPEC.model_copy(update=spec_update))
+
+
+async def test_tick_observes_decides_actuates_and_persists(store: Store, metrics, registry) -> None:
+    await seed(store, pools=("spot-a",))
+    ctl, source, nodes, replicas, clock = make(store, metrics)
+    source.set("m1", rps=35.0)
+    [d] = await ctl.tick()
+    assert d.desired_replicas == 4 and d.at == clock.now()
+    assert replicas.calls == [("m1", "spot-a", 4)]
+    assert nodes.calls == [("m1", "spot-a", 4)]
+    assert await store.load_state("m1") == PolicyState(last_at=clock.now(), last_desired=4)
+    assert [x.desired_replicas for x in await store.list_decisions("m1")] == [4]
+    assert registry.get_sample_value("forescale_controller_desired_replicas", {"model": "m1"}) == 4
+    assert registry.get_sample_value("forescale_controller_errors_total", {"kind": "tick"}) is None
+
+
+async def test_scale_down_sets_replicas_before_nodes(store: Store, metrics) -> None:
+    await seed(store, pools=("spot-a",))
+    ctl, source, nodes, replicas, _ = make(store, metrics)
+    source.set("m1", rps=50.0)
+    await ctl.tick()
+    order: list[str] = []
+    nodes_set, replicas_set = nodes.set_nodes, replicas.set_replicas
+
+    async def rec_nodes(*a):  # record call order across the two fakes
+        order.append("nodes")
+        await nodes_set(*a)
+
+    async def rec_replicas(*a):
+        order.append("replicas")
+        await replicas_set(*a)
+
+    nodes.set_nodes, replicas.set_replicas = rec_nodes, rec_replicas  # type: ignore[method-assign]
+    source.set("m1", rps=10.0)
+    await ctl.tick()
+    assert order == ["replicas", "nodes"]
+    source.set("m1", rps=70.0)
+    order.clear()
+    await ctl.tick()
+    assert order == ["nodes", "replicas"]
+
+
+async def test_dry_run_records_but_never_actuates(store: Store, metrics) -> None:
+    await seed(store, mode="dry-run")
+    ctl, source, nodes, replicas, _ = make(store, metrics)
+    source.set("m1", rps=80.0)
+    [d] = await ctl.tick()
+    assert d.dry_run and d.desired_replicas == 8
+    assert replicas.calls == [] and nodes.calls == []
+    [stored] = await store.list_decisions("m1")
+    assert stored.dry_run
+
+
+async def test_pool_left_out_of_decision_is_scaled_to_zero(store: Store, metrics) -> None:
+    await seed(store)
+    ctl, source, _, replicas, _ = make(store, metrics)
+    replicas.desired[("m1", "spot-a")] = 3  # left over from an earlier plan
+    source.set("m1", rps=20.0)
+    await ctl.tick()  # the stand-in policy places everything in the first pool, od-a
+    assert ("m1", "spot-a", 0) in replicas.calls and ("m1", "od-a", 2) in replicas.calls
+
+
+async def test_one_policy_failing_does_not_stop_the_others(store: Store, metrics, registry) -> None:
+    await seed(store, pools=("spot-a",))
+    await store.put_policy(SPEC.model_copy(update={"model": "m2", "pools": ("spot-a",)}))
+    ctl, source, _, replicas, _ = make(store, metrics)
+    source.set("m1", rps=20.0)
+    source.set("m2", rps=20.0)
+    replicas.next_error = ActuatorError("kube-500", "boom")
+    decisions = await ctl.tick()
+    assert [d.model for d in decisions] == ["m2"]
+    assert registry.get_sample_value("forescale_controller_errors_total", {"kind": "kube-500"}) == 1
+    assert replicas.desired[("m2", "spot-a")] == 2
+
+
+async def test_insufficient_capacity_is_counted_and_observed_next_tick(
+    store: Store, metrics, registry
+) -> None:
+    await seed(store, pools=("spot-a",))
+    ctl, source, nodes, _, clock = make(store, metrics)
+    nodes.unavailable.add("spot-a")
+    source.set("m1", rps=20.0)
+    await ctl.tick()
+    assert (
+        registry.get_sample_value("forescale_controller_errors_total", {"kind": "InsufficientCapacity"}) == 1
+    )
+    obs, _ = await ctl.observe(SPEC, [SPOT])
+    assert obs.pools[0].insufficient_capacity_at == clock.now()
+    assert isinstance(InsufficientCapacity("x"), Exception)
+
+
+async def test_stale_signals_flagged_and_replicas_held(store: Store, metrics, registry) -> None:
+    await seed(store, pools=("spot-a",))
+    ctl, source, _, replicas, clock = make(store, metrics)
+    source.set("m1", rps=60.0)
+    await ctl.tick()
+    source.set("m1", rps=None)
+    for _ in range(5):
+        clock.advance(15)
+        await ctl.tick()
+    assert replicas.desired[("m1", "spot-a")] == 6
+    assert registry.get_sample_value("forescale_signal_stale", {"model": "m1"}) == 1
+
+
+async def test_run_ticks_on_the_clock_and_survives_errors(store: Store, metrics, registry) -> None:
+    await seed(store, pools=("spot-a",))
+    ctl, source, _, replicas, clock = make(store, metrics)
+    source.set("m1", rps=20.0)
+    source.next_error = RuntimeError("source exploded")  # not an ActuatorError: outermost catch
+    stop = asyncio.Event()
+    task = asyncio.create_task(ctl.run(stop))
+    for _ in range(3):
+        while clock.sleepers == 0:
+            await asyncio.sleep(0)
+        clock.advance(15)
+    while clock.sleepers == 0:
+        await asyncio.sleep(0)
+    stop.set()
+    clock.advance(15)
+    await task
+    assert registry.get_sample_value("forescale_controller_errors_total", {"kind": "tick"}) == 1
+    assert len(await store.list_decisions("m1")) == 3  # 4 ticks, the first failed
+    assert replicas.desired[("m1", "spot-a")] == 2
+
+
+async def test_only_the_leader_acts_and_takeover_within_one_lease(store: Store, aredis) -> None:
+    await seed(store, pools=("spot-a",))
+    clock = ManualClock()
+    lease = RedisLease(aredis, duration_s=30)
+    a = LeaderElector(lease, clock, "a")
+    b = LeaderElector(lease, clock, "b")
+    ctl_a, src_a, _, _, _ = make(store, ControllerMetrics(CollectorRegistry()), clock)
+    ctl_b, src_b, _, rep_b, _ = make(store, ControllerMetrics(CollectorRegistry()), clock)
+    ctl_a.elector, ctl_b.elector = a, b
+    src_a.set("m1", rps=20.0)
+    src_b.set("m1", rps=20.0)
+    assert await a.step() and not await b.step()
+    assert len(await ctl_a.tick()) == 1 and await ctl_b.tick() == []
+    assert rep_b.calls == []
+    clock.advance(10)  # a renews in time, b still locked out
+    assert await a.step() and not await b.step()
+    # a dies (stops renewing); b takes over within one lease period of a's last renewal
+    renewed_at = clock.now()
+    while not await b.step():
+        clock.advance(5)
+    assert clock.now() - renewed_at <= 30
+    assert not a.leading()  # a's renew deadline passed long before b could take over
+    assert len(await ctl_b.tick()) == 1
