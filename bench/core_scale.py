@@ -43,29 +43,44 @@ def make_pools(n: int) -> list[PoolSpec]:
     for i in range(n):
         kind = "reserved" if i < n // 10 else "spot" if i < n // 2 else "on-demand"
         price = {"reserved": 2.0, "spot": 1.0 + 0.05 * i, "on-demand": 4.0 + 0.1 * i}[kind]
-        pools.append(PoolSpec(
-            name=f"pool-{i:02d}", capacity_type=kind, price_per_node_hour=price, zone=f"zone-{i % 3}",
-            gpus_per_node=8 if i % 2 else 4, max_nodes=40,
-            reservation_nodes=4 if kind == "reserved" else 0, lead_time_s=240 + 10 * (i % 5),
-        ))
+        pools.append(
+            PoolSpec(
+                name=f"pool-{i:02d}",
+                capacity_type=kind,
+                price_per_node_hour=price,
+                zone=f"zone-{i % 3}",
+                gpus_per_node=8 if i % 2 else 4,
+                max_nodes=40,
+                reservation_nodes=4 if kind == "reserved" else 0,
+                lead_time_s=240 + 10 * (i % 5),
+            )
+        )
     return pools
 
 
 def make_spec(i: int) -> PolicySpec:
     return PolicySpec(
-        model=f"model-{i:04d}", target_rps_per_replica=5.0 + i % 7, min_replicas=1, max_replicas=400,
-        gpus_per_replica=1 + i % 2, on_demand_base=2,
+        model=f"model-{i:04d}",
+        target_rps_per_replica=5.0 + i % 7,
+        min_replicas=1,
+        max_replicas=400,
+        gpus_per_replica=1 + i % 2,
+        on_demand_base=2,
         schedules=(ScheduleSpec(name="nightly", cron="0 2 * * *", duration_s=3600, min_replicas=4),),
     )
 
 
 def forecast(now: float, level: float, source: str) -> Forecast:
-    pts = tuple(ForecastPoint(t=now + 60 * k, rps=(level * (1 + 0.01 * k), level * (1.3 + 0.01 * k)))
-                for k in range(60))
+    pts = tuple(
+        ForecastPoint(t=now + 60 * k, rps=(level * (1 + 0.01 * k), level * (1.3 + 0.01 * k)))
+        for k in range(60)
+    )
     return Forecast(source=source, issued_at=now, step_s=60, quantiles=(0.5, 0.9), points=pts)
 
 
-def make_obs(i: int, tick: int, pools: list[PoolSpec], last: Decision | None, rng: random.Random) -> Observation:
+def make_obs(
+    i: int, tick: int, pools: list[PoolSpec], last: Decision | None, rng: random.Random
+) -> Observation:
     """What the controller would see: the nodes the last decision asked for are ready, a few
     pools report events (interruptions, insufficient capacity, launch durations)."""
     now = START + tick * TICK_S
@@ -74,18 +89,30 @@ def make_obs(i: int, tick: int, pools: list[PoolSpec], last: Decision | None, rn
     seen = []
     for p in pools:
         t = planned.get(p.name)
-        seen.append(PoolObservation(
-            name=p.name, ready_nodes=t.nodes if t else 0, ready_replicas=t.replicas if t else 0,
-            starting_nodes=1 if rng.random() < 0.05 else 0,
-            interruptions=1 if p.capacity_type == "spot" and t and rng.random() < 0.02 else 0,
-            insufficient_capacity_at=now - 30 if rng.random() < 0.01 else None,
-            lead_times_s=(200 + 100 * rng.random(),) if rng.random() < 0.02 else (),
-        ))
+        seen.append(
+            PoolObservation(
+                name=p.name,
+                ready_nodes=t.nodes if t else 0,
+                ready_replicas=t.replicas if t else 0,
+                starting_nodes=1 if rng.random() < 0.05 else 0,
+                interruptions=1 if p.capacity_type == "spot" and t and rng.random() < 0.02 else 0,
+                insufficient_capacity_at=now - 30 if rng.random() < 0.01 else None,
+                lead_times_s=(200 + 100 * rng.random(),) if rng.random() < 0.02 else (),
+            )
+        )
     fcs = (forecast(now, rps, "learned"), forecast(now - 300, rps * 0.9, "external"))
     current = last.desired_replicas if last else 10
-    return Observation(now=now, model=f"model-{i:04d}", rps_short=rps * 1.1, rps_stable=rps,
-                       queue_depth=rng.randrange(0, 50), current_replicas=current, ready_replicas=current,
-                       pools=tuple(seen), forecasts=fcs)
+    return Observation(
+        now=now,
+        model=f"model-{i:04d}",
+        rps_short=rps * 1.1,
+        rps_stable=rps,
+        queue_depth=rng.randrange(0, 50),
+        current_replicas=current,
+        ready_replicas=current,
+        pools=tuple(seen),
+        forecasts=fcs,
+    )
 
 
 def main() -> None:
@@ -107,19 +134,34 @@ def main() -> None:
             decisions[i], states[i] = decide(observations[i], spec, pools, states[i])
         wall.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
-        print(f"tick {tick}: {wall[-1]:.1f} ms wall, {cpu[-1]:.1f} ms CPU "
-              f"for {args.policies} policies x {args.pools} pools")
+        print(
+            f"tick {tick}: {wall[-1]:.1f} ms wall, {cpu[-1]:.1f} ms CPU "
+            f"for {args.policies} policies x {args.pools} pools"
+        )
     # the first ticks fill caches and states; the steady state is what a controller runs in
     steady_wall, steady_cpu = wall[2:] or wall, cpu[2:] or cpu
     median, median_cpu = statistics.median(steady_wall), statistics.median(steady_cpu)
     verdict = "within" if median <= LIMIT_MS else "OVER"
-    print(f"median {median:.1f} ms wall ({median_cpu:.1f} ms CPU) per tick, {verdict} the {LIMIT_MS:.0f} ms "
-          f"limit ({median * 1000 / args.policies:.0f} us per decide); load average {os.getloadavg()[0]:.1f}")
-    print(json.dumps({"benchmark": "core_scale", "policies": args.policies, "pools": args.pools,
-                      "ticks": args.ticks, "median_ms_per_tick": round(median, 2),
-                      "median_cpu_ms_per_tick": round(median_cpu, 2), "min_ms_per_tick": round(min(wall), 2),
-                      "limit_ms": LIMIT_MS, "within_limit": median <= LIMIT_MS,
-                      "load_average": round(os.getloadavg()[0], 2)}))
+    print(
+        f"median {median:.1f} ms wall ({median_cpu:.1f} ms CPU) per tick, {verdict} the {LIMIT_MS:.0f} ms "
+        f"limit ({median * 1000 / args.policies:.0f} us per decide); load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "core_scale",
+                "policies": args.policies,
+                "pools": args.pools,
+                "ticks": args.ticks,
+                "median_ms_per_tick": round(median, 2),
+                "median_cpu_ms_per_tick": round(median_cpu, 2),
+                "min_ms_per_tick": round(min(wall), 2),
+                "limit_ms": LIMIT_MS,
+                "within_limit": median <= LIMIT_MS,
+                "load_average": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

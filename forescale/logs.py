@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_RESERVED = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None))
-) | {"message", "asctime", "taskName"}
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 def _plain(value: Any) -> Any:

@@ -1,143 +1,48 @@
-"""Capacity: a pure reservation ledger and the planner that turns replicas into nodes per pool.
+"""The capacity planner: replicas -> nodes and replicas per pool, in one fixed order.
 
-``plan_capacity`` fills pools in one fixed order (STYLE.md #7):
+``plan_capacity`` fills pools in this order (STYLE.md #7); within a capacity type, ready
+nodes are kept first (cheapest first) and new ones launched after (cheapest first), so a
+smaller count drops the most expensive nodes and a larger one never moves healthy ones:
 
-1. capacity reservations, cheapest first (already paid for, so always used first);
+1. capacity reservations (already paid for, so always used first);
 2. the policy's on-demand base (replicas on reserved capacity count toward it: both are
    equally safe from interruption);
-3. spot, cheapest first, spread over the available spot pools (each takes at most an even
-   share before any takes more) and capped at ``spot_max_fraction`` of the replicas;
-   each spot pool gets a buffer of nodes = expected interruptions within its lead time;
-4. on-demand for the rest, cheapest first;
-5. on-demand cover for spot nodes starting longer than ``spot_fallback_timeout_s``;
-6. healthy ready nodes the plan would drop are kept, cheapest first, until the plan's
-   *ready* nodes carry the replicas (make before break: moving back to spot or between
-   pools never removes serving capacity before its replacement is ready; and scale-down
-   so removes the most expensive nodes first). Reserved nodes in use are always kept.
+3. spot, capped at ``spot_max_fraction`` of the replicas; new spot nodes are spread over
+   the spot pools with room (an even share each before any takes more), so one pool's
+   interruption or stock-out hits a part;
+4. on-demand for the rest; when on-demand is full too, spot past its fraction;
+5. a spot buffer: nodes for the interruptions expected within each spot pool's lead time;
+6. on-demand cover for spot replicas whose nodes have been starting longer than
+   ``spot_fallback_timeout_s``;
+7. make before break: ready nodes the plan drops are kept (cheapest first) until the
+   plan's *ready* nodes carry the replicas, so moving back to spot, or to a cheaper pool,
+   never removes serving capacity before its replacement is ready. Reserved nodes in use
+   are always kept.
 
-A pool marked unavailable (insufficient capacity within its TTL) launches nothing: its
-cap is its ready nodes. A pool never gets more than ``max_nodes``, a reserved pool never
-more than its free reservation.
+A pool marked unavailable (insufficient capacity within its TTL) launches nothing: its cap
+is its ready nodes. A pool never gets more than ``max_nodes``, a reserved pool never more
+than its free reservation (``ReservationLedger``). ``Decision.pools`` lists a pool when it
+has nodes planned or seen; an absent pool is to be at zero nodes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from forescale.core.errors import ReservationExhausted
-from forescale.core.model import PolicySpec, PoolSpec, PoolTarget
+from forescale.core.ledger import ReservationLedger
+from forescale.core.model import PolicySpec, PoolTarget
+from forescale.core.pooltable import PoolFacts, PoolTable
 from forescale.core.trusted import build
 
-TYPE_RANK = {"reserved": 0, "spot": 1, "on-demand": 2}
+# The planner's inputs are part of its interface; import them from here or their modules.
+__all__ = ["Plan", "PoolFacts", "PoolTable", "ReservationLedger", "plan_capacity"]
+
 # Below this many expected interruptions per lead time a spot pool gets no buffer: an
 # exponentially weighted rate never decays to exactly zero, and one spare node per pool
 # forever would cost more than the rare interruption it absorbs.
 MIN_EXPECTED_INTERRUPTIONS = 0.05
-
-
-@dataclass(frozen=True)
-class ReservationLedger:
-    """Reserved nodes per pool and who holds them. Pure: every change returns a new ledger.
-
-    ``reserve`` sets a holder's count (calling it twice with the same count changes
-    nothing), ``release`` drops it (releasing twice is harmless). Asking for more than the
-    reservation raises ``ReservationExhausted``: a caller that over-reserves has a bug.
-    """
-
-    capacity: Mapping[str, int]
-    held: Mapping[tuple[str, str], int] = field(default_factory=dict)
-
-    @classmethod
-    def from_pools(cls, pools: Sequence[PoolSpec]) -> ReservationLedger:
-        return cls({p.name: p.reservation_nodes for p in pools if p.reservation_nodes})
-
-    def used(self, pool: str) -> int:
-        return sum(n for (p, _), n in self.held.items() if p == pool)
-
-    def free(self, pool: str, holder: str | None = None) -> int:
-        """Nodes still free in ``pool``'s reservation; ``holder``'s own count counts as free."""
-        own = self.held.get((pool, holder), 0) if holder is not None else 0
-        return self.capacity.get(pool, 0) - self.used(pool) + own
-
-    def reserve(self, pool: str, holder: str, nodes: int) -> ReservationLedger:
-        if nodes < 0:
-            raise ValueError("nodes must be >= 0")
-        if nodes > self.free(pool, holder):
-            raise ReservationExhausted(pool, f"{holder} asks {nodes}, {self.free(pool, holder)} free")
-        held = dict(self.held)
-        held[(pool, holder)] = nodes
-        return ReservationLedger(self.capacity, held)
-
-    def release(self, pool: str, holder: str) -> ReservationLedger:
-        if (pool, holder) not in self.held:
-            return self
-        held = dict(self.held)
-        del held[(pool, holder)]
-        return ReservationLedger(self.capacity, held)
-
-
-class PoolFacts(NamedTuple):
-    """One pool as the planner sees it this tick (a row of ``PoolTable``)."""
-
-    spec: PoolSpec
-    per_node: int  # replicas per node
-    ready: int
-    starting: int
-    unavailable: bool  # insufficient capacity within the TTL: launch nothing
-    slow: bool  # spot nodes starting longer than the fallback timeout
-    lead_s: float
-    interruption_rate: float  # per node-second
-
-
-@dataclass(slots=True)
-class Layout:
-    """What never changes between ticks for a policy's pools: in planner order, shared."""
-
-    specs: list[PoolSpec]
-    per: list[int]
-    kinds: dict[str, list[int]]  # capacity type -> indexes, each cheapest first
-    index: dict[str, int]  # pool name -> position
-    max_nodes: list[int]
-    lead_prior: list[float]  # PoolSpec.lead_time_s
-    ledger: ReservationLedger  # the reservations, none held
-
-
-@dataclass(slots=True)
-class PoolTable:
-    """The pools as parallel lists in planner order (``order``): poolview fills one per tick
-    in a single pass, which costs a fraction of building a value per pool."""
-
-    layout: Layout
-    ready: list[int]
-    starting: list[int]
-    unavailable: list[bool]
-    slow: list[bool]
-    lead_s: list[float]
-    rate: list[float]
-    occupied: list[int]  # indexes with nodes ready or starting, ascending: usually a few
-
-    @classmethod
-    def of(cls, facts: Sequence[PoolFacts]) -> PoolTable:
-        """A table from rows in any order (tests, callers outside decide())."""
-        rows = sorted(facts, key=lambda f: _rank(f.spec))
-        return cls(layout(tuple((f.spec, f.per_node) for f in rows)), [f.ready for f in rows],
-                   [f.starting for f in rows], [f.unavailable for f in rows], [f.slow for f in rows],
-                   [f.lead_s for f in rows], [f.interruption_rate for f in rows],
-                   [i for i, f in enumerate(rows) if f.ready or f.starting])
-
-
-def layout(pools: Sequence[tuple[PoolSpec, int]]) -> Layout:
-    """The layout of ``(pool, replicas per node)`` pairs given in planner order."""
-    kinds: dict[str, list[int]] = {"reserved": [], "spot": [], "on-demand": []}
-    for i, (p, _) in enumerate(pools):
-        kinds[p.capacity_type].append(i)
-    specs = [p for p, _ in pools]
-    return Layout(specs, [n for _, n in pools], kinds, {p.name: i for i, p in enumerate(specs)},
-                  [p.max_nodes for p in specs], [p.lead_time_s for p in specs],
-                  ReservationLedger.from_pools(specs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,15 +50,6 @@ class Plan:
     targets: tuple[PoolTarget, ...]
     notes: tuple[str, ...]
     unplaced: int  # replicas no pool could take
-
-
-def _rank(p: PoolSpec) -> tuple[int, float, str, str]:
-    return TYPE_RANK[p.capacity_type], p.price_per_node_hour, p.zone, p.name
-
-
-def order(pools: Sequence[PoolSpec]) -> list[PoolSpec]:
-    """The planner's fixed order: reserved, spot, on-demand; cheapest first within each."""
-    return sorted(pools, key=_rank)
 
 
 class _Fill:
@@ -184,23 +80,37 @@ class _Fill:
         self.assigned = [0] * len(lay.specs)
         self.planned: list[int] = []  # pools given nodes by fill(); others keep what they had
 
-    def fill(self, idx: Sequence[int], want: int, share: int | None = None) -> int:
-        """Place up to ``want`` replicas on pools ``idx`` in order; returns what is left."""
-        nodes, caps, per = self.nodes, self.caps, self.per
+    def fill(self, idx: Sequence[int], want: int, share: int | None = None, *, existing: bool = False) -> int:
+        """Place up to ``want`` replicas on pools ``idx`` in order; returns what is left.
+
+        ``share`` caps what one pool takes in this pass; ``existing`` fills pools only up
+        to their ready nodes (healthy nodes are kept before new ones are launched).
+        """
+        nodes, caps, per, ready, assigned = self.nodes, self.caps, self.per, self.ready, self.assigned
         for i in idx:
             if want <= 0:
                 break
             take = want if share is None else min(want, share)
-            add = min(caps[i] - nodes[i], -(-take // per[i]))
-            if add <= 0:
+            slack = nodes[i] * per[i] - assigned[i]  # free slots on nodes already planned
+            add = 0
+            if take > slack:
+                room = (min(caps[i], ready[i]) if existing else caps[i]) - nodes[i]
+                add = max(0, min(room, -(-(take - slack) // per[i])))
+            placed = min(take, slack + add * per[i])
+            if placed <= 0:
                 continue
-            if not nodes[i]:
+            if add and not nodes[i]:
                 self.planned.append(i)
             nodes[i] += add
-            placed = min(take, add * per[i])
-            self.assigned[i] += placed
+            assigned[i] += placed
             want -= placed
         return want
+
+    def fill_kind(self, kind: str, want: int) -> int:
+        """Existing ready nodes of ``kind`` first (cheapest first), then new ones (cheapest first):
+        a smaller count so drops the most expensive nodes, and a larger one keeps all."""
+        idx = self.kinds[kind]
+        return self.fill(idx, self.fill(idx, want, existing=True))
 
 
 def plan_capacity(
@@ -213,11 +123,16 @@ def plan_capacity(
     w = _Fill(pools, ledger, spec.model)
     kinds = w.kinds
     notes: list[str] = []
-    left = w.fill(kinds["reserved"], replicas)
+    left = w.fill_kind("reserved", replicas)
     base = max(0, min(spec.on_demand_base, replicas) - (replicas - left))
-    left -= base - w.fill(kinds["on-demand"], base)
+    left -= base - w.fill_kind("on-demand", base)
     left = _fill_spot(w, kinds["spot"], left, math.floor(spec.spot_max_fraction * replicas + 1e-9))
-    unplaced = w.fill(kinds["on-demand"], left)
+    left = w.fill_kind("on-demand", left)
+    unplaced = w.fill_kind("spot", left)  # on-demand is full: spot past its fraction beats nothing
+    if unplaced < left:
+        notes.append(
+            f"spot overflow: {left - unplaced} replicas on spot past spot_max_fraction, on-demand is full"
+        )
     _spot_buffer(w, kinds["spot"], notes)
     _cover_slow_spot(w, notes)
     _keep_ready(w, replicas, notes)
@@ -252,14 +167,17 @@ def _targets(w: _Fill) -> tuple[PoolTarget, ...]:
 
 
 def _fill_spot(w: _Fill, idx: list[int], left: int, budget: int) -> int:
-    """Spot up to ``budget`` replicas: an even share per pool first, then whatever room is left."""
+    """Spot up to ``budget`` replicas: ready spot nodes first, then new ones spread over the
+    pools with room (an even share each before any takes more)."""
     want = min(left, budget)
-    usable = [i for i in idx if w.caps[i] > w.nodes[i]]
-    if want <= 0 or not usable:
+    if want <= 0:
         return left
-    share = -(-want // len(usable))
-    rest = w.fill(usable, want, share)
-    rest = w.fill(usable, rest)
+    rest = w.fill(idx, want, existing=True)
+    usable = [i for i in idx if w.caps[i] > w.nodes[i]]
+    if rest and usable:
+        # new nodes: an even share each first, so one pool's interruption hits a part
+        rest = w.fill(usable, rest, -(-rest // len(usable)))
+        rest = w.fill(usable, rest)
     return left - (want - rest)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CapacityType = Literal["reserved", "spot", "on-demand"]
@@ -97,6 +98,8 @@ class ScheduleSpec(Frozen):
     def _one_kind(self) -> Self:
         if (self.cron is None) == (self.start is None):
             raise ValueError("exactly one of `cron` and `start` must be given")
+        if self.cron is not None and (len(self.cron.split()) != 5 or not croniter.is_valid(self.cron)):
+            raise ValueError(f"`cron` is not a valid 5-field cron expression: {self.cron!r}")
         return self
 
 
@@ -197,6 +200,8 @@ class Forecast(Frozen):
         n = len(self.quantiles)
         if any(len(p.rps) != n for p in self.points):
             raise ValueError("each point needs one value per quantile")
+        if any(a.t > b.t for a, b in zip(self.points, self.points[1:], strict=False)):
+            raise ValueError("points must be sorted by `t`")  # the core reads them in order
         return self
 
 

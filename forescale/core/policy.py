@@ -93,17 +93,22 @@ def _terms(
     return best, winner
 
 
-def _forecast(obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[Reason]) -> list[tuple[str, int, str]]:
+def _forecast(
+    obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[Reason]
+) -> list[tuple[str, int, str]]:
     pre = spec.prescale
     peak, used = forecast.peak(obs.forecasts, obs.now, lead_s, pre.quantile, pre.max_forecast_age_s)
     if peak is None:
         if obs.forecasts:
-            reasons.append(_reason("forecast", None, "forecast: none fresh enough or covering the next lead time"))
+            reasons.append(
+                _reason("forecast", None, "forecast: none fresh enough or covering the next lead time")
+            )
         return []
     n = hpa.ceil_div(peak * (1 + pre.headroom), spec.target_rps_per_replica)
     detail = (
-        f"forecast: {n} replicas = ceil(p{pre.quantile * 100:g} peak {peak:.1f} req/s x (1 + {pre.headroom:g} "
-        f"headroom) / {spec.target_rps_per_replica:g} per replica) over the next {lead_s:.0f} s lead time"
+        f"forecast: {n} replicas = ceil(p{pre.quantile * 100:g} peak {peak:.1f} req/s x "
+        f"(1 + {pre.headroom:g} headroom) / {spec.target_rps_per_replica:g} per replica) "
+        f"over the next {lead_s:.0f} s lead time"
         f" ({used} forecasts)"
     )
     if pre.mode == "forecast-only":
@@ -114,10 +119,14 @@ def _forecast(obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[R
 
 def _bound(value: int, winner: str, spec: PolicySpec, reasons: list[Reason]) -> tuple[int, str]:
     if value < spec.min_replicas:
-        reasons.append(_reason("min_replicas", spec.min_replicas, f"bounds: raised to min_replicas {spec.min_replicas}"))
+        reasons.append(
+            _reason("min_replicas", spec.min_replicas, f"bounds: raised to min_replicas {spec.min_replicas}")
+        )
         return spec.min_replicas, "min_replicas"
     if value > spec.max_replicas:
-        reasons.append(_reason("max_replicas", spec.max_replicas, f"bounds: capped at max_replicas {spec.max_replicas}"))
+        reasons.append(
+            _reason("max_replicas", spec.max_replicas, f"bounds: capped at max_replicas {spec.max_replicas}")
+        )
         return spec.max_replicas, "max_replicas"
     return value, winner
 
@@ -128,28 +137,53 @@ def _limit(
     """HPA stabilization windows, then behavior rules."""
     now, current = obs.now, obs.current_replicas
     up_h = hpa.push_window(state.up_history, now, rec, spec.scale_up.stabilization_window_s, keep_max=False)
-    down_h = hpa.push_window(state.down_history, now, rec, spec.scale_down.stabilization_window_s, keep_max=True)
+    down_h = hpa.push_window(
+        state.down_history, now, rec, spec.scale_down.stabilization_window_s, keep_max=True
+    )
     value = hpa.stabilize(current, up_h, down_h)
     if value != rec:
-        window = spec.scale_down if value > rec else spec.scale_up
-        side = "scale-down" if value > rec else "scale-up"
-        reasons.append(_reason("stabilization", value, (
-            f"stabilization: {value} replicas, the {'highest' if value > rec else 'lowest'} recommendation "
-            f"in the {window.stabilization_window_s:g} s {side} window (current {current})")))
+        held_up = value > rec
+        window = (spec.scale_down if held_up else spec.scale_up).stabilization_window_s
+        detail = (
+            f"stabilization: {value} replicas, the {'highest' if held_up else 'lowest'} recommendation in "
+            f"the {window:g} s {'scale-down' if held_up else 'scale-up'} window (current {current})"
+        )
+        reasons.append(_reason("stabilization", value, detail))
         winner = "stabilization"
     if value > current:
         limit = hpa.scale_up_limit(current, state.scale_events, now, spec.scale_up)
         if value > limit:
-            reasons.append(_reason("scale-up rule", limit, f"scale-up rule: at most {limit} replicas now "
-                                   f"(select {spec.scale_up.select}, from {current})"))
+            detail = (
+                f"scale-up rule: at most {limit} replicas now (select {spec.scale_up.select}, from {current})"
+            )
+            reasons.append(_reason("scale-up rule", limit, detail))
             value, winner = limit, "scale-up rule"
     elif value < current:
-        limit = max(hpa.scale_down_limit(current, state.scale_events, now, spec.scale_down), spec.min_replicas)
+        limit = max(
+            hpa.scale_down_limit(current, state.scale_events, now, spec.scale_down), spec.min_replicas
+        )
         if value < limit:
-            reasons.append(_reason("scale-down rule", limit, f"scale-down rule: at least {limit} replicas now "
-                                   f"(select {spec.scale_down.select}, from {current})"))
+            rule = spec.scale_down.select
+            detail = f"scale-down rule: at least {limit} replicas now (select {rule}, from {current})"
+            reasons.append(_reason("scale-down rule", limit, detail))
             value, winner = limit, "scale-down rule"
     return value, winner, up_h, down_h
+
+
+def _panic(
+    obs: Observation, spec: PolicySpec, state: PolicyState, value: int, winner: str, reasons: list[Reason]
+) -> tuple[int, str, panic.PanicStep]:
+    """KPA panic: the panic count at once (past the scale-up rules) and nothing below current."""
+    step = panic.panic_step(
+        obs.rps_short, spec.target_rps_per_replica, obs.ready_replicas, spec.panic_threshold,
+        spec.stable_window_s, obs.now, state.panic_at, state.panic_max,
+    )  # fmt: skip
+    reasons.append(_reason("panic", step.replicas if step.panicking else None, step.detail))
+    if step.panicking:
+        floor = min(max(step.replicas, obs.current_replicas), spec.max_replicas)
+        if floor > value:
+            value, winner = floor, "panic"
+    return value, winner, step
 
 
 def _decide(
@@ -162,18 +196,10 @@ def _decide(
     rec, winner = _terms(obs, spec, terms, lead_s, reasons)
     rec, winner = _bound(rec, winner, spec, reasons)
     value, winner, up_h, down_h = _limit(obs, spec, state, rec, winner, reasons)
-    current = obs.current_replicas
-    panic_at, panic_max, panicking = None, 0, False
+    step = None
     if terms.panic:
-        step = panic.panic_step(obs.rps_short, spec.target_rps_per_replica, obs.ready_replicas,
-                                spec.panic_threshold, spec.stable_window_s, obs.now, state.panic_at, state.panic_max)
-        panicking, panic_at = step.panicking, step.panic_at
-        reasons.append(_reason("panic", step.replicas if panicking else None, step.detail))
-        if panicking:
-            floor = min(max(step.replicas, current), spec.max_replicas)
-            if floor > value:
-                value, winner = floor, "panic"
-            panic_max = max(step.panic_max, value)
+        value, winner, step = _panic(obs, spec, state, value, winner, reasons)
+    current = obs.current_replicas
     missing = _missing(obs, terms)
     if missing and value < current:
         value, winner = min(current, spec.max_replicas), "hold"
@@ -181,21 +207,31 @@ def _decide(
     value, winner = _bound(value, winner, spec, reasons)
     plan = capacity.plan_capacity(value, spec, pv.table, pv.table.layout.ledger)
     reasons.extend(_reason("capacity", None, n) for n in pv.notes + list(plan.notes))
-    reasons.append(_reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}"))
-    events = hpa.record_event(state.scale_events, obs.now, value - current,
-                              hpa.longest_period(spec.scale_up, spec.scale_down))
+    reasons.append(
+        _reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}")
+    )
     decision = build(Decision, {
         "model": spec.model, "at": obs.now, "desired_replicas": value, "pools": plan.targets,
-        "winner": winner, "reasons": tuple(reasons), "panic": panicking, "dry_run": spec.mode == "dry-run",
-    })
-    new_state = build(PolicyState, {
+        "winner": winner, "reasons": tuple(reasons), "panic": step is not None and step.panicking,
+        "dry_run": spec.mode == "dry-run",
+    })  # fmt: skip
+    return decision, _next_state(obs, spec, state, value, up_h, down_h, step, pv)
+
+
+def _next_state(
+    obs: Observation, spec: PolicySpec, state: PolicyState, value: int, up_h: hpa.History,
+    down_h: hpa.History, step: panic.PanicStep | None, pv: poolview.PoolView,
+) -> PolicyState:  # fmt: skip
+    horizon = hpa.longest_period(spec.scale_up, spec.scale_down)
+    return build(PolicyState, {
         "last_at": obs.now, "last_desired": value, "up_history": up_h, "down_history": down_h,
-        "scale_events": events, "panic_at": panic_at, "panic_max": panic_max,
+        "scale_events": hpa.record_event(state.scale_events, obs.now, value - obs.current_replicas, horizon),
+        "panic_at": step.panic_at if step else None,
+        "panic_max": max(step.panic_max, value) if step and step.panicking else 0,
         "lead_samples": pv.lead_samples, "lead_time_s": pv.lead_time_s,
         "interruption_rate": pv.interruption_rate, "starting_since": pv.starting_since,
         "unavailable_at": pv.unavailable_at,
-    })
-    return decision, new_state
+    })  # fmt: skip
 
 
 def forescale_policy(

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from forescale.core import leadtime
-from forescale.core.capacity import Layout, PoolTable, layout, order
 from forescale.core.model import Observation, PolicySpec, PolicyState, PoolObservation, PoolSpec
+from forescale.core.pooltable import Layout, PoolTable, layout, rank
 
 # Time constant of the interruption-rate average: long enough that one notice does not
 # double the spot buffer, short enough that a stormy hour shows within minutes.
@@ -59,18 +59,61 @@ def usable(spec: PolicySpec, pools: Sequence[PoolSpec]) -> tuple[Layout, list[st
         return hit[1], hit[2]
     fit: list[tuple[PoolSpec, int]] = []
     notes: list[str] = []
-    for p in order(allowed(spec, pools)):
+    for p in allowed(spec, pools):
         per_node = p.gpus_per_node // spec.gpus_per_replica
         if per_node:
             fit.append((p, per_node))
         else:
-            notes.append(f"skip: {p.name} has {p.gpus_per_node} GPUs per node, a replica needs "
-                         f"{spec.gpus_per_replica}")
+            notes.append(
+                f"skip: {p.name} has {p.gpus_per_node} GPUs per node, a replica needs {spec.gpus_per_replica}"
+            )
+    fit.sort(key=lambda pair: rank(*pair))
     if len(_LAYOUTS) >= _LAYOUTS_MAX:
         _LAYOUTS.clear()
     lay = layout(fit)
     _LAYOUTS[key] = (tuple(pools), lay, notes)
     return lay, notes
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What the observation said about the usable pools, index for index."""
+
+    ready: list[int]
+    starting: list[int]
+    slow: list[bool]
+    occupied: list[int]
+    interrupted: dict[str, PoolObservation]
+    lead_times: dict[str, tuple[float, ...]]
+
+
+def _read(obs: Observation, spec: PolicySpec, lay: Layout, since: dict[str, float],
+          unavailable: dict[str, float]) -> _Seen:  # fmt: skip
+    """One pass over the observed pools; updates ``since`` and ``unavailable`` in place."""
+    index = lay.index
+    n = len(lay.specs)
+    seen = _Seen([0] * n, [0] * n, [False] * n, [], {}, {})
+    for po in obs.pools:
+        i = index.get(po.name)
+        if i is None:
+            continue
+        seen.ready[i] = po.ready_nodes
+        if po.ready_nodes or po.starting_nodes:
+            seen.occupied.append(i)
+        if po.lead_times_s:
+            seen.lead_times[po.name] = po.lead_times_s
+        if po.starting_nodes:
+            seen.starting[i] = po.starting_nodes
+            seen.slow[i] = _slow(lay.specs[i], po, since, obs.now, spec.spot_fallback_timeout_s)
+        if po.interruptions:
+            seen.interrupted[po.name] = po
+        if po.insufficient_capacity_at is not None:
+            at = po.insufficient_capacity_at
+            unavailable[po.name] = max(unavailable.get(po.name, at), at)
+    for name in [k for k in since if k not in index or not seen.starting[index[k]]]:
+        del since[name]  # nothing starting there any more
+    seen.occupied.sort()
+    return seen
 
 
 def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState) -> PoolView:
@@ -79,57 +122,31 @@ def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: P
     Only what is there is visited: the observed pools once, then the (few) pools the
     state has entries for; a pool with nothing going on costs one lookup.
     """
-    now = obs.now
     lay, skipped = usable(spec, pools)
-    index = lay.index
-    n = len(lay.specs)
-    ready, starting, slow = [0] * n, [0] * n, [False] * n
     since = dict(state.starting_since)
     unavailable = dict(state.unavailable_at)
-    interrupted: dict[str, PoolObservation] = {}
-    observed: dict[str, tuple[float, ...]] = {}
-    occupied: list[int] = []
-    timeout = spec.spot_fallback_timeout_s
-    for po in obs.pools:
-        i = index.get(po.name)
-        if i is None:
-            continue
-        ready[i] = po.ready_nodes
-        if po.ready_nodes or po.starting_nodes:
-            occupied.append(i)
-        if po.lead_times_s:
-            observed[po.name] = po.lead_times_s
-        if po.starting_nodes:
-            starting[i] = po.starting_nodes
-            slow[i] = _slow(lay.specs[i], po, since, now, timeout)
-        if po.interruptions:
-            interrupted[po.name] = po
-        if po.insufficient_capacity_at is not None:
-            unavailable[po.name] = max(unavailable.get(po.name, po.insufficient_capacity_at),
-                                       po.insufficient_capacity_at)
-    for name in [k for k in since if k not in index or not starting[index[k]]]:
-        del since[name]  # nothing starting there any more
+    seen = _read(obs, spec, lay, since, unavailable)
     samples, leads = (
-        leadtime.learn(state.lead_samples, state.lead_time_s, observed)
-        if observed
+        leadtime.learn(state.lead_samples, state.lead_time_s, seen.lead_times)
+        if seen.lead_times
         else (state.lead_samples, state.lead_time_s)
     )
-    rates = _rates(state, interrupted, now)
+    rates = _rates(state, seen.interrupted, obs.now)
     notes = list(skipped)
-    bad = [False] * n
+    index = lay.index
+    bad = [False] * len(lay.specs)
     for name in list(unavailable):
-        if _unavailable(unavailable, name, now, spec.unavailable_pool_ttl_s, notes) and name in index:
+        if _unavailable(unavailable, name, obs.now, spec.unavailable_pool_ttl_s, notes) and name in index:
             bad[index[name]] = True
     lead = list(lay.lead_prior)
     for name, value in leads.items():
         if name in index:
             lead[index[name]] = value
-    rate = [0.0] * n
+    rate = [0.0] * len(lay.specs)
     for name, value in rates.items():
         if name in index:
             rate[index[name]] = value
-    occupied.sort()
-    table = PoolTable(lay, ready, starting, bad, slow, lead, rate, occupied)
+    table = PoolTable(lay, seen.ready, seen.starting, bad, seen.slow, lead, rate, seen.occupied)
     return PoolView(table, dict(samples), dict(leads), rates, since, unavailable, notes)
 
 
@@ -156,7 +173,9 @@ def _unavailable(unavailable: dict[str, float], name: str, now: float, ttl: floa
     """Whether ``name`` is within its TTL after insufficient capacity; forget it once past."""
     ago = now - unavailable[name]
     if ago < ttl:
-        notes.append(f"unavailable: {name} reported insufficient capacity {ago:.0f} s ago (skipped for {ttl:g} s)")
+        notes.append(
+            f"unavailable: {name} reported insufficient capacity {ago:.0f} s ago (skipped for {ttl:g} s)"
+        )
         return True
     del unavailable[name]  # the TTL is over: try the pool again
     return False

@@ -21,7 +21,17 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 # Units that are not base units (Prometheus: seconds, bytes, ratios 0-1, ...).
-NON_BASE_UNITS = ("_ms", "_milliseconds", "_microseconds", "_minutes", "_hours", "_kb", "_mb", "_gb", "_percent")
+NON_BASE_UNITS = (
+    "_ms",
+    "_milliseconds",
+    "_microseconds",
+    "_minutes",
+    "_hours",
+    "_kb",
+    "_mb",
+    "_gb",
+    "_percent",
+)
 ROW = re.compile(r"^\|\s*`(forescale_[a-z0-9_]+)`\s*\|\s*(\w+)\s*\|\s*([^|]*)\|")
 SECTION = re.compile(r"^##\s+(\w[\w-]*)")
 
@@ -82,7 +92,7 @@ def registered() -> dict[str, list[MetricDef]]:
     out = {}
     for service, build in SERVICES.items():
         reg = build(CollectorRegistry())
-        defs = [MetricDef(_name(m), m._type, tuple(m._labelnames)) for m in _collectors(reg)]
+        defs = [MetricDef(_name(m), str(m._type), tuple(m._labelnames)) for m in _collectors(reg)]
         out[service] = sorted(defs)
     return out
 
@@ -109,8 +119,10 @@ def convention_problems(defs: Sequence[MetricDef]) -> list[str]:
             problems.append(f"{d.name}: `_total` is for counters, and counters need it")
         if any(d.name.endswith(u) or f"{u}_" in d.name for u in NON_BASE_UNITS):
             problems.append(f"{d.name}: use base units (seconds, bytes, ratios)")
-        if d.type == "histogram" and re.search(r"duration|latency|time|wait", d.name) and not d.name.endswith(
-            "_seconds"
+        if (
+            d.type == "histogram"
+            and re.search(r"duration|latency|time|wait", d.name)
+            and not d.name.endswith("_seconds")
         ):
             problems.append(f"{d.name}: a duration histogram is in seconds")
         if any(label in ("le", "quantile") or not re.fullmatch(r"[a-z_]+", label) for label in d.labels):
@@ -123,7 +135,12 @@ def exposition(service: str) -> bytes:
     reg = SERVICES[service](CollectorRegistry())
     for metric in _collectors(reg):
         child: Any = metric.labels(*("x" for _ in metric._labelnames)) if metric._labelnames else metric
-        {"counter": lambda: child.inc(), "gauge": lambda: child.set(1)}.get(metric._type, lambda: child.observe(1))()
+        if metric._type == "counter":
+            child.inc()
+        elif metric._type == "gauge":
+            child.set(1)
+        else:
+            child.observe(1)
     return generate_latest(reg)
 
 

@@ -32,9 +32,9 @@ def _quantile(q: float, metric: str, by: str, sel: str = M) -> str:
     return f"histogram_quantile({q}, sum by ({by}, le) (rate({metric}_bucket{sel}{RATE})))"
 
 
-def overview() -> dict[str, Any]:
+def _traffic_panels() -> list[Any]:
     code = 'model=~"$model",code'
-    traffic = [
+    return [
         graph("Request rate", "reqps", (f"sum by (model) (rate({REQUESTS}{M}{RATE}))", "{{model}}")),
         graph(
             "Latency p50 / p99 against the SLO",
@@ -53,17 +53,25 @@ def overview() -> dict[str, Any]:
         graph(
             "Rejected at admission by reason",
             "reqps",
-            (f"sum by (model, reason) (rate(forescale_router_rejected_total{M}{RATE}))", "{{model}} {{reason}}"),
+            (
+                f"sum by (model, reason) (rate(forescale_router_rejected_total{M}{RATE}))",
+                "{{model}} {{reason}}",
+            ),
         ),
         graph(
             "Error budget burn rate (1 h, 1 = on budget)",
             "short",
             (f"model:forescale_slo_errors:ratio_rate1h{M} / 0.001", "{{model}}"),
-            description="Errors (5xx and 429) against a 99.9 % SLO. Above 14.4 pages (ForescaleErrorBudgetBurnFast).",
+            description="Errors (5xx and 429) against a 99.9 % SLO; above 14.4 pages (ErrorBudgetBurnFast).",
         ),
     ]
-    workers = [
-        graph("Workers ready", "short", (f"sum by (model) (forescale_worker_ready{M})", "{{model}}"), width=8),
+
+
+def _worker_panels() -> list[Any]:
+    return [
+        graph(
+            "Workers ready", "short", (f"sum by (model) (forescale_worker_ready{M})", "{{model}}"), width=8
+        ),
         graph("Worker busy ratio", "percentunit", (f"avg(forescale_worker_busy_ratio{M})", "mean"), width=8),
         graph(
             "Batch size p50 / p99",
@@ -85,15 +93,20 @@ def overview() -> dict[str, Any]:
             (f"sum(rate(forescale_worker_dead_lettered_total{M}{RATE}))", "dead-lettered"),
         ),
     ]
+
+
+def overview() -> dict[str, Any]:
     return build(
         "forescale-overview", "forescale / overview", "What users feel: traffic, latency, queue, errors.",
-        [("Traffic and SLO", traffic), ("Workers", workers)],
+        [("Traffic and SLO", _traffic_panels()), ("Workers", _worker_panels())],
     )  # fmt: skip
 
 
-def capacity() -> dict[str, Any]:
-    nodes = 'forescale_controller_pool_nodes{pool=~"$pool"'
-    rows = [
+NODES = 'forescale_controller_pool_nodes{pool=~"$pool"'
+
+
+def _replica_panels() -> list[Any]:
+    return [
         graph(
             "Replicas desired / current / ready",
             "short",
@@ -109,10 +122,17 @@ def capacity() -> dict[str, Any]:
         graph(
             "Ready nodes by capacity type",
             "short",
-            (f'sum by (capacity_type) ({nodes},state="ready"}})', "{{capacity_type}}"),
+            (f'sum by (capacity_type) ({NODES},state="ready"}})', "{{capacity_type}}"),
             stacked=True,
         ),
-        graph("Nodes per pool and state", "short", (f"sum by (pool, state) ({nodes}}})", "{{pool}} {{state}}")),
+        graph(
+            "Nodes per pool and state", "short", (f"sum by (pool, state) ({NODES}}})", "{{pool}} {{state}}")
+        ),
+    ]
+
+
+def _cost_panels() -> list[Any]:
+    return [
         single("Spot share of ready nodes", "percentunit", "cluster:forescale_spot_share:ratio"),
         single("Cost per hour", "currencyUSD", "cluster:forescale_cost_usd_per_hour:sum"),
         single(
@@ -120,7 +140,7 @@ def capacity() -> dict[str, Any]:
             "percentunit",
             'min(pool:forescale_reservation_utilisation:ratio{pool=~"$pool"})',
         ),
-        single("Nodes starting", "short", f'sum({nodes},state="starting"}})'),
+        single("Nodes starting", "short", f'sum({NODES},state="starting"}})'),
         graph(
             "Cost per hour by pool",
             "currencyUSD",
@@ -133,9 +153,13 @@ def capacity() -> dict[str, Any]:
             ('pool:forescale_reservation_utilisation:ratio{pool=~"$pool"}', "{{pool}}"),
         ),
     ]
+
+
+def capacity() -> dict[str, Any]:
     return build(
-        "forescale-capacity", "forescale / capacity", "What runs where, and what it costs.", [("Capacity", rows)]
-    )
+        "forescale-capacity", "forescale / capacity", "What runs where, and what it costs.",
+        [("Replicas and nodes", _replica_panels()), ("Cost and reservations", _cost_panels())],
+    )  # fmt: skip
 
 
 def forecast() -> dict[str, Any]:
@@ -158,10 +182,12 @@ def forecast() -> dict[str, Any]:
             "Pre-scale: forecast term above the reactive term",
             "short",
             (f"model:forescale_prescale_excess_replicas:max{M}", "{{model}} extra replicas"),
-            (f'forescale_controller_decision_term_replicas{{model=~"$model",term=~"forecast|reactive|floor"}}',
-             "{{model}} {{term}}"),
-            description="Bars above zero are pre-scale events: the forecast asked for more than current demand.",
-        ),  # fmt: skip
+            (
+                'forescale_controller_decision_term_replicas{model=~"$model",term=~"forecast|reactive|floor"}',
+                "{{model}} {{term}}",
+            ),
+            description="Above zero: pre-scaling, the forecast asks for more than current demand.",
+        ),
         single(
             "Nodes measured (6 h)",
             "short",
@@ -191,11 +217,15 @@ def controller() -> dict[str, Any]:
         graph("Ticks per second", "ops", (f"sum by (instance) (rate({tick}_count{RATE}))", "{{instance}}")),
         graph("Stale signals", "short", (f"max by (model) (forescale_signal_stale{M})", "{{model}}")),
         graph(
-            "Errors by kind", "ops", (f"sum by (kind) (rate(forescale_controller_errors_total{RATE}))", "{{kind}}")
+            "Errors by kind",
+            "ops",
+            (f"sum by (kind) (rate(forescale_controller_errors_total{RATE}))", "{{kind}}"),
         ),
         graph("Leader (1 = holds the lease)", "short", ("forescale_controller_leader", "{{instance}}")),
         single("Controllers leading", "short", "sum(forescale_controller_leader)"),
-        single("Firing forescale alerts", "short", 'count(ALERTS{alertname=~"Forescale.*",alertstate="firing"})'),
+        single(
+            "Firing forescale alerts", "short", 'count(ALERTS{alertname=~"Forescale.*",alertstate="firing"})'
+        ),
     ]
     return build(
         "forescale-controller", "forescale / controller health", "Is the control loop healthy and leading?",

@@ -35,7 +35,7 @@ class PoolCatalogMetrics:
         self._seen: set[tuple[str, str]] = set()
 
     def update(self, pools: Sequence[PoolSpec]) -> None:
-        now = {(p.name, p.capacity_type) for p in pools}
+        now: set[tuple[str, str]] = {(p.name, str(p.capacity_type)) for p in pools}
         for gone in self._seen - now:
             for gauge in (self.price, self.reserved, self.max_nodes):
                 gauge.remove(*gone)

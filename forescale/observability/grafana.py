@@ -13,9 +13,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from grafana_foundation_sdk.builders import common
+from grafana_foundation_sdk.builders import common, prometheus, stat, timeseries
 from grafana_foundation_sdk.builders import dashboard as gd
-from grafana_foundation_sdk.builders import prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import StackingMode
 from grafana_foundation_sdk.models.dashboard import (
@@ -52,7 +51,12 @@ def _targets(panel: Any, queries: list[tuple[str, str]]) -> Any:
 
 
 def graph(
-    title: str, unit: str, *queries: tuple[str, str], description: str = "", width: int = 12, stacked: bool = False
+    title: str,
+    unit: str,
+    *queries: tuple[str, str],
+    description: str = "",
+    width: int = 12,
+    stacked: bool = False,
 ) -> Any:
     """A time series panel; ``queries`` are ``(promql, legend)`` pairs."""
     panel = (
@@ -73,7 +77,13 @@ def graph(
 def single(title: str, unit: str, expr: str, legend: str = "", description: str = "", width: int = 6) -> Any:
     """A stat panel showing the last value."""
     panel = (
-        stat.Panel().title(title).description(description).unit(unit).datasource(DATASOURCE).height(4).span(width)
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .datasource(DATASOURCE)
+        .height(4)
+        .span(width)
     )
     return _targets(panel, [(expr, legend)])
 

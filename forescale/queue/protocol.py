@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -78,7 +78,7 @@ class Queue:
     async def admit(self, model: str, limit: int, req_id: str, reply_to: str, deadline_ms: int,
                     payload: bytes) -> str | None:  # fmt: skip
         """Enqueue unless XLEN >= limit; the entry id, or None when the queue is full."""
-        args = [limit, req_id, reply_to, deadline_ms, payload]
+        args: list[Any] = [limit, req_id, reply_to, deadline_ms, payload]
         res = await self._admit(keys=[keys.request_stream(model)], args=args)
         return None if res is None else _s(res)
 
@@ -86,7 +86,7 @@ class Queue:
         """New entries for this consumer (XREADGROUP >); recreates a lost group once."""
         stream = keys.request_stream(model)
         try:
-            res = await self.blocking.xreadgroup(keys.GROUP, consumer, {stream: ">"}, count, block_ms)
+            res: Any = await self.blocking.xreadgroup(keys.GROUP, consumer, {stream: ">"}, count, block_ms)
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -122,10 +122,11 @@ class Queue:
         pend = await self.fast.xpending_range(
             stream, keys.GROUP, claimed[0][0], claimed[-1][0], len(claimed) + 16, consumer
         )
-        counts = {_s(p["message_id"]): int(p["times_delivered"]) for p in pend}
+        counts = {_s(cast(bytes, p["message_id"])): int(p["times_delivered"]) for p in pend}
         return [parse_entry(eid, f, counts.get(_s(eid), 1)) for eid, f in claimed]
 
     async def dead_letter(self, model: str, consumer: str, entry: Entry, reply: str, reason: str) -> bool:
         ks = [keys.request_stream(model), keys.dead_letters(model), entry.reply_to]
-        args = [keys.GROUP, consumer, entry.entry_id, entry.req_id, reply, reason, self.reply_ttl_s]
+        args: list[Any] = [keys.GROUP, consumer, entry.entry_id, entry.req_id, reply, reason]
+        args.append(self.reply_ttl_s)
         return bool(int(await self._dead(keys=ks, args=args)))

@@ -55,7 +55,7 @@ class Replies:
         """Read the reply stream forever; survives Redis outages (retries every 0.2 s)."""
         while True:
             try:
-                res = await r.xread({stream: self.last_id}, count=512, block=block_ms)
+                res: Any = await r.xread({stream: self.last_id}, count=512, block=block_ms)
             except (RedisError, OSError) as exc:
                 log.debug("reply listener: %s", exc)
                 await asyncio.sleep(0.2)

@@ -39,7 +39,9 @@ class RouterSettings(ServiceSettings):
         default=1.0, gt=0, le=1.0,
         description="Period of the heartbeat: arrival counters, reply-stream TTL, queue depth, readiness.",
     )  # fmt: skip
-    reply_ttl_s: int = Field(default=120, ge=10, description="TTL of the reply stream, refreshed by heartbeat.")
+    reply_ttl_s: int = Field(
+        default=120, ge=10, description="TTL of the reply stream, refreshed by heartbeat."
+    )
     model_cache_s: float = Field(default=1.0, ge=0, description="How long a model's config is cached.")
     shutdown_grace_s: float = Field(
         default=10.0, ge=0, description="On shutdown, how long in-flight requests may wait for replies."

@@ -122,9 +122,9 @@ class FakeNodePoolProvider:
         ready_at = float("inf") if pool.name in self.never_ready else now + lead
         for _ in range(nodes - len(healthy)):
             st.nodes.append(FakeNode(launched_at=now, ready_at=ready_at))
-        # Scale down: newest (least likely ready) first.
-        keep = sorted(healthy, key=lambda n: n.launched_at)[: max(0, nodes)]
-        st.nodes = [n for n in st.nodes if n.notice_at is not None or n in keep]
+        if nodes < len(healthy):  # scale down: newest (least likely ready) first
+            keep = sorted(healthy, key=lambda n: n.launched_at)[: max(0, nodes)]
+            st.nodes = [n for n in st.nodes if n.notice_at is not None or n in keep]
 
     def drop_drained(self, model: str, pool: str, notice_s: float) -> int:
         """Remove nodes whose notice is older than ``notice_s``; returns how many went."""

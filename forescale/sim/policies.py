@@ -14,7 +14,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from forescale.core.model import Decision, Forecast, Observation, PolicyState, PoolSpec
+from forescale.core.model import (
+    Decision,
+    Forecast,
+    Observation,
+    PolicyState,
+    PoolSpec,
+    hpa_default_scale_down,
+    hpa_default_scale_up,
+)
 from forescale.core.policy import decide
 from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster
 from forescale.sim.engine import Simulation
@@ -116,7 +124,16 @@ class HpaPolicy(CorePolicy):
 
     def __init__(self, scenario: Scenario) -> None:
         super().__init__("hpa", scenario, None, math.inf)
-        self.spec = self.spec.model_copy(update={"policy": "hpa"})
+        # Kubernetes' defaults whatever the scenario's policy says: tolerance 0.1, scale-up
+        # max(100 %, 4 pods) per 15 s, scale-down window 300 s; same RPS target and bounds.
+        self.spec = self.spec.model_copy(
+            update={
+                "policy": "hpa",
+                "tolerance": 0.1,
+                "scale_up": hpa_default_scale_up(),
+                "scale_down": hpa_default_scale_down(),
+            }
+        )
         self.order = cheapest_first(scenario, spot=False)
         self.unneeded_since: dict[str, float] = {}
 

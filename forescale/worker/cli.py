@@ -32,6 +32,7 @@ def _run(args: argparse.Namespace) -> int:
 async def _main(settings: Any) -> int:
     """Serve /metrics and consume until SIGTERM/SIGINT (then drain) or the loop fails."""
     import asyncio
+    import logging
     import signal
 
     from aiohttp import web

@@ -15,14 +15,19 @@ class WorkerMetrics:
             "forescale_worker_batch_size", "Requests per engine call.", buckets=BATCH_BUCKETS, registry=r
         )
         self.inference = Histogram(
-            "forescale_worker_inference_seconds", "Engine time per batch.", buckets=SECONDS_BUCKETS, registry=r
+            "forescale_worker_inference_seconds",
+            "Engine time per batch.",
+            buckets=SECONDS_BUCKETS,
+            registry=r,
         )
         self.queue_wait = Histogram(
             "forescale_worker_queue_wait_seconds", "Time from enqueue to the start of the engine call.",
             buckets=SECONDS_BUCKETS, registry=r,
         )  # fmt: skip
         self.busy_ratio = Gauge(
-            "forescale_worker_busy_ratio", "Share of the last heartbeat period spent in the engine.", registry=r
+            "forescale_worker_busy_ratio",
+            "Share of the last heartbeat period spent in the engine.",
+            registry=r,
         )
         self.reclaimed = Counter(
             "forescale_worker_reclaimed_total", "Entries this worker reclaimed from idle owners.", registry=r

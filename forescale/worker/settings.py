@@ -19,7 +19,9 @@ def _worker_id() -> str:
 class WorkerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="FORESCALE_WORKER_", extra="ignore")
 
-    model: str = Field(default="", description="Name of the model (in fs:models) whose queue this worker serves.")
+    model: str = Field(
+        default="", description="Name of the model (in fs:models) whose queue this worker serves."
+    )
     worker_id: str = Field(default_factory=_worker_id, description="Consumer name in the stream's group.")
     host: str = Field(default="127.0.0.1", description="Address of the /metrics HTTP server.")
     port: int = Field(default=9100, ge=0, le=65535, description="Port of the /metrics HTTP server (0: any).")

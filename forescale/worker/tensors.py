@@ -38,9 +38,9 @@ def encode(outputs: Tensors) -> list[dict[str, Any]]:
             datatype = "BYTES"
             data = [str(x) for x in arr.ravel().tolist()]
         else:
-            datatype = NAMES.get(arr.dtype.str)
-            if datatype is None:  # e.g. float types numpy lacks: report as FP32
-                arr, datatype = arr.astype(np.float32), "FP32"
-            data = arr.ravel().tolist()
+            known = NAMES.get(arr.dtype.str)
+            if known is None:  # e.g. float types numpy lacks: report as FP32
+                arr, known = arr.astype(np.float32), "FP32"
+            datatype, data = known, arr.ravel().tolist()
         out.append({"name": name, "datatype": datatype, "shape": list(arr.shape), "data": data})
     return out

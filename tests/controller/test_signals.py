@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from forescale.controller.signals.direct import DirectSource, arrivals_key, worker_states
 from forescale.controller.signals.prometheus import PrometheusSource
@@ -42,7 +44,7 @@ async def test_direct_no_traffic_is_zero_not_stale(aredis: aioredis.Redis) -> No
 
 
 async def test_direct_redis_down_is_stale() -> None:
-    client = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    client = aioredis.Redis(port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     sig = await DirectSource(client).read(SPEC_W, NOW)
     await client.aclose()
     assert sig.rps_stable is None and set(sig.stale) == {"rps_short", "rps_stable", "queue_depth"}

@@ -26,15 +26,25 @@ def spec(**kw: Any) -> PolicySpec:
 
 def obs(**kw: Any) -> Observation:
     base: dict[str, Any] = {
-        "now": NOW, "model": "m", "rps_short": 50.0, "rps_stable": 50.0, "queue_depth": 0,
-        "current_replicas": 5, "ready_replicas": 5,
+        "now": NOW,
+        "model": "m",
+        "rps_short": 50.0,
+        "rps_stable": 50.0,
+        "queue_depth": 0,
+        "current_replicas": 5,
+        "ready_replicas": 5,
     }
     base.update(kw)
     return Observation(**base)
 
 
 def pool(name: str, kind: str = "on-demand", price: float = 4.0, **kw: Any) -> PoolSpec:
-    base: dict[str, Any] = {"name": name, "capacity_type": kind, "price_per_node_hour": price, "max_nodes": 50}
+    base: dict[str, Any] = {
+        "name": name,
+        "capacity_type": kind,
+        "price_per_node_hour": price,
+        "max_nodes": 50,
+    }
     base.update(kw)
     return PoolSpec(**base)
 
@@ -43,14 +53,26 @@ def pobs(name: str, **kw: Any) -> PoolObservation:
     return PoolObservation(name=name, **kw)
 
 
-def flat_forecast(rps: float, *, issued_at: float = NOW, start: float = NOW, n: int = 20,
-                  step: float = 60.0, quantiles: tuple[float, ...] = (0.5, 0.9),
-                  source: str = "learned") -> Forecast:
+def flat_forecast(
+    rps: float,
+    *,
+    issued_at: float = NOW,
+    start: float = NOW,
+    n: int = 20,
+    step: float = 60.0,
+    quantiles: tuple[float, ...] = (0.5, 0.9),
+    source: str = "learned",
+) -> Forecast:
     """A forecast of ``rps`` at every quantile's column scaled by the quantile index + 1."""
     return Forecast(
-        source=source, issued_at=issued_at, step_s=step, quantiles=quantiles,
-        points=tuple(ForecastPoint(t=start + i * step, rps=tuple(rps * (j + 1) for j in range(len(quantiles))))
-                     for i in range(n)),
+        source=source,
+        issued_at=issued_at,
+        step_s=step,
+        quantiles=quantiles,
+        points=tuple(
+            ForecastPoint(t=start + i * step, rps=tuple(rps * (j + 1) for j in range(len(quantiles))))
+            for i in range(n)
+        ),
     )
 
 

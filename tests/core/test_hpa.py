@@ -31,7 +31,9 @@ def test_reactive(rps: float, target: float, current: int, tolerance: float, exp
 
 
 def test_reactive_detail_reads_like_a_sentence() -> None:
-    assert hpa.reactive(118.0, 10.0, 4, 0.1)[1] == "reactive: 12 replicas = ceil(118.0 req/s / 10 per replica)"
+    assert (
+        hpa.reactive(118.0, 10.0, 4, 0.1)[1] == "reactive: 12 replicas = ceil(118.0 req/s / 10 per replica)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -22,51 +22,138 @@ def run(spec_kw: dict[str, Any], obs_kw: dict[str, Any], state: PolicyState | No
 @pytest.mark.parametrize(
     ("name", "spec_kw", "obs_kw", "replicas", "winner"),
     [
-        ("reactive up", FAST, {"rps_stable": 118.0, "rps_short": 118.0, "current_replicas": 10,
-                               "ready_replicas": 10}, 12, "reactive"),
+        (
+            "reactive up",
+            FAST,
+            {"rps_stable": 118.0, "rps_short": 118.0, "current_replicas": 10, "ready_replicas": 10},
+            12,
+            "reactive",
+        ),
         ("within tolerance", FAST, {"rps_stable": 52.0}, 5, "reactive"),
         ("reactive down", FAST, {"rps_stable": 20.0, "rps_short": 20.0}, 2, "reactive"),
         ("backlog wins", FAST, {"queue_depth": 150}, 10, "backlog"),
         ("forecast wins", FAST, {"forecasts": (flat_forecast(100.0),)}, 22, "forecast"),  # p90 200*1.1/10
-        ("forecast-only does not act", {**FAST, "prescale": {"mode": "forecast-only"}},
-         {"forecasts": (flat_forecast(100.0),)}, 5, "reactive"),
-        ("prescale off", {**FAST, "prescale": {"mode": "off"}}, {"forecasts": (flat_forecast(100.0),)}, 5,
-         "reactive"),
-        ("stale forecast ignored", FAST, {"forecasts": (flat_forecast(100.0, issued_at=NOW - 3600),)}, 5,
-         "reactive"),
-        ("schedule floor", {**FAST, "schedules": (ScheduleSpec(name="launch", start=NOW + 60, duration_s=600,
-                                                               min_replicas=30),)}, {}, 30, "schedule"),
-        ("schedule too far ahead", {**FAST, "schedules": (ScheduleSpec(name="later", start=NOW + 3600,
-                                                                       duration_s=600, min_replicas=30),)},
-         {}, 5, "reactive"),
+        (
+            "forecast-only does not act",
+            {**FAST, "prescale": {"mode": "forecast-only"}},
+            {"forecasts": (flat_forecast(100.0),)},
+            5,
+            "reactive",
+        ),
+        (
+            "prescale off",
+            {**FAST, "prescale": {"mode": "off"}},
+            {"forecasts": (flat_forecast(100.0),)},
+            5,
+            "reactive",
+        ),
+        (
+            "stale forecast ignored",
+            FAST,
+            {"forecasts": (flat_forecast(100.0, issued_at=NOW - 3600),)},
+            5,
+            "reactive",
+        ),
+        (
+            "schedule floor",
+            {
+                **FAST,
+                "schedules": (ScheduleSpec(name="launch", start=NOW + 60, duration_s=600, min_replicas=30),),
+            },
+            {},
+            30,
+            "schedule",
+        ),
+        (
+            "schedule too far ahead",
+            {
+                **FAST,
+                "schedules": (ScheduleSpec(name="later", start=NOW + 3600, duration_s=600, min_replicas=30),),
+            },
+            {},
+            5,
+            "reactive",
+        ),
         ("min bound", {**FAST, "min_replicas": 3}, {"rps_stable": 0.0, "rps_short": 0.0}, 3, "min_replicas"),
-        ("max bound", {**FAST, "max_replicas": 8}, {"rps_stable": 118.0, "rps_short": 118.0}, 8, "max_replicas"),
-        ("scale-up rule", {"scale_up": behavior(0, ("pods", 2, 60))}, {"rps_stable": 90.0, "rps_short": 90.0},
-         7, "scale-up rule"),
-        ("scale-down rule", {"scale_down": behavior(0, ("pods", 1, 60))}, {"rps_stable": 10.0,
-                                                                            "rps_short": 10.0}, 4,
-         "scale-down rule"),
-        ("scale-down disabled", {"scale_down": behavior(0, ("pods", 1, 60), select="disabled")},
-         {"rps_stable": 10.0, "rps_short": 10.0}, 5, "scale-down rule"),
-        ("panic skips the up rule", {"scale_up": behavior(0, ("pods", 1, 60))},
-         {"rps_stable": 60.0, "rps_short": 200.0, "ready_replicas": 5}, 20, "panic"),
+        (
+            "max bound",
+            {**FAST, "max_replicas": 8},
+            {"rps_stable": 118.0, "rps_short": 118.0},
+            8,
+            "max_replicas",
+        ),
+        (
+            "scale-up rule",
+            {"scale_up": behavior(0, ("pods", 2, 60))},
+            {"rps_stable": 90.0, "rps_short": 90.0},
+            7,
+            "scale-up rule",
+        ),
+        (
+            "scale-down rule",
+            {"scale_down": behavior(0, ("pods", 1, 60))},
+            {"rps_stable": 10.0, "rps_short": 10.0},
+            4,
+            "scale-down rule",
+        ),
+        (
+            "scale-down disabled",
+            {"scale_down": behavior(0, ("pods", 1, 60), select="disabled")},
+            {"rps_stable": 10.0, "rps_short": 10.0},
+            5,
+            "scale-down rule",
+        ),
+        (
+            "panic skips the up rule",
+            {"scale_up": behavior(0, ("pods", 1, 60))},
+            {"rps_stable": 60.0, "rps_short": 200.0, "ready_replicas": 5},
+            20,
+            "panic",
+        ),
         ("missing rate holds", FAST, {"rps_stable": None, "rps_short": 5.0}, 5, "reactive"),
-        ("missing queue holds", FAST, {"rps_stable": 10.0, "rps_short": 10.0, "queue_depth": None}, 5, "hold"),
+        (
+            "missing queue holds",
+            FAST,
+            {"rps_stable": 10.0, "rps_short": 10.0, "queue_depth": None},
+            5,
+            "hold",
+        ),
         ("stale signal holds", FAST, {"rps_stable": 10.0, "rps_short": 10.0, "stale": ("rps",)}, 5, "hold"),
-        ("missing data still scales up", FAST, {"rps_stable": 118.0, "rps_short": 118.0, "queue_depth": None,
-                                                "current_replicas": 10, "ready_replicas": 10}, 12, "reactive"),
+        (
+            "missing data still scales up",
+            FAST,
+            {
+                "rps_stable": 118.0,
+                "rps_short": 118.0,
+                "queue_depth": None,
+                "current_replicas": 10,
+                "ready_replicas": 10,
+            },
+            12,
+            "reactive",
+        ),
     ],
 )
-def test_decide_rows(name: str, spec_kw: dict[str, Any], obs_kw: dict[str, Any], replicas: int,
-                     winner: str) -> None:
+def test_decide_rows(
+    name: str, spec_kw: dict[str, Any], obs_kw: dict[str, Any], replicas: int, winner: str
+) -> None:
     d = run(spec_kw, obs_kw)
     assert (d.desired_replicas, d.winner) == (replicas, winner), [r.detail for r in d.reasons]
     assert d.reasons[-1].detail.startswith(f"decision: {replicas} replicas")
 
 
 def test_reasons_name_every_term_and_the_winner() -> None:
-    d = run(FAST, {"rps_stable": 118.0, "rps_short": 118.0, "current_replicas": 10, "ready_replicas": 10,
-                   "queue_depth": 3, "forecasts": (flat_forecast(10.0),)})
+    d = run(
+        FAST,
+        {
+            "rps_stable": 118.0,
+            "rps_short": 118.0,
+            "current_replicas": 10,
+            "ready_replicas": 10,
+            "queue_depth": 3,
+            "forecasts": (flat_forecast(10.0),),
+        },
+    )
     details = [r.detail for r in d.reasons]
     assert "reactive: 12 replicas = ceil(118.0 req/s / 10 per replica)" in details
     assert any(t.startswith("backlog: 1 replicas") for t in details)
@@ -77,13 +164,22 @@ def test_reasons_name_every_term_and_the_winner() -> None:
 def test_stabilization_window_keeps_the_highest_recent_recommendation() -> None:
     s = spec(scale_down=behavior(300, ("percent", 100, 15)))
     state = PolicyState()
-    _, state = decide(obs(rps_stable=100.0, rps_short=100.0, current_replicas=10, ready_replicas=10), s, POOLS,
-                      state)
-    d, state = decide(obs(now=NOW + 60, rps_stable=20.0, rps_short=20.0, current_replicas=10,
-                          ready_replicas=10), s, POOLS, state)
+    _, state = decide(
+        obs(rps_stable=100.0, rps_short=100.0, current_replicas=10, ready_replicas=10), s, POOLS, state
+    )
+    d, state = decide(
+        obs(now=NOW + 60, rps_stable=20.0, rps_short=20.0, current_replicas=10, ready_replicas=10),
+        s,
+        POOLS,
+        state,
+    )
     assert (d.desired_replicas, d.winner) == (10, "stabilization")
-    d, _ = decide(obs(now=NOW + 301, rps_stable=20.0, rps_short=20.0, current_replicas=10,
-                      ready_replicas=10), s, POOLS, state)
+    d, _ = decide(
+        obs(now=NOW + 301, rps_stable=20.0, rps_short=20.0, current_replicas=10, ready_replicas=10),
+        s,
+        POOLS,
+        state,
+    )
     assert (d.desired_replicas, d.winner) == (2, "reactive")
 
 
@@ -92,11 +188,19 @@ def test_panic_holds_then_ends_after_a_calm_stable_window() -> None:
     d, state = decide(obs(rps_stable=60.0, rps_short=200.0), s, POOLS, PolicyState())
     assert d.panic and d.desired_replicas == 20
     # demand fell: still panicking within the stable window, so no scale-down
-    d, state = decide(obs(now=NOW + 30, rps_stable=40.0, rps_short=40.0, current_replicas=20,
-                          ready_replicas=20), s, POOLS, state)
+    d, state = decide(
+        obs(now=NOW + 30, rps_stable=40.0, rps_short=40.0, current_replicas=20, ready_replicas=20),
+        s,
+        POOLS,
+        state,
+    )
     assert d.panic and d.desired_replicas == 20
-    d, state = decide(obs(now=NOW + 61, rps_stable=40.0, rps_short=40.0, current_replicas=20,
-                          ready_replicas=20), s, POOLS, state)
+    d, state = decide(
+        obs(now=NOW + 61, rps_stable=40.0, rps_short=40.0, current_replicas=20, ready_replicas=20),
+        s,
+        POOLS,
+        state,
+    )
     assert not d.panic and d.desired_replicas == 4
 
 

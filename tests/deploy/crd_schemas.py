@@ -2,7 +2,7 @@
 built-in kinds). Each is a subset of the CRD's OpenAPI schema, written from the upstream
 API reference: required fields, types and enums, and no unknown fields at the levels we
 write (a typo such as ``honourLabels`` fails). Versions: Prometheus Operator
-monitoring.coreos.com/v1, Karpenter karpenter.sh/v1 and karpenter.k8s.aws/v1.
+monitoring.coreos.com/v1 (ServiceMonitor, PrometheusRule), Karpenter karpenter.sh/v1 and karpenter.k8s.aws/v1.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ SELECTOR = {
         },
     },
 }
-DURATION = {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"}
+DURATION = {
+    "type": "string",
+    "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$",
+}
 RELABEL = {
     "type": "object",
     "additionalProperties": False,
@@ -52,7 +55,8 @@ ENDPOINT = {
         "honorLabels": {"type": "boolean"}, "honorTimestamps": {"type": "boolean"},
         "relabelings": {"type": "array", "items": RELABEL},
         "metricRelabelings": {"type": "array", "items": RELABEL},
-        "params": {"type": "object"}, "tlsConfig": {"type": "object"}, "bearerTokenSecret": {"type": "object"},
+        "params": {"type": "object"}, "tlsConfig": {"type": "object"},
+        "bearerTokenSecret": {"type": "object"},
     },
 }  # fmt: skip
 SERVICE_MONITOR = {
@@ -88,7 +92,11 @@ TAINT = {
     "type": "object",
     "additionalProperties": False,
     "required": ["key", "effect"],
-    "properties": {"key": STR, "value": STR, "effect": {"enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]}},
+    "properties": {
+        "key": STR,
+        "value": STR,
+        "effect": {"enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]},
+    },
 }
 NODE_POOL = {
     "type": "object",
@@ -115,7 +123,10 @@ NODE_POOL = {
                     "additionalProperties": False,
                     "required": ["spec"],
                     "properties": {
-                        "metadata": {"type": "object", "properties": {"labels": LABELS, "annotations": LABELS}},
+                        "metadata": {
+                            "type": "object",
+                            "properties": {"labels": LABELS, "annotations": LABELS},
+                        },
                         "spec": {
                             "type": "object",
                             "additionalProperties": False,
@@ -168,9 +179,46 @@ EC2_NODE_CLASS = {
     },
 }  # fmt: skip
 
+RULE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["expr"],
+    "oneOf": [{"required": ["record"]}, {"required": ["alert"]}],
+    "properties": {
+        "record": STR, "alert": STR, "expr": STR, "for": DURATION, "keep_firing_for": DURATION,
+        "labels": LABELS, "annotations": LABELS,
+    },
+}  # fmt: skip
+PROMETHEUS_RULE = {
+    "type": "object",
+    "required": ["spec"],
+    "properties": {
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["groups"],
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "rules"],
+                        "properties": {
+                            "name": STR, "interval": DURATION, "limit": {"type": "integer"},
+                            "rules": {"type": "array", "items": RULE},
+                        },
+                    },
+                }
+            },
+        }
+    },
+}  # fmt: skip
+
 # (apiVersion, kind) -> schema. A custom kind missing here fails the manifest test.
 CRD_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): SERVICE_MONITOR,
+    ("monitoring.coreos.com/v1", "PrometheusRule"): PROMETHEUS_RULE,
     ("karpenter.sh/v1", "NodePool"): NODE_POOL,
     ("karpenter.k8s.aws/v1", "EC2NodeClass"): EC2_NODE_CLASS,
 }

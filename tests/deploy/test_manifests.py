@@ -17,14 +17,15 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import redis
-from crd_schemas import CRD_SCHEMAS
-from kustomize_render import key, load_docs, render
 
 from forescale.controller.actuators import kube_objects as ko
 from forescale.controller.settings import KubeSettings
 from forescale.core.model import PoolSpec
 from forescale.devstack.ports import free_port, wait_port
 from forescale.devstack.redis_server import require
+
+from .crd_schemas import CRD_SCHEMAS
+from .kustomize_render import key, load_docs, render
 
 ROOT = Path(__file__).resolve().parents[2] / "deploy"
 K8S = ROOT / "kubernetes"
@@ -124,8 +125,8 @@ def test_workers_match_the_controller_and_their_nodepool() -> None:
     assert set(pools) == {"gpu-reserved", "gpu-spot", "gpu-on-demand"}
     for dep in deployments:
         labels = dep["spec"]["template"]["metadata"]["labels"]
-        [cap] = [r["values"][0] for r in pools[labels[KUBE.pool_label]]["spec"]["template"]["spec"]["requirements"]
-                 if r["key"] == "karpenter.sh/capacity-type"]  # fmt: skip
+        requirements = pools[labels[KUBE.pool_label]]["spec"]["template"]["spec"]["requirements"]
+        [cap] = [r["values"][0] for r in requirements if r["key"] == "karpenter.sh/capacity-type"]
         pool = PoolSpec(name=labels[KUBE.pool_label], capacity_type=cap, price_per_node_hour=1, max_nodes=1)
         theirs = ko.worker_deployment(labels[ko.MODEL_LABEL], pool, KUBE)
         assert dep["metadata"]["name"] == theirs["metadata"]["name"]
@@ -153,6 +154,14 @@ def test_selectors_match_pods_and_ports() -> None:
     services = by_kind(docs, "Service")
     for svc in services:
         assert any(selects(svc["spec"]["selector"], labels) for _, _, labels in pods), svc["metadata"]["name"]
+    for policy in by_kind(docs, "NetworkPolicy"):
+        assert any(selects(policy["spec"]["podSelector"], labels) for _, _, labels in pods)
+        peers = [p["podSelector"] for rule in policy["spec"]["ingress"] for p in rule["from"]]
+        for name, spec, labels in pods:  # whoever is given the Redis URL may reach Redis
+            if policy["metadata"]["name"] == "forescale-redis" and any(
+                e["name"] == "FORESCALE_REDIS_URL" for c in spec["containers"] for e in c.get("env", [])
+            ):
+                assert any(selects(peer, labels) for peer in peers), name
     for mon in by_kind(docs, "ServiceMonitor"):
         targets = [s for s in services if selects(mon["spec"]["selector"], s["metadata"]["labels"])]
         assert targets, mon["metadata"]["name"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from forescale.devstack.redis_server import require
+from forescale.observability import rules as rules_module
 
 PROM = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 RULE_FILES = sorted((PROM / "rules").glob("*.yaml"))
@@ -79,3 +80,14 @@ def test_recording_rule_names_follow_convention() -> None:
         if "record" in rule:
             level, metric, ops = str(rule["record"]).split(":")
             assert level and ops and metric.startswith("forescale_"), rule["record"]
+
+
+def test_prometheus_rule_object_is_up_to_date() -> None:
+    """deploy/kubernetes/base/prometheusrule.yaml wraps exactly these rule files."""
+    committed = (PROM.parent / "kubernetes" / "base" / "prometheusrule.yaml").read_text()
+    assert committed == rules_module.render(), (
+        "stale: python -m forescale.observability.rules deploy/kubernetes/base/prometheusrule.yaml"
+    )
+    assert yaml.safe_load(committed)["spec"]["groups"] == [
+        g for path in RULE_FILES for g in yaml.safe_load(path.read_text())["groups"]
+    ]

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes_asyncio import client
-from kustomize_render import render
 
 from forescale.controller.settings import KubeSettings
+
+from .kustomize_render import render
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROLLER = ROOT / "forescale" / "controller"

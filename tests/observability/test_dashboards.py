@@ -80,7 +80,7 @@ def test_unsubstituted_query_is_rejected(prometheus: PrometheusServer) -> None:
 
 
 def test_substitute_handles_braced_and_overlapping_names() -> None:
-    assert substitute("rate(x{m=~\"${model}\"}[$__rate_interval]) > $__range") == 'rate(x{m=~".*"}[1m]) > 1h'
+    assert substitute('rate(x{m=~"${model}"}[$__rate_interval]) > $__range') == 'rate(x{m=~".*"}[1m]) > 1h'
 
 
 def test_main_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,9 @@ def value(reg: CollectorRegistry, name: str, **labels: str) -> float | None:
 def test_pool_catalog() -> None:
     reg = CollectorRegistry()
     m = PoolCatalogMetrics(reg)
-    res = PoolSpec(name="res", capacity_type="reserved", price_per_node_hour=2.5, max_nodes=4, reservation_nodes=2)
+    res = PoolSpec(
+        name="res", capacity_type="reserved", price_per_node_hour=2.5, max_nodes=4, reservation_nodes=2
+    )
     spot = PoolSpec(name="spot-a", capacity_type="spot", price_per_node_hour=1.2, max_nodes=10)
     m.update([res, spot])
     assert value(reg, "forescale_pool_price_usd_per_node_hour", pool="res", capacity_type="reserved") == 2.5

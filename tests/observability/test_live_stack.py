@@ -28,13 +28,18 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 import yaml
 
+from forescale.controller.store import Store
+from forescale.core.model import PolicySpec, PoolSpec
 from forescale.devstack.ports import free_port, wait_port
 from forescale.devstack.prometheus_server import PrometheusServer
 from forescale.devstack.redis_server import RedisServer, require
 from forescale.observability import dashboards
 from forescale.observability.grafana import panel_queries, substitute
+from forescale.queue import registry
+from forescale.queue.config import ModelConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yaml"))
@@ -90,14 +95,36 @@ def wait_http(url: str, timeout_s: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-POLICY = """
-pools:
-  - {name: res, capacity_type: reserved, price_per_node_hour: 3, max_nodes: 2, reservation_nodes: 1, lead_time_s: 2}
-  - {name: spot-a, capacity_type: spot, price_per_node_hour: 1, max_nodes: 2, lead_time_s: 2}
-  - {name: od, capacity_type: on-demand, price_per_node_hour: 4, max_nodes: 2, lead_time_s: 2}
-policies:
-  - {model: chat, target_rps_per_replica: 20, min_replicas: 1, max_replicas: 2, stable_window_s: 10, panic_window_s: 2}
-"""
+# One reserved node, then spot (which reports insufficient capacity), then on-demand.
+POOLS = (
+    PoolSpec(name="res", capacity_type="reserved", price_per_node_hour=3, max_nodes=1, reservation_nodes=1,
+             lead_time_s=2),
+    PoolSpec(name="spot-a", capacity_type="spot", price_per_node_hour=1, max_nodes=2, lead_time_s=2),
+    PoolSpec(name="od", capacity_type="on-demand", price_per_node_hour=4, max_nodes=2, lead_time_s=2),
+)  # fmt: skip
+POLICY = PolicySpec(
+    model="chat",
+    target_rps_per_replica=5,
+    min_replicas=1,
+    max_replicas=2,
+    stable_window_s=10,
+    panic_window_s=2,
+)
+
+
+async def configure(redis_url: str) -> None:
+    """Models, pools and the policy, written the way `forescale models add` and the
+    admin API write them (their libraries, not their CLIs, which are other tests' job)."""
+    r = aioredis.Redis.from_url(redis_url)
+    try:
+        await registry.add(r, ModelConfig(name="chat", engine="echo"))
+        await registry.add(r, ModelConfig(name="slow", engine="echo", queue_limit=2))
+        store = Store(r)
+        for pool in POOLS:
+            await store.put_pool(pool)
+        await store.put_policy(POLICY)
+    finally:
+        await r.aclose()
 
 
 async def load(router: str, seconds: float) -> dict[int, int]:
@@ -123,27 +150,25 @@ async def load(router: str, seconds: float) -> dict[int, int]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def stack() -> Iterator[dict[str, Any]]:
     procs: list[subprocess.Popen[bytes]] = []
     with RedisServer() as redis_server:
         env = {**os.environ, "FORESCALE_REDIS_URL": redis_server.url, "FORESCALE_LOG_LEVEL": "WARNING"}
-        for args in (["chat", "--engine", "echo"], ["slow", "--engine", "echo", "--queue-limit", "2"]):
-            subprocess.run([sys.executable, "-m", "forescale.cli", "models", "add", *args], env=env, check=True,
-                           capture_output=True)  # fmt: skip
-        policy = tmp_path_factory.mktemp("policy") / "policy.yaml"
-        policy.write_text(POLICY)
-        subprocess.run([sys.executable, "-m", "forescale.cli", "policy", "apply", "-f", str(policy)], env=env,
-                       check=True, capture_output=True)  # fmt: skip
+        asyncio.run(configure(redis_server.url))
         ports = {"router": free_port(), "worker": free_port(), "controller": free_port()}
         targets = {job: [f"127.0.0.1:{port}"] for job, port in ports.items()}
         with PrometheusServer(targets=targets, scrape_interval_s=1.0, rule_files=RULES) as prom:
             try:
                 procs.append(run("router", "--port", str(ports["router"]), env=env))
                 procs.append(run("worker", "--model", "chat", "--port", str(ports["worker"]), env=env))
-                procs.append(run("controller", "--provider", "local", "--interval", "1", "--signals", "prometheus",
-                                 env={**env, "FORESCALE_CONTROLLER_PROMETHEUS_URL": prom.url,
-                                      "FORESCALE_CONTROLLER_METRICS_PORT": str(ports["controller"]),
-                                      "FORESCALE_LOCAL_UNAVAILABLE_POOLS": "spot-a"}))  # fmt: skip
+                controller_env = {
+                    **env,
+                    "FORESCALE_CONTROLLER_PROMETHEUS_URL": prom.url,
+                    "FORESCALE_CONTROLLER_METRICS_PORT": str(ports["controller"]),
+                    "FORESCALE_LOCAL_UNAVAILABLE_POOLS": "spot-a",
+                }
+                args = ("controller", "--provider", "local", "--interval", "1", "--signals", "prometheus")
+                procs.append(run(*args, env=controller_env))
                 router = f"http://127.0.0.1:{ports['router']}"
                 wait_http(f"{router}/v2/health/ready")
                 wait_http(f"http://127.0.0.1:{ports['worker']}/healthz")
@@ -213,7 +238,9 @@ def test_every_rule_expression(stack: dict[str, Any]) -> None:
 def test_prometheus_evaluates_the_rules_without_errors(stack: dict[str, Any]) -> None:
     with urllib.request.urlopen(f"{stack['prom'].url}/api/v1/rules", timeout=10) as r:
         groups = json.load(r)["data"]["groups"]
-    health = {rule["name"]: (rule["health"], rule.get("lastError", "")) for g in groups for rule in g["rules"]}
+    health = {
+        rule["name"]: (rule["health"], rule.get("lastError", "")) for g in groups for rule in g["rules"]
+    }
     assert len(health) == len(rules())
     assert {name: h for name, h in health.items() if h[0] != "ok"} == {}
     burn = query(stack["prom"], 'model:forescale_slo_errors:ratio_rate5m{model="slow"}')

@@ -8,7 +8,6 @@ import math
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,14 +91,21 @@ async def test_cycle_trains_and_publishes_forecasts(
     await aredis.hset(  # type: ignore[misc]
         "fs:pools",
         "slow",
-        PoolSpec(name="slow", capacity_type="spot", price_per_node_hour=1, max_nodes=4, lead_time_s=900)
-        .model_dump_json(),
+        PoolSpec(
+            name="slow", capacity_type="spot", price_per_node_hour=1, max_nodes=4, lead_time_s=900
+        ).model_dump_json(),
     )
     await aredis.hset(  # type: ignore[misc]
-        "fs:policies", "m1", PolicySpec(model="m1", max_replicas=2, target_rps_per_replica=3).model_dump_json()
+        "fs:policies",
+        "m1",
+        PolicySpec(model="m1", max_replicas=2, target_rps_per_replica=3).model_dump_json(),
     )
     settings = PrescalerSettings(
-        prometheus_url=prometheus.url, models=("m1",), history_s=DAYS * DAY, lead_time_s=600, publish_every_s=60
+        prometheus_url=prometheus.url,
+        models=("m1",),
+        history_s=DAYS * DAY,
+        lead_time_s=600,
+        publish_every_s=60,
     )
     clock = ManualClock(history_end)
     published = await Publisher(settings, aredis, clock).cycle(clock.now())

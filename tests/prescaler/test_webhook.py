@@ -68,7 +68,10 @@ BAD_AUTH = {
     "no id": lambda b: {k: v for k, v in headers(b).items() if k != "webhook-id"},
     "signature of another body": lambda b: headers(payload("other")),
     "garbage signature": lambda b: {**headers(b), "webhook-signature": "v1,not-base64!!"},
-    "only v2 signature": lambda b: {**headers(b), "webhook-signature": headers(b)["webhook-signature"].replace("v1,", "v2,")},
+    "only v2 signature": lambda b: {
+        **headers(b),
+        "webhook-signature": headers(b)["webhook-signature"].replace("v1,", "v2,"),
+    },
 }
 
 

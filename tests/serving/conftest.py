@@ -32,7 +32,6 @@ from forescale.worker.app import create_app as create_worker
 from forescale.worker.loop import Worker
 from forescale.worker.settings import WorkerSettings
 
-VENV_BIN = Path(sys.executable).parent
 
 
 class RunningRouter:
@@ -93,7 +92,7 @@ class SpawnedWorker:
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "FORESCALE_REDIS_URL": redis_url, "FORESCALE_WORKER_WORKER_ID": worker_id,
                     **env}  # fmt: skip
-        args = [str(VENV_BIN / "forescale"), "worker", "--model", model, "--port", str(self.port)]
+        args = [sys.executable, "-m", "forescale.worker", "--model", model, "--port", str(self.port)]
         self.log = log_dir / f"worker-{worker_id}.log"
         with self.log.open("wb") as err:
             self.proc = subprocess.Popen(args, env=full_env, stdout=subprocess.DEVNULL, stderr=err)

@@ -59,7 +59,9 @@ async def test_bad_body_is_a_problem_and_not_enqueued(
 
 
 async def _post(http: aiohttp.ClientSession, url: str, body: Any, **kw: Any) -> tuple[int, dict[str, Any]]:
-    async with http.post(url, **({"json": body} if not isinstance(body, bytes) else {"data": body}), **kw) as r:
+    async with http.post(
+        url, **({"json": body} if not isinstance(body, bytes) else {"data": body}), **kw
+    ) as r:
         assert r.content_type == "application/problem+json"
         return r.status, await r.json(content_type=None)
 

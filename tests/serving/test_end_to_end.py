@@ -146,3 +146,35 @@ async def test_metrics_endpoints_expose_the_contract_names(
         'forescale_worker_ready{model="m"} 1.0',
     ):  # fmt: skip
         assert name in worker_text
+
+
+async def test_transformer_model_through_the_queue_matches_the_engine(
+    redis_url: str, add_model: AddModel, router: RunningRouter, http: aiohttp.ClientSession
+) -> None:
+    from forescale.worker import engines
+
+    opts = {"d_model": 32, "layers": 1, "max_len": 32, "threads": 1}
+    await add_model("t", "transformer", engine_options=opts, max_batch=8, max_wait_ms=10)
+    w = await start_worker(redis_url, "t")
+    seqs = [list(range(1, 1 + n)) for n in (3, 9, 17, 30)]
+    try:
+
+        async def one(ids: list[int]) -> list[float]:
+            body = {"inputs": [{"name": "input_ids", "datatype": "INT64", "shape": [len(ids)], "data": ids}]}
+            async with http.post(f"{router.url}/v2/models/t/infer", json=body) as resp:
+                assert resp.status == 200
+                [out] = (await resp.json())["outputs"]
+            assert out["name"] == "embedding" and out["shape"] == [32] and out["datatype"] == "FP32"
+            return list(out["data"])
+
+        got = await asyncio.gather(*(one(s) for s in seqs))
+        body = {"inputs": [{"name": "input_ids", "datatype": "FP32", "shape": [2], "data": [1, 2]}]}
+        async with http.post(f"{router.url}/v2/models/t/infer", json=body) as resp:
+            bad = resp.status, await resp.json(content_type=None)
+    finally:
+        await w.stop()
+    ref = engines.create("transformer", opts)
+    ref.load()
+    for s, g in zip(seqs, got, strict=True):
+        np.testing.assert_allclose(g, ref.infer([{"input_ids": np.array(s)}])[0]["embedding"], atol=1e-5)
+    assert bad[0] == 400 and "input_ids" in bad[1]["detail"]

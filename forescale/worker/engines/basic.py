@@ -33,6 +33,9 @@ class _Base:
     def load(self) -> None:
         return None
 
+    def infer(self, batch: list[Tensors]) -> list[Tensors]:
+        raise NotImplementedError
+
     def warm_up(self) -> None:
         self.infer([{"x": np.zeros(1, dtype=np.float32)}])
 

@@ -1,0 +1,97 @@
+"""``create_app(settings, deps)``: the admin API as an aiohttp application, and
+``serve_api(settings, deps)``: an async context that serves it on a port.
+
+Middlewares, outermost first: every error becomes ``application/problem+json`` (aiohttp's
+own 404/405/413 included; a Redis outage is a 503; anything else a logged 500), then
+bodies larger than ``max_body_bytes`` are refused from their Content-Length before they
+are read (aiohttp's ``client_max_size`` catches chunked ones), then bearer-token auth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from forescale.controller.api.auth import TOKEN_KEY, Handler, auth_middleware, load_tokens
+from forescale.controller.api.deps import DEPS, SETTINGS, WHATIF_LOCK, ApiDeps
+from forescale.controller.api.openapi import document
+from forescale.controller.api.policies import POLICY, POOL
+from forescale.controller.api.problem import problem
+from forescale.controller.api.settings import ApiSettings
+from forescale.controller.api.status import audit_log, decisions, status
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        return problem(exc.status, f"{request.method} {request.path}: {exc.reason}", headers=headers)
+    except (RedisError, OSError) as exc:
+        log.warning("%s %s: store unavailable: %s", request.method, request.path, exc)
+        return problem(503, "the controller's store is unavailable", headers={"Retry-After": "5"})
+    except Exception:  # the outermost handler of a request: log it, answer 500, keep serving
+        log.exception("%s %s failed", request.method, request.path)
+        return problem(500, "internal error (logged by the controller)")
+
+
+@web.middleware
+async def size_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    limit = request.app[SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return problem(413, f"request body over {limit} bytes")
+    return await handler(request)
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(document())
+
+
+def create_app(settings: ApiSettings, deps: ApiDeps) -> web.Application:
+    """The admin API; ``TokenError`` when the configured tokens are malformed."""
+    tokens = load_tokens(settings.tokens, settings.tokens_file)
+    if not tokens:
+        log.warning("admin API: no tokens configured (FORESCALE_API_TOKENS): every request is refused")
+    app = web.Application(
+        middlewares=[problem_middleware, size_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[DEPS] = deps
+    app[TOKEN_KEY] = tokens
+    app[WHATIF_LOCK] = asyncio.Lock()
+    app.add_routes([*POLICY.routes(), *POOL.routes()])
+    app.add_routes([
+        web.get("/v1/status", status), web.get("/v1/decisions", decisions),
+        web.get("/v1/audit", audit_log), web.get("/openapi.json", openapi_json),
+    ])  # fmt: skip
+    return app
+
+
+@asynccontextmanager
+async def serve_api(settings: ApiSettings, deps: ApiDeps) -> AsyncIterator[web.AppRunner]:
+    """Serve the API on ``settings.host:port`` while the context is open.
+
+    ``runner.addresses`` gives the bound address (useful with port 0)."""
+    runner = web.AppRunner(create_app(settings, deps), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        log.info("admin API on http://%s:%s", settings.host, bound_port(runner))
+        yield runner
+    finally:
+        await runner.cleanup()
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    return int(runner.addresses[0][1])

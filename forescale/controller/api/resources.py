@@ -1,0 +1,218 @@
+"""Versioned resources: ``/v1/policies[/{model}]`` and ``/v1/pools[/{name}]``.
+
+Both are a hash of frozen pydantic specs in the ``Store`` with optimistic concurrency,
+so one ``Resource`` serves both; ``Kind`` holds what differs (the spec model, its key
+field, the extra checks, what blocks a delete, and the policy's dry run).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from forescale.controller.api import audit
+from forescale.controller.api.auth import caller
+from forescale.controller.api.deps import DEPS, SETTINGS
+from forescale.controller.api.etags import PreconditionFailed, etag, expected_version, not_modified
+from forescale.controller.api.jsondiff import merge_patch
+from forescale.controller.api.problem import FieldError, invalid, problem, validation_problem
+from forescale.controller.store import NotFound, Store, VersionConflict, Versioned
+
+MERGE_PATCH = "application/merge-patch+json"
+Check = Callable[[Store, Any], Awaitable[list[FieldError]]]
+Blocker = Callable[[Store, str], Awaitable[str | None]]
+DryRun = Callable[[web.Request, "Versioned[Any] | None", Any], Awaitable[web.Response]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: Literal["policy", "pool"]
+    plural: str
+    model: type[BaseModel]
+    key: str  # the spec field that names an entry, and the path parameter
+    check: Check  # cross-resource rules (e.g. the pools a policy names exist)
+    blocker: Blocker  # why a delete is refused (409), or None
+    dry_run: DryRun | None = None
+
+    def get(self, store: Store, name: str) -> Awaitable[Versioned[Any] | None]:
+        return store.get_policy(name) if self.kind == "policy" else store.get_pool(name)
+
+    def all(self, store: Store) -> Awaitable[list[Versioned[Any]]]:
+        return store.list_policies() if self.kind == "policy" else store.list_pools()
+
+    def put(self, store: Store, spec: Any, expected: str) -> Awaitable[str]:
+        return store.put_policy(spec, expected) if self.kind == "policy" else store.put_pool(spec, expected)
+
+    def delete(self, store: Store, name: str, expected: str) -> Awaitable[None]:
+        if self.kind == "policy":
+            return store.delete_policy(name, expected)
+        return store.delete_pool(name, expected)
+
+
+class BadBody(Exception):
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _spec_response(spec: BaseModel, version: str, status: int = 200, **headers: str) -> web.Response:
+    return web.Response(
+        status=status, text=spec.model_dump_json(), content_type="application/json",
+        headers={"ETag": etag(version), **headers},
+    )  # fmt: skip
+
+
+async def _json_body(request: web.Request, content_types: tuple[str, ...]) -> Any:
+    if request.content_type not in content_types:
+        detail = f"Content-Type must be {' or '.join(content_types)}"
+        raise BadBody(problem(415, detail, headers={"Accept-Patch": MERGE_PATCH}))
+    raw = await request.read()  # over client_max_size: aiohttp raises 413
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadBody(problem(400, f"malformed JSON: {exc}")) from None
+
+
+class Resource:
+    def __init__(self, kind: Kind) -> None:
+        self.k = kind
+
+    def routes(self) -> list[web.RouteDef]:
+        base = f"/v1/{self.k.plural}"
+        item = f"{base}/{{{self.k.key}}}"
+        return [
+            web.get(base, self.list), web.post(base, self.create), web.get(item, self.get),
+            web.put(item, self.put), web.patch(item, self.patch), web.delete(item, self.delete),
+        ]  # fmt: skip
+
+    def _store(self, request: web.Request) -> Store:
+        return request.app[DEPS].store
+
+    async def list(self, request: web.Request) -> web.Response:
+        items = [{"etag": etag(v.version), "spec": v.value.model_dump(mode="json")}
+                 for v in await self.k.all(self._store(request))]  # fmt: skip
+        return web.json_response({"items": items})
+
+    async def get(self, request: web.Request) -> web.Response:
+        name = request.match_info[self.k.key]
+        current = await self.k.get(self._store(request), name)
+        if current is None:
+            return problem(404, f"no {self.k.kind} named {name!r}", instance=request.path)
+        if not_modified(request, current.version):
+            return web.Response(status=304, headers={"ETag": etag(current.version)})
+        return _spec_response(current.value, current.version)
+
+    async def create(self, request: web.Request) -> web.Response:
+        try:
+            body = await _json_body(request, ("application/json",))
+            spec = await self._validate(request, body, None)
+        except BadBody as exc:
+            return exc.response
+        name = getattr(spec, self.k.key)
+        current = await self.k.get(self._store(request), name)
+        if current is not None:
+            return problem(409, f"{self.k.kind} {name!r} exists: PUT it with If-Match to change it")
+        return await self._write(request, None, spec, "")
+
+    async def put(self, request: web.Request) -> web.Response:
+        return await self._update(request, patch=False)
+
+    async def patch(self, request: web.Request) -> web.Response:
+        return await self._update(request, patch=True)
+
+    async def _update(self, request: web.Request, *, patch: bool) -> web.Response:
+        name = request.match_info[self.k.key]
+        current = await self.k.get(self._store(request), name)
+        try:
+            expected = expected_version(request, current.version if current else None, create_ok=not patch)
+            body = await _json_body(request, (MERGE_PATCH,) if patch else ("application/json",))
+            if patch:
+                assert current is not None  # expected_version answered 404 otherwise
+                body = merge_patch(current.value.model_dump(mode="json"), body)
+            spec = await self._validate(request, body, name)
+        except (PreconditionFailed, BadBody) as exc:
+            return exc.response
+        return await self._write(request, current, spec, expected)
+
+    async def _validate(self, request: web.Request, body: Any, name: str | None) -> Any:
+        if isinstance(body, dict) and name is not None:
+            given = body.setdefault(self.k.key, name)
+            if given != name:
+                err = FieldError(pointer=f"/{self.k.key}", field=self.k.key,
+                                 detail=f"must equal the name in the path ({name!r})")  # fmt: skip
+                raise BadBody(invalid([err]))
+        try:
+            spec = self.k.model.model_validate(body)
+        except ValidationError as exc:
+            raise BadBody(validation_problem(exc, self.k.model)) from None
+        errors = await self.k.check(self._store(request), spec)
+        if errors:
+            raise BadBody(invalid(errors))
+        return spec
+
+    async def _write(
+        self, request: web.Request, current: Versioned[Any] | None, spec: Any, expected: str
+    ) -> web.Response:
+        if self.k.dry_run is not None:
+            try:
+                dry = _flag(request, "dry_run")
+            except BadBody as exc:
+                return exc.response
+            if dry:
+                return await self.k.dry_run(request, current, spec)
+        store = self._store(request)
+        try:
+            version = await self.k.put(store, spec, expected)
+        except VersionConflict as exc:
+            return problem(412, f"{request.path} changed meanwhile: {exc}", instance=request.path)
+        await self._audit(request, getattr(spec, self.k.key), current, (spec, version))
+        name = getattr(spec, self.k.key)
+        if current is None:
+            loc = f"/v1/{self.k.plural}/{name}"
+            return _spec_response(spec, version, 201, Location=loc)
+        return _spec_response(spec, version)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        name = request.match_info[self.k.key]
+        store = self._store(request)
+        current = await self.k.get(store, name)
+        try:
+            expected = expected_version(request, current.version if current else None, create_ok=False)
+        except PreconditionFailed as exc:
+            return exc.response
+        reason = await self.k.blocker(store, name)
+        if reason:
+            return problem(409, reason, instance=request.path)
+        try:
+            await self.k.delete(store, name, expected)
+        except VersionConflict as exc:
+            return problem(412, f"{request.path} changed meanwhile: {exc}", instance=request.path)
+        except NotFound:
+            return problem(404, f"no {self.k.kind} named {name!r}", instance=request.path)
+        await self._audit(request, name, current, None)
+        return web.Response(status=204)
+
+    async def _audit(
+        self, request: web.Request, name: str, before: Versioned[Any] | None, after: tuple[Any, str] | None
+    ) -> None:
+        deps, settings = request.app[DEPS], request.app[SETTINGS]
+        rec = audit.record(
+            at=deps.clock.now(), who=caller(request), kind=self.k.kind, name=name,
+            before=(before.value.model_dump(mode="json"), before.version) if before else None,
+            after=(after[0].model_dump(mode="json"), after[1]) if after else None,
+        )  # fmt: skip
+        await audit.append(deps.store.redis, rec, settings.audit_max)
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    """A boolean query parameter: ``true`` or ``false`` (absent: false); else 422."""
+    value = request.query.get(name, "false")
+    if value not in ("true", "false"):
+        err = FieldError(pointer=f"query/{name}", field=name, detail="must be true or false")
+        raise BadBody(invalid([err]))
+    return value == "true"
