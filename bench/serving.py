@@ -38,8 +38,8 @@ from forescale.devstack.redis_server import RedisServer
 
 VENV_BIN = Path(sys.executable).parent
 BODY = {"id": "b", "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 8], "data": [0.5] * 8}]}
-TRANSFORMER = {"d_model": 128, "nhead": 4, "layers": 4, "ff": 512, "max_len": 64, "threads": 1}
-SEQ_LEN = 64
+TRANSFORMER = {"d_model": 64, "nhead": 4, "layers": 2, "ff": 128, "max_len": 32, "threads": 1}
+SEQ_LEN = 32
 
 
 # --- child-process servers (this file run with --serve ...) -------------------------
@@ -167,7 +167,7 @@ def overhead(redis: RedisServer, concurrency: int, seconds: float) -> dict[str, 
 
     port = free_port()
     celery_env = {"PYTHONPATH": str(Path(__file__).parent)}
-    worker = spawn([str(VENV_BIN / "celery"), "-A", "serving", "worker", "-q", "--without-heartbeat",
+    worker = spawn([str(VENV_BIN / "celery"), "-A", "serving", "worker", "--loglevel", "WARNING", "--without-heartbeat",
                     "--without-gossip", "--without-mingle"], {**celery_env, "FS_BENCH_CELERY_URL": redis.url})  # fmt: skip
     front = spawn([sys.executable, __file__, "--serve", str(port), "--celery-url", redis.url])
     wait_port(port, 30)

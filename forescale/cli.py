@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "forescale.prescaler.cli",  # prescaler, backtest
     "forescale.sim.cli",  # simulate
     "forescale.demo.cli",  # demo, loadgen
+    "forescale.settingsdoc",  # settings
 )
 
 

@@ -54,4 +54,3 @@ def _controller(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
-

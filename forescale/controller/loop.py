@@ -25,6 +25,7 @@ from forescale.controller.store import Store
 from forescale.core.clock import Clock
 from forescale.core.errors import CapacityError
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec, PoolTarget
+from forescale.core.policy import UnknownPolicy
 from forescale.core.ports import MetricsSource, NodePoolProvider, PoolReplicas, ReplicaSetter
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ class Controller:
             except ActuatorError as exc:
                 self.metrics.error(exc.kind)
                 log.warning("%s: %s", entry.value.model, exc)
+            except UnknownPolicy as exc:  # written past the admin API's check: skip this one
+                self.metrics.error("unknown-policy")
+                log.error("%s: %s", entry.value.model, exc)
         self.metrics.tick_seconds.observe(time.perf_counter() - started)
         return decisions
 

@@ -47,11 +47,16 @@ def summary_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _minutes(values: np.ndarray, how: str = "mean") -> np.ndarray:
-    n = len(values) // 60 * 60
+def _bin_s(n: int) -> int:
+    """Plot bin: a minute, or longer so that a long trace has at most ~3000 points."""
+    return max(60, -(-n // 3000 // 60) * 60)
+
+
+def _binned(values: np.ndarray, width: int, how: str = "mean") -> np.ndarray:
+    n = len(values) // width * width
     if n == 0:
         return values
-    blocks = values[:n].reshape(-1, 60)
+    blocks = values[:n].reshape(-1, width)
     return blocks.max(axis=1) if how == "max" else blocks.mean(axis=1)
 
 
@@ -61,14 +66,15 @@ def write_plots(outcome: Outcome, folder: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    hours = np.arange(len(_minutes(outcome.demand))) / 60.0
+    width = _bin_s(len(outcome.demand))
+    hours = np.arange(len(_binned(outcome.demand, width))) * width / 3600.0
     names: list[str] = []
 
     fig, ax = plt.subplots(figsize=(11, 4))
-    ax.plot(hours, _minutes(outcome.need, "max"), color="black", lw=0.8, label="need (replicas)")
+    ax.plot(hours, _binned(outcome.need, width, "max"), color="black", lw=0.8, label="need (max per bin)")
     for name, run in outcome.runs.items():
-        ax.plot(hours, _minutes(run.ready), lw=0.8, label=f"{name} ready")
-    ax.set(xlabel="hours", ylabel="replicas", title="Demand (need) vs ready capacity")
+        ax.plot(hours, _binned(run.ready, width), lw=0.8, label=f"{name} ready (mean per bin)")
+    ax.set(xlabel="hours", ylabel="replicas", title=f"Demand (need) vs ready capacity, {width} s bins")
     ax.legend(fontsize=7)
     names.append(_save(fig, folder, "capacity.png"))
 
@@ -84,8 +90,8 @@ def write_plots(outcome: Outcome, folder: Path) -> list[str]:
         # Backlog over the recent drain rate: how long a request joining the line waits.
         backlog = np.maximum(np.cumsum(outcome.demand - run.dropped - run.served), 0.0)
         wait = np.where(backlog > 1e-6, backlog / np.maximum(_rolling(run.served), 1e-9), 0.0)
-        ax.plot(hours, _minutes(wait, "max"), lw=0.8, label=name)
-    ax.set(xlabel="hours", ylabel="s", title="Queueing delay (worst per minute)", yscale="symlog")
+        ax.plot(hours, _binned(wait, width, "max"), lw=0.8, label=name)
+    ax.set(xlabel="hours", ylabel="s", title=f"Queueing delay (worst per {width} s)", yscale="symlog")
     ax.legend(fontsize=7)
     names.append(_save(fig, folder, "latency.png"))
     plt.close("all")

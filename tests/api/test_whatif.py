@@ -94,3 +94,9 @@ async def test_dry_run_flag_must_be_true_or_false(api: Api) -> None:
     assert r.status == 422
     assert [e["field"] for e in (await r.json())["errors"]] == ["dry_run"]
     assert await api.store.get_policy("chat") is None
+
+
+async def test_pools_have_no_dry_run_and_are_not_written_by_one(api: Api) -> None:
+    r = await api.client.put("/v1/pools/od-a?dry_run=true", json=pool(), headers=W)
+    assert r.status == 422
+    assert await api.store.get_pool("od-a") is None

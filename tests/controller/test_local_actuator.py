@@ -124,3 +124,15 @@ async def ready_pids(provider: LocalProvider, pids: set[int]) -> bool:
 
     states = await worker_states(provider.redis, "m1", time.time())
     return pids <= {int(e["pid"]) for e in states.values() if e.get("state") == "ready"}
+
+
+async def test_reserved_pool_launches_its_reservation_then_raises(provider: LocalProvider) -> None:
+    from forescale.core.errors import ReservationExhausted
+    from forescale.core.model import PoolSpec
+
+    reserved = PoolSpec(name="res-a", capacity_type="reserved", price_per_node_hour=2, max_nodes=5,
+                        reservation_nodes=2, lead_time_s=10)  # fmt: skip
+    with pytest.raises(ReservationExhausted):
+        await provider.set_nodes("m1", reserved, 4, 0)
+    [obs] = await provider.observe("m1", [reserved], provider.clock.now())
+    assert obs.starting_nodes == 2

@@ -177,3 +177,16 @@ async def test_only_the_leader_acts_and_takeover_within_one_lease(store: Store, 
     assert clock.now() - renewed_at <= 30
     assert not a.leading()  # a's renew deadline passed long before b could take over
     assert len(await ctl_b.tick()) == 1
+
+
+async def test_unknown_policy_name_skips_only_that_policy(store: Store, metrics, registry) -> None:
+    from forescale.controller.loop import core_decide
+
+    await seed(store, pools=("spot-a",))
+    await store.put_policy(SPEC.model_copy(update={"model": "m2", "policy": "nope", "pools": ("spot-a",)}))
+    ctl, source, _, _, _ = make(store, metrics)
+    ctl.decide = core_decide
+    source.set("m1", rps=20.0)
+    source.set("m2", rps=20.0)
+    assert [d.model for d in await ctl.tick()] == ["m1"]
+    assert registry.get_sample_value("forescale_controller_errors_total", {"kind": "unknown-policy"}) == 1

@@ -8,8 +8,10 @@ workers get SIGTERM (and drain). A node holds ``gpus_per_node`` replicas (one GP
 Replicas are real worker processes, started only on ready nodes that are not under
 notice; ready = the worker's heartbeat in ``fs:workers:{model}`` says ``ready``.
 
-Fault knobs (settings or attributes): ``unavailable`` pools raise InsufficientCapacity
-when asked to grow; ``never_ready`` pools launch nodes that never become ready.
+A reserved pool launches at most its ``reservation_nodes`` and raises
+ReservationExhausted for more. Fault knobs (settings or attributes): ``unavailable`` pools
+raise InsufficientCapacity when asked to grow; ``never_ready`` pools launch nodes that
+never become ready.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from forescale.controller.actuators.local_procs import ProcessTable
 from forescale.controller.settings import LocalSettings
 from forescale.controller.signals.direct import worker_states
 from forescale.core.clock import Clock, SystemClock
-from forescale.core.errors import InsufficientCapacity
+from forescale.core.errors import InsufficientCapacity, ReservationExhausted
 from forescale.core.model import PoolObservation, PoolSpec
 from forescale.core.ports import PoolReplicas, ReplicaCounts
 
@@ -164,7 +166,8 @@ class LocalProvider:
         if nodes > len(healthy) and pool.name in self.unavailable:
             slot.insufficient_at = now
             raise InsufficientCapacity(pool.name, "simulated: no capacity")
-        nodes = min(nodes, pool.max_nodes)
+        short = pool.capacity_type == "reserved" and nodes > pool.reservation_nodes
+        nodes = min(nodes, pool.max_nodes, pool.reservation_nodes if short else nodes)
         ready_at = math.inf if pool.name in self.never_ready else now + pool.lead_time_s
         for _ in range(nodes - len(healthy)):
             slot.nodes.append(SimNode(launched_at=now, ready_at=ready_at))
@@ -175,6 +178,8 @@ class LocalProvider:
                     self.procs.terminate(w, self.wall.now())
             slot.nodes = [n for n in slot.nodes if n.id not in drop]
         await self._reconcile(model, pool)
+        if short:  # what the reservation holds was launched; the rest is someone else's job
+            raise ReservationExhausted(pool.name, f"reservation holds {pool.reservation_nodes} nodes")
 
     def _track_lead_times(self, slot: _Slot, now: float, since: float) -> None:
         for n in slot.nodes:

@@ -158,6 +158,11 @@ class Resource:
     async def _write(
         self, request: web.Request, current: Versioned[Any] | None, spec: Any, expected: str
     ) -> web.Response:
+        if "dry_run" in request.query and self.k.dry_run is None:  # never write what was meant as a trial
+            err = FieldError(
+                pointer="query/dry_run", field="dry_run", detail=f"no dry run for {self.k.plural}"
+            )
+            return invalid([err])
         if self.k.dry_run is not None:
             try:
                 dry = _flag(request, "dry_run")

@@ -34,7 +34,6 @@ class DryRun(BaseModel):
     """Answer of a write with ``dry_run=true``: nothing was stored."""
 
     dry_run: bool = True
-    valid: bool = Field(default=True, description="The proposed policy passed every check.")
     current: PolicySpec | None = Field(description="The stored policy; null when none.")
     proposed: PolicySpec
     changes: list[dict[str, Any]] = Field(description="JSON diff from current to proposed.")

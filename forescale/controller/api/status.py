@@ -23,7 +23,7 @@ from forescale.controller.api.schemas import (
     Status,
 )
 from forescale.controller.signals.direct import DirectSource, worker_states
-from forescale.core.model import NAME_PATTERN, PolicySpec, PoolSpec
+from forescale.core.model import NAME_PATTERN, Decision, PolicySpec, PolicyState, PoolSpec
 from forescale.core.ports import PoolReplicas, ReplicaCounts
 
 MAX_LIMIT = 1000
@@ -36,6 +36,22 @@ async def _replicas(deps: ApiDeps, spec: PolicySpec, pools: list[PoolSpec], now:
     ready = sum(1 for e in states.values() if e.get("state") == "ready")
     warming = sum(1 for e in states.values() if e.get("state") == "warming")
     return PoolReplicas({"": ReplicaCounts(desired=ready + warming, ready=ready, starting=warming)})
+
+
+def _pool_rows(decision: Decision | None, state: PolicyState, all_pools: list[PoolSpec]) -> list[PoolStatus]:
+    """Desired nodes and replicas per pool from the last decision, with what the state learnt."""
+    kinds = {p.name: p.capacity_type for p in all_pools}
+    return [
+        PoolStatus(
+            pool=t.pool,
+            capacity_type=kinds.get(t.pool, t.capacity_type),
+            desired_nodes=t.nodes,
+            desired_replicas=t.replicas,
+            lead_time_s=state.lead_time_s.get(t.pool),
+            unavailable_since=state.unavailable_at.get(t.pool),
+        )
+        for t in (decision.pools if decision else ())
+    ]
 
 
 async def model_status(deps: ApiDeps, spec: PolicySpec, all_pools: list[PoolSpec], now: float) -> ModelStatus:
@@ -52,18 +68,7 @@ async def model_status(deps: ApiDeps, spec: PolicySpec, all_pools: list[PoolSpec
         )
         for f in await store.load_forecasts(spec.model)
     ]
-    kinds = {p.name: p.capacity_type for p in all_pools}
-    pool_rows = [
-        PoolStatus(
-            pool=t.pool,
-            capacity_type=kinds.get(t.pool, t.capacity_type),
-            desired_nodes=t.nodes,
-            desired_replicas=t.replicas,
-            lead_time_s=state.lead_time_s.get(t.pool),
-            unavailable_since=state.unavailable_at.get(t.pool),
-        )
-        for t in (decision.pools if decision else ())
-    ]
+    pool_rows = _pool_rows(decision, state, all_pools)
     return ModelStatus(
         model=spec.model,
         mode=spec.mode,
