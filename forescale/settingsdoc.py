@@ -23,6 +23,7 @@ SETTINGS_CLASSES = (
     "forescale.controller.settings:ControllerSettings",
     "forescale.controller.settings:LocalSettings",
     "forescale.controller.settings:KubeSettings",
+    "forescale.controller.api.settings:ApiSettings",
     "forescale.prescaler.settings:PrescalerSettings",
 )
 

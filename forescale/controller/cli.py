@@ -23,6 +23,9 @@ def register(sub: Any) -> None:
     p.add_argument("--interval", type=float, default=None, help="seconds between ticks")
     p.add_argument("--signals", choices=("direct", "prometheus"), default=None, help="signal source")
     p.add_argument("--redis-url", default=None, help="Redis URL (default: FORESCALE_REDIS_URL)")
+    p.add_argument(
+        "--api-port", type=int, default=None, help="admin API port (default: FORESCALE_API_PORT, else 8081)"
+    )
     p.set_defaults(func=_controller)
 
 
@@ -43,6 +46,7 @@ def _controller(args: argparse.Namespace) -> int:
         settings = ControllerSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise CliError(validation_message("settings", exc)) from None
+    _check_tokens()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s controller %(levelname)s %(message)s")
 
     async def main() -> None:
@@ -50,7 +54,19 @@ def _controller(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop, api_port=args.api_port)
 
     asyncio.run(main())
     return 0
+
+
+def _check_tokens() -> None:
+    """Malformed API tokens are a start-up error of one line, not a traceback later."""
+    from forescale.controller.api.auth import TokenError, load_tokens
+    from forescale.controller.api.settings import ApiSettings
+
+    api = ApiSettings()
+    try:
+        load_tokens(api.tokens, api.tokens_file)
+    except TokenError as exc:
+        raise CliError(f"FORESCALE_API_TOKENS: {exc}") from None

@@ -77,8 +77,16 @@ def _source(settings: ControllerSettings, redis: aioredis.Redis) -> MetricsSourc
     return DirectSource(redis)
 
 
-async def serve(settings: ControllerSettings, stop: asyncio.Event, clock: Clock | None = None) -> None:
-    """Run the controller until ``stop``: one task renews the lease, one reconciles."""
+async def serve(
+    settings: ControllerSettings,
+    stop: asyncio.Event,
+    clock: Clock | None = None,
+    api_port: int | None = None,
+) -> None:
+    """Run the controller until ``stop``: one task renews the lease, one reconciles, and
+    the admin API (FORESCALE_API_*; ``api_port`` overrides its port) serves alongside."""
+    from forescale.controller.api.hosting import controller_api
+
     clock = clock or SystemClock()
     identity = settings.identity or f"{socket.gethostname()}-{os.getpid()}"
     metrics = ControllerMetrics(REGISTRY)
@@ -91,10 +99,15 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event, clock: Clock 
         stack.push_async_callback(redis.aclose)
         parts = await stack.enter_async_context(_actuator(settings, redis, clock))
         elector = LeaderElector(parts.lease, clock, identity)
+        store = Store(redis, settings.decision_history)
+        source = _source(settings, redis)
         ctl = Controller(
-            Store(redis, settings.decision_history), _source(settings, redis), parts.nodes, parts.replicas,
+            store, source, parts.nodes, parts.replicas,
             clock, interval_s=settings.interval_s, elector=elector, metrics=metrics,
         )  # fmt: skip
+        await stack.enter_async_context(
+            controller_api(settings, store, clock, source, parts.replicas, port=api_port)
+        )
         log.info("controller %s: provider %s, every %gs", identity, settings.provider, settings.interval_s)
         leading = asyncio.create_task(_track_leader(elector, metrics, stop, clock))
         await asyncio.gather(elector.run(stop), ctl.run(stop), leading)

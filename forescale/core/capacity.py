@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import PolicySpec, PoolTarget
@@ -45,8 +45,7 @@ __all__ = ["Plan", "PoolFacts", "PoolTable", "ReservationLedger", "plan_capacity
 MIN_EXPECTED_INTERRUPTIONS = 0.05
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     targets: tuple[PoolTarget, ...]
     notes: tuple[str, ...]
     unplaced: int  # replicas no pool could take
@@ -79,6 +78,11 @@ class _Fill:
         self.nodes = [0] * len(lay.specs)
         self.assigned = [0] * len(lay.specs)
         self.planned: list[int] = []  # pools given nodes by fill(); others keep what they had
+        # per capacity type, the pools with ready nodes (usually a few of the many)
+        self.held: dict[str, list[int]] = {"reserved": [], "spot": [], "on-demand": []}
+        for i in t.occupied:
+            if t.ready[i]:
+                self.held[lay.specs[i].capacity_type].append(i)
 
     def fill(self, idx: Sequence[int], want: int, share: int | None = None, *, existing: bool = False) -> int:
         """Place up to ``want`` replicas on pools ``idx`` in order; returns what is left.
@@ -109,8 +113,9 @@ class _Fill:
     def fill_kind(self, kind: str, want: int) -> int:
         """Existing ready nodes of ``kind`` first (cheapest first), then new ones (cheapest first):
         a smaller count so drops the most expensive nodes, and a larger one keeps all."""
-        idx = self.kinds[kind]
-        return self.fill(idx, self.fill(idx, want, existing=True))
+        if want <= 0:
+            return want
+        return self.fill(self.kinds[kind], self.fill(self.held[kind], want, existing=True))
 
 
 def plan_capacity(
@@ -172,7 +177,7 @@ def _fill_spot(w: _Fill, idx: list[int], left: int, budget: int) -> int:
     want = min(left, budget)
     if want <= 0:
         return left
-    rest = w.fill(idx, want, existing=True)
+    rest = w.fill(w.held["spot"], want, existing=True)
     usable = [i for i in idx if w.caps[i] > w.nodes[i]]
     if rest and usable:
         # new nodes: an even share each first, so one pool's interruption hits a part
@@ -184,6 +189,8 @@ def _fill_spot(w: _Fill, idx: list[int], left: int, budget: int) -> int:
 def _spot_buffer(w: _Fill, idx: list[int], notes: list[str]) -> None:
     """Spare spot nodes for the interruptions expected before a replacement would be ready."""
     rate, lead = w.t.rate, w.t.lead_s
+    if not any(rate):
+        return
     for i in idx:
         if not rate[i] or not w.nodes[i]:
             continue
@@ -202,6 +209,8 @@ def _spot_buffer(w: _Fill, idx: list[int], notes: list[str]) -> None:
 
 def _cover_slow_spot(w: _Fill, notes: list[str]) -> None:
     """On-demand for spot replicas whose nodes have been starting longer than the timeout."""
+    if True not in w.t.slow:
+        return
     for i in w.kinds["spot"]:
         if not w.t.slow[i]:
             continue

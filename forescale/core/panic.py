@@ -9,13 +9,12 @@ stable window has passed without the condition (the surge is then in the stable 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from forescale.core.hpa import ceil_div
 
 
-@dataclass(frozen=True, slots=True)
-class PanicStep:
+class PanicStep(NamedTuple):
     panicking: bool
     replicas: int  # what panic mode asks for (0 when not panicking)
     panic_at: float | None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from forescale.core import leadtime
 from forescale.core.model import Observation, PolicySpec, PolicyState, PoolObservation, PoolSpec
@@ -32,8 +33,7 @@ _LAYOUTS: dict[tuple[object, ...], tuple[tuple[PoolSpec, ...], Layout, list[str]
 _LAYOUTS_MAX = 256
 
 
-@dataclass(frozen=True, slots=True)
-class PoolView:
+class PoolView(NamedTuple):
     table: PoolTable
     lead_samples: dict[str, tuple[float, ...]]
     lead_time_s: dict[str, float]

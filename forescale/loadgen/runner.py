@@ -58,9 +58,7 @@ class LoadReport:
         counts = Counter(o.status for o in outcomes)
         names = {DROPPED: "dropped", NO_ANSWER: "no_answer"}
         statuses = {names.get(k, str(k)): v for k, v in sorted(counts.items())}
-        return LoadReport(
-            len(outcomes), statuses, counts.get(DROPPED, 0), pct[0], pct[1], pct[2], duration_s
-        )
+        return LoadReport(len(outcomes), statuses, counts.get(DROPPED, 0), pct[0], pct[1], pct[2], duration_s)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -87,8 +85,8 @@ class LoadGen:
     concurrency: int = 256
     timeout_s: float = 30.0
     outcomes: list[Outcome] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)  # offset of every arrival sent so far
     in_flight: int = 0
-    sent: int = 0
     started_at: float | None = None  # event-loop time of offset 0
 
     async def run(self, offsets: np.ndarray, stop: asyncio.Event | None = None) -> LoadReport:
@@ -107,10 +105,11 @@ class LoadGen:
                     break
                 if stop.is_set():
                     break
-                self.sent += 1
+                self.sent_at.append(off)
                 if self.in_flight >= self.concurrency:
                     self.outcomes.append(Outcome(off, math.nan, DROPPED))
                     continue
+                self.in_flight += 1  # counted here: the task may not run before the next arrival
                 task = asyncio.create_task(self._one(session, endpoint, i, off))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -123,7 +122,6 @@ class LoadGen:
 
     async def _one(self, session: aiohttp.ClientSession, endpoint: str, i: int, off: float) -> None:
         loop = asyncio.get_running_loop()
-        self.in_flight += 1
         began = loop.time()
         status = NO_ANSWER
         try:

@@ -69,7 +69,7 @@ def to_forecast(
 ) -> Forecast | None:
     """Absolute rates of ``ext`` on the grid (every quantile gets the same value; a
     multiplier scales each learned quantile). None when no window overlaps the horizon."""
-    base = {p.t: p.rps for p in learned.points} if learned else {}
+    base = {round(p.t, 3): p.rps for p in learned.points} if learned else {}
     points = []
     for t in grid(now, horizon_s, step_s):
         best: tuple[float, ...] | None = None
@@ -79,7 +79,8 @@ def to_forecast(
             if w.rps is not None:
                 values: tuple[float, ...] | None = (w.rps,) * len(quantiles)
             else:
-                values = tuple(v * (w.multiplier or 1.0) for v in base[t]) if t in base else None
+                learned_rps = base.get(round(t, 3))
+                values = tuple(v * (w.multiplier or 1.0) for v in learned_rps) if learned_rps else None
             if values is not None:
                 best = values if best is None else tuple(map(max, best, values))
         if best is not None:

@@ -40,6 +40,8 @@ FEATURE_NAMES = (
     "recent_10m",
     "recent_1h",
     "day_ago_1h",
+    "recent_1h_sq",
+    "day_lag_wide_sq",
 )
 
 
@@ -75,7 +77,6 @@ def seasonal_lag(means: WindowMeans, j: np.ndarray, i: np.ndarray, lag: int, hal
 
 
 def feature_matrix(
-    means: WindowMeans,
     z: np.ndarray,
     start: float,
     step_s: float,
@@ -83,6 +84,7 @@ def feature_matrix(
     horizons: np.ndarray,
 ) -> np.ndarray:
     """Rows for ``(origins[k], horizons[k])``; ``origins`` are indices into ``z``."""
+    means, squares = WindowMeans(z), WindowMeans(np.square(z))
     i = origins.astype(np.int64)
     j = i + horizons.astype(np.int64)
     t = start + (j + 0.5) * step_s  # middle of the target step
@@ -104,5 +106,8 @@ def feature_matrix(
         means.mean(i - recent + 1, i),
         means.mean(i - hour + 1, i),
         means.mean(i - day - hour + 1, i - day),
+        # Mean squares give the spread (burstiness) now and one day ago, for the upper quantiles.
+        squares.mean(i - hour + 1, i),
+        seasonal_lag(squares, j, i, day, wide),
     ]
     return np.column_stack(cols)

@@ -27,7 +27,7 @@ import numpy as np
 
 from forescale.core.model import Forecast, ForecastPoint
 from forescale.prescaler.base import RateSeries, register
-from forescale.prescaler.features import DAY_S, WindowMeans, feature_matrix
+from forescale.prescaler.features import DAY_S, feature_matrix
 from forescale.prescaler.forecasters import SeasonalNaive, forecast_steps
 
 Transform = Literal["sqrt", "log1p"]
@@ -95,7 +95,6 @@ class GradientBoostedQuantiles:
         if n * step < self.min_history_s:
             return
         z = to_z(history.values, step, self.transform)
-        means = WindowMeans(z)
         max_h = max(1, math.ceil(self.max_horizon_s / step))
         rng = np.random.default_rng(self.seed)
         # One random horizon per origin: every horizon is covered, rows stay ~ one per step.
@@ -103,7 +102,7 @@ class GradientBoostedQuantiles:
         if len(origins) > self.max_rows:
             origins = np.sort(rng.choice(origins, self.max_rows, replace=False))
         horizons = rng.integers(1, max_h + 1, len(origins))
-        x = feature_matrix(means, z, history.start, step, origins, horizons)
+        x = feature_matrix(z, history.start, step, origins, horizons)
         y = z[origins + horizons]
         keep = np.isfinite(y)
         cal_from = n - max(1, round(self.calibration_s / step))
@@ -153,9 +152,7 @@ class GradientBoostedQuantiles:
         first, nsteps = forecast_steps(history, now, horizon_s)
         origin = len(z) - 1
         horizons = np.arange(first, first + nsteps) - origin
-        x = feature_matrix(
-            WindowMeans(z), z, history.start, history.step_s, np.full(nsteps, origin), horizons
-        )
+        x = feature_matrix(z, history.start, history.step_s, np.full(nsteps, origin), horizons)
         order = sorted(range(len(quantiles)), key=lambda k: quantiles[k])
         with _openmp_limit(self.threads):
             zq = np.column_stack([tr.models[q].predict(x) + tr.offsets[q] for q in quantiles])

@@ -20,8 +20,13 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
+    import sys
 
     from forescale.worker.settings import WorkerSettings
+
+    # The engine runs in a thread; with the default 5 ms GIL switch interval the event
+    # loop (replies, lease renewal) waits up to 5 ms for each turn while it computes.
+    sys.setswitchinterval(0.001)
 
     overrides = {"model": args.model, "port": args.port, "host": args.host, "redis_url": args.redis_url}
     settings = WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})

@@ -39,16 +39,36 @@ class Worker:
         self.busy_s = 0.0
 
     async def consume(self) -> None:
-        """Until ``stopping``: read a batch, run it, ack it. The last batch always finishes."""
-        while not self.stopping.is_set():
-            try:
-                batch = await self.next_batch()
-            except REDIS_DOWN as exc:
-                log.warning("redis unavailable: %s", exc)
-                await self.clock.sleep(0.2)
-                continue
+        """Until ``stopping``: read a batch, run it, ack it. The last batch always finishes.
+
+        A pipeline of three stages: while the engine runs batch k (in a thread), the loop
+        reads batch k+1 and acks batch k-1, so the engine does not wait on Redis.
+        """
+        reading = asyncio.create_task(self._next_batch_or_nothing())
+        acking: asyncio.Task[None] | None = None
+        while True:
+            batch = await reading
+            if self.stopping.is_set():
+                reading = None
+            else:
+                reading = asyncio.create_task(self._next_batch_or_nothing())
             if batch:
-                await self.process(batch)
+                replies = await self.process(batch)
+                if acking is not None:
+                    await acking
+                acking = asyncio.create_task(self.ack(replies))
+            if reading is None:
+                break
+        if acking is not None:
+            await acking
+
+    async def _next_batch_or_nothing(self) -> list[Entry]:
+        try:
+            return await self.next_batch()
+        except REDIS_DOWN as exc:
+            log.warning("redis unavailable: %s", exc)
+            await self.clock.sleep(0.2)
+            return []
 
     async def _read(self, count: int, block_ms: int) -> list[Entry]:
         entries = await self.queue.read(self.cfg.name, self.consumer, count, block_ms)
@@ -78,7 +98,8 @@ class Worker:
             batch += more
         return batch
 
-    async def process(self, batch: list[Entry]) -> None:
+    async def process(self, batch: list[Entry]) -> list[tuple[Entry, str]]:
+        """The reply for each entry of the batch (none for one that crashed the engine)."""
         now = self.clock.now()
         replies: list[tuple[Entry, str]] = []
         runnable: list[tuple[Entry, Tensors]] = []
@@ -92,8 +113,7 @@ class Worker:
                 replies.append((e, error_reply(400, str(exc))))
         for e, _ in runnable:
             self.metrics.queue_wait.observe(max(0.0, now - int(e.entry_id.split("-")[0]) / 1000))
-        replies += await self.run(runnable)
-        await self.ack(replies)
+        return replies + await self.run(runnable)
 
     async def run(self, items: list[tuple[Entry, Tensors]]) -> list[tuple[Entry, str]]:
         """Replies for the items; a failing batch is retried one by one, and a single
@@ -103,7 +123,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         try:
-            outs = await asyncio.to_thread(self.engine.infer, [t for _, t in items])
+            # Encoding in the engine's thread too: one GIL hand-off per batch, not two.
+            outs = await asyncio.to_thread(self._infer_encode, [t for _, t in items])
         except BadInput as exc:
             if len(items) == 1:
                 return [(items[0][0], error_reply(400, f"input does not fit the model: {exc}"))]
@@ -119,7 +140,10 @@ class Worker:
             self.busy_s += loop.time() - t0
         self.metrics.inference.observe(loop.time() - t0)
         self.metrics.batch_size.observe(len(items))
-        return [(e, ok_reply(tensors.encode(o))) for (e, _), o in zip(items, outs, strict=True)]
+        return [(e, reply) for (e, _), reply in zip(items, outs, strict=True)]
+
+    def _infer_encode(self, batch: list[Tensors]) -> list[str]:
+        return [ok_reply(tensors.encode(o)) for o in self.engine.infer(batch)]
 
     async def _one_by_one(self, items: list[tuple[Entry, Tensors]]) -> list[tuple[Entry, str]]:
         out: list[tuple[Entry, str]] = []

@@ -102,7 +102,8 @@ async def test_controller_local_provider_runs_workers_and_stops_them(
     await store.put_policy(policies[0])
     await aredis.hset("fs:models", "m1", json.dumps({"name": "m1", "engine": "echo"}))
     env = {**os.environ, "FORESCALE_REDIS_URL": redis_url, "FORESCALE_CONTROLLER_INTERVAL_S": "0.5",
-           "FORESCALE_CONTROLLER_METRICS_PORT": "0", "FORESCALE_LOG_LEVEL": "WARNING"}  # fmt: skip
+           "FORESCALE_CONTROLLER_METRICS_PORT": "0", "FORESCALE_API_PORT": "0",
+           "FORESCALE_LOG_LEVEL": "WARNING"}  # fmt: skip
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "forescale.cli", "controller",
                                                 "--provider", "local", env=env)  # fmt: skip
     try:

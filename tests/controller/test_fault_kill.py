@@ -31,6 +31,7 @@ async def start_controller(redis_url: str, kube_url: str) -> asyncio.subprocess.
         "FORESCALE_CONTROLLER_INTERVAL_S": "0.5",
         "FORESCALE_CONTROLLER_LEASE_DURATION_S": "3",
         "FORESCALE_CONTROLLER_METRICS_PORT": "0",
+        "FORESCALE_API_PORT": "0",  # any free port: two controllers run side by side
         "FORESCALE_KUBE_HOST": kube_url,
         "FORESCALE_KUBE_NAMESPACE": "fs",
         "FORESCALE_LOG_LEVEL": "WARNING",

@@ -136,3 +136,24 @@ async def test_reserved_pool_launches_its_reservation_then_raises(provider: Loca
         await provider.set_nodes("m1", reserved, 4, 0)
     [obs] = await provider.observe("m1", [reserved], provider.clock.now())
     assert obs.starting_nodes == 2
+
+
+async def test_random_spot_interruptions_then_nodes_leave_after_the_notice(aredis, redis_url: str) -> None:
+    settings = LocalSettings(
+        spot_interruptions_per_hour=3600 * 10, interruption_notice_s=120
+    )  # ~certain per tick
+    clock = ManualClock()
+    p = LocalProvider(aredis, redis_url, settings, clock)
+    try:
+        await p.observe("m1", [SPOT, ON_DEMAND], clock.now())
+        await p.set_nodes("m1", SPOT, 2, 0)
+        await p.set_nodes("m1", ON_DEMAND, 2, 0)
+        clock.advance(15)
+        spot, od = await p.observe("m1", [SPOT, ON_DEMAND], clock.now())
+        assert (spot.draining_nodes, spot.interruptions) == (2, 2)
+        assert (od.draining_nodes, od.interruptions) == (0, 0)  # on-demand is never interrupted
+        clock.advance(120)
+        spot, _ = await p.observe("m1", [SPOT, ON_DEMAND], clock.now())
+        assert (spot.draining_nodes, spot.starting_nodes, spot.ready_nodes) == (0, 0, 0)
+    finally:
+        await p.close()

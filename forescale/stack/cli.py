@@ -1,0 +1,65 @@
+"""``forescale demo``: the whole control plane live on this machine (``make demo``).
+
+DEMO_MINUTES=N (default 4) sets the wall time; TRACE=PATH replays a real trace's shape
+instead of the built-in synthetic day; DEMO_OUT=DIR is where the report goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from forescale.cliutil import CliError
+
+DEFAULT_MINUTES = 4.0
+OVERHEAD_S = 40.0  # start-up, stop and the report, out of the wall-time budget
+MIN_LOAD_S = 24.0  # one demo hour per second at least
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="run the whole control plane live on this machine, then a report")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help=f"wall time of the demo (default: DEMO_MINUTES, else {DEFAULT_MINUTES:g})",
+    )
+    p.add_argument("--trace", default=None, help="replay this trace's shape (default: TRACE, else synthetic)")
+    p.add_argument("--out", default=None, help="report folder (default: DEMO_OUT, else demo-report)")
+    p.add_argument("--no-live", action="store_true", help="plain log lines instead of the live view")
+    p.set_defaults(func=_demo)
+
+
+def minutes_from(args: argparse.Namespace) -> float:
+    raw = args.minutes if args.minutes is not None else os.environ.get("DEMO_MINUTES", DEFAULT_MINUTES)
+    try:
+        minutes = float(raw)
+    except ValueError:
+        minutes = -1.0
+    if not minutes > 0:
+        raise CliError(f"DEMO_MINUTES: expected minutes > 0, not {raw!r}")
+    return minutes
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from forescale.stack.run import DemoOptions, main
+    from forescale.stack.scenario import DemoPlan, synthetic_demand, trace_demand
+
+    minutes = minutes_from(args)
+    plan = DemoPlan(load_s=float(max(MIN_LOAD_S, round(minutes * 60 - OVERHEAD_S))))
+    trace_path = args.trace or os.environ.get("TRACE") or None
+    if trace_path:
+        from forescale.traces import load_trace
+
+        demand = trace_demand(load_trace(trace_path), plan)  # TraceError is a CliError
+    else:
+        demand = synthetic_demand(plan)
+    out = Path(args.out or os.environ.get("DEMO_OUT") or "demo-report")
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out: {out} exists and is not a folder")
+    live = sys.stdout.isatty() and not args.no_live
+    return main(DemoOptions(plan, demand, announce=not trace_path, out=out, live_view=live))

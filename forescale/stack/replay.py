@@ -1,0 +1,186 @@
+"""The live run replayed through the simulator, and how closely the two agree.
+
+The simulator gets what the live run had: the demand actually sent (per second), the
+same pools (launch delay = the local provider's lead time), the same spot outage (as a
+one-second availability trace), the same policy and controller tick, the same announced
+event (turned into forecasts by the prescaler's own ``to_forecast``), the per-replica
+service rate of the sleep engine and the worker start time measured live. It starts
+where the live run started (the replicas ready when the load began).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forescale.core.model import Forecast, Observation, PolicySpec, PoolSpec
+from forescale.loadgen.runner import Outcome
+from forescale.prescaler.external import ExternalForecast, cap, to_forecast
+from forescale.sim.engine import Run, Simulation
+from forescale.sim.metrics import summarize
+from forescale.sim.policies import CorePolicy
+from forescale.sim.scenario import (
+    AvailabilityTrace,
+    LaunchDelay,
+    ModelScenario,
+    PoolScenario,
+    Scenario,
+    Slo,
+    SpotBehaviour,
+)
+from forescale.stack.scenario import MODEL, DemoPlan
+
+FORECAST_STEP_S = 2.0  # the prescaler's step_s and publish period in the demo (run.py)
+FORECAST_HORIZON_S = 12.0  # its lead_time_s (10) + publish period
+
+
+class ReplayPolicy(CorePolicy):
+    """The core policy, started from the live run's placement, fed the announced event."""
+
+    def __init__(self, scenario: Scenario, initial: dict[str, int], event: ExternalForecast | None) -> None:
+        super().__init__("forescale", scenario, None, math.inf)
+        self.initial = initial
+        self.event = event
+
+    def start(self, sim: Simulation) -> None:
+        for pool, replicas in self.initial.items():
+            sim.cluster.set_nodes(pool, replicas, sim.start, warm=True)
+            sim.cluster.set_replicas(pool, replicas, sim.start, warm=True)
+        sim.desired = sum(self.initial.values())
+
+    def tick(self, sim: Simulation, obs: Observation) -> None:
+        super().tick(sim, obs.model_copy(update={"forecasts": self.forecasts(obs.now)}))
+
+    def forecasts(self, now: float) -> tuple[Forecast, ...]:
+        if self.event is None or not self.event.active(now):
+            return ()
+        fc = to_forecast(self.event, None, now, FORECAST_HORIZON_S, FORECAST_STEP_S, (0.5, 0.9))
+        spec = self.spec
+        return () if fc is None else (cap(fc, spec.max_replicas * spec.target_rps_per_replica),)
+
+
+def scenario(
+    plan: DemoPlan, pools: Sequence[PoolSpec], spec: PolicySpec, load_time_s: float, availability: Path
+) -> Scenario:
+    """The demo as a simulator scenario; ``availability`` gets the outage pool's trace."""
+    n = int(plan.load_s) + 60
+    a, b = plan.outage.seconds(plan.load_s)
+    data = [0 if a <= i < b else 1 for i in range(n)]
+    availability.write_text(json.dumps({"metadata": {"gap_seconds": 1}, "data": data}))
+    out = []
+    for p in pools:
+        spot = None
+        if p.capacity_type == "spot":
+            trace = AvailabilityTrace(path=str(availability)) if p.name == plan.outage_pool else None
+            spot = SpotBehaviour(notice_s=plan.notice_s, availability=trace)
+        out.append(
+            PoolScenario(
+                name=p.name,
+                capacity_type=p.capacity_type,
+                price_per_node_hour=p.price_per_node_hour,
+                gpus_per_node=p.gpus_per_node,
+                max_nodes=p.max_nodes,
+                reservation_nodes=p.reservation_nodes,
+                zone=p.zone,
+                launch_delay=LaunchDelay(kind="fixed", low_s=p.lead_time_s),
+                spot=spot,
+            )
+        )
+    model = ModelScenario(
+        name=MODEL,
+        service_rate_rps=plan.capacity_rps,
+        service_time_s=plan.service_s,
+        load_time_s=load_time_s,
+        queue_limit=300,
+    )
+    return Scenario(
+        name="demo",
+        seed=plan.seed,
+        tick_s=plan.interval_s,
+        slo=Slo(latency_s=plan.slo_s),
+        model=model,
+        pools=tuple(out),
+        policy=spec,
+    )
+
+
+def demand_per_second(outcomes: Sequence[Outcome], n: int) -> np.ndarray:
+    """Arrivals per second as sent (dropped ones included: they are demand)."""
+    at = np.array([o.at for o in outcomes], dtype=float)
+    return (
+        np.bincount(np.clip(at.astype(int), 0, n - 1), minlength=n)[:n].astype(float)
+        if len(at)
+        else np.zeros(n)
+    )
+
+
+def live_slo(outcomes: Sequence[Outcome], slo_s: float) -> float:
+    """Share of all arrivals answered 2xx within the SLO (drops and errors are misses)."""
+    if not outcomes:
+        return 1.0
+    return sum(1 for o in outcomes if o.ok and o.latency_s <= slo_s) / len(outcomes)
+
+
+def per_second(samples: Sequence[dict[str, Any]], key: str, n: int) -> np.ndarray:
+    """The newest sample at or before each whole second (0 before the first)."""
+    t = np.array([s["t"] for s in samples], dtype=float)
+    v = np.array([s[key] for s in samples], dtype=float)
+    idx = np.searchsorted(t, np.arange(n) + 0.999, side="right") - 1
+    return np.where(idx >= 0, v[np.maximum(idx, 0)], 0.0)
+
+
+def live_cost(samples: Sequence[dict[str, Any]], n: int, compression: float) -> float:
+    """USD of the replayed day: cost per hour held each demo second, times the compression."""
+    return float(per_second(samples, "cost_per_hour", n).sum() / 3600.0 * compression)
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    m = min(len(a), len(b))
+    if m < 3 or np.std(a[:m]) == 0 or np.std(b[:m]) == 0:
+        return None
+    return float(np.corrcoef(a[:m], b[:m])[0, 1])
+
+
+def replay(
+    plan: DemoPlan,
+    scen: Scenario,
+    demand: np.ndarray,
+    t0: float,
+    initial: dict[str, int],
+    event: ExternalForecast | None,
+) -> tuple[Run, dict[str, Any]]:
+    run = Simulation(scen, demand, t0).run(ReplayPolicy(scen, initial, event))
+    return run, summarize(scen, demand, run)
+
+
+def fidelity(
+    plan: DemoPlan,
+    samples: Sequence[dict[str, Any]],
+    outcomes: Sequence[Outcome],
+    run: Run,
+    sim: dict[str, Any],
+    n: int,
+) -> dict[str, Any]:
+    ready = per_second(samples, "ready", n)
+    desired = per_second(samples, "desired", n)
+    sim_desired = np.repeat(np.array(run.tick_desired, dtype=float), int(plan.interval_s))[:n]
+    live = live_slo(outcomes, plan.slo_s)
+    cost_live = live_cost(samples, n, plan.compression)
+    cost_sim = float(sim["cost_usd"]) * plan.compression
+    return {
+        "replica_correlation": correlation(ready, run.ready[:n]),
+        "desired_correlation": correlation(desired, sim_desired),
+        "slo_attainment_live": round(live, 4),
+        "slo_attainment_sim": round(float(sim["slo_attainment"]), 4),
+        "slo_gap_pp": round(100 * (live - float(sim["slo_attainment"])), 2),
+        "cost_live": round(cost_live, 2),
+        "cost_sim": round(cost_sim, 2),
+        "cost_gap": round((cost_live - cost_sim) / cost_sim, 4) if cost_sim > 0 else None,
+        "replica_seconds_live": float(ready.sum()),
+        "replica_seconds_sim": float(run.ready[:n].sum()),
+    }

@@ -1,0 +1,213 @@
+"""``forescale demo``: the whole control plane, live, then replayed in the simulator.
+
+Order: Redis; model, policy and pools written; router, prescaler, controller (local
+provider) started; the reservation's replicas ready; the event announced through the
+webhook; the compressed day replayed by the open-loop load generator while a recorder
+samples the control plane once a second (live view); then everything stopped (process
+groups, then a sweep by run id), the simulator replay, the report, and one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from forescale.devstack.redis_server import RedisServer
+from forescale.loadgen.arrivals import poisson_offsets
+from forescale.loadgen.runner import LoadGen, LoadReport
+from forescale.stack import report, services
+from forescale.stack.controller_proc import OUTAGES_KEY
+from forescale.stack.procs import Children
+from forescale.stack.recorder import Recorder
+from forescale.stack.replay import demand_per_second, fidelity, replay, scenario
+from forescale.stack.scenario import MODEL, DemoPlan, announced, outage_seconds, policy, pools
+from forescale.stack.view import line, render
+
+log = logging.getLogger(__name__)
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived: everything was stopped, no report."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    plan: DemoPlan
+    demand: np.ndarray  # req/s per demo second
+    announce: bool  # post the scheduled event (the synthetic day has one)
+    out: Path
+    live_view: bool
+
+
+@dataclass
+class LiveRun:
+    t0: float
+    samples: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    load: LoadReport
+    gen: LoadGen
+    load_time_s: float
+
+
+async def run_live(opts: DemoOptions, stop: asyncio.Event) -> LiveRun:
+    """Bring the stack up, run the day, bring it all down (whatever happens)."""
+    plan, run_id = opts.plan, uuid.uuid4().hex[:12]
+    (opts.out / "logs").mkdir(parents=True, exist_ok=True)
+    children = Children(run_id, opts.out / "logs")
+    server = RedisServer().start()
+    r = aioredis.Redis.from_url(server.url)
+    try:
+        await services.configure(r, plan)
+        ends = services.start_services(children, server.url, plan)
+        for url in (
+            f"{ends.router}/v2/health/live",
+            f"{ends.prescaler}/v1/forecasts",
+            ends.controller_metrics,
+        ):
+            await services.wait_http(children, url, stop)
+        _say(opts, f"services up (logs in {opts.out / 'logs'}); waiting for the reservation's replicas")
+        elapsed = await services.wait_ready(children, r, policy(plan).min_replicas, stop)
+        # From the first decision: the reservation's launch delay, then the worker's start.
+        load_time = max(0.3, elapsed - pools()[0].lead_time_s)
+        if stop.is_set():
+            raise Interrupted
+        return await _day(opts, r, children, ends, load_time, stop)
+    finally:
+        children.stop(grace_s=10)
+        await r.aclose()
+        server.close()
+
+
+async def _day(
+    opts: DemoOptions,
+    r: aioredis.Redis,
+    children: Children,
+    ends: services.Endpoints,
+    load_time: float,
+    stop: asyncio.Event,
+) -> LiveRun:
+    plan = opts.plan
+    t0 = time.time()
+    a, b = outage_seconds(plan)
+    await r.set(OUTAGES_KEY, json.dumps([{"pool": plan.outage_pool, "start": t0 + a, "end": t0 + b}]))
+    if opts.announce:
+        status = await services.announce(ends.prescaler, ends.webhook_secret, announced(plan, t0))
+        _say(opts, f"scheduled event announced through the webhook (HTTP {status})")
+    gen = LoadGen(ends.router, MODEL, concurrency=256, timeout_s=10.0)
+    rec = Recorder(r, MODEL, pools(), ends.controller_metrics, gen, outage=(a, b, plan.outage_pool))
+    done = asyncio.Event()
+    offsets = poisson_offsets(opts.demand, seed=plan.seed)
+    load = asyncio.create_task(gen.run(offsets, stop))
+    recording = asyncio.create_task(rec.run(t0, done))
+    watching = asyncio.create_task(_watch(opts, rec, children, stop, done))
+    try:
+        report_ = await load
+    finally:
+        done.set()
+        await asyncio.gather(recording, watching, return_exceptions=True)
+    if stop.is_set():
+        raise Interrupted
+    return LiveRun(t0, rec.samples, rec.events, report_, gen, load_time)
+
+
+async def _watch(
+    opts: DemoOptions, rec: Recorder, children: Children, stop: asyncio.Event, done: asyncio.Event
+) -> None:
+    """Redraw the view every second; stop the run if a service died."""
+    from rich.live import Live
+
+    spec = policy(opts.plan)
+    ctx = Live(refresh_per_second=2, transient=False) if opts.live_view else contextlib.nullcontext()
+    shown = 0
+    with ctx as live:
+        while not done.is_set():
+            await asyncio.sleep(1.0)
+            if children.failed() is not None:
+                _say(opts, f"{children.failed().name} exited; stopping")  # type: ignore[union-attr]
+                stop.set()
+            if not rec.samples:
+                continue
+            s = rec.samples[-1]
+            if live is not None:
+                live.update(
+                    render(
+                        s,
+                        model=MODEL,
+                        slo_s=spec.latency_slo_s,
+                        pools=pools(),
+                        load_s=opts.plan.load_s,
+                        events=rec.events,
+                    )
+                )
+            elif s["t"] - shown >= 10:
+                shown = s["t"]
+                print(line(s), flush=True)
+
+
+def _say(opts: DemoOptions, text: str) -> None:
+    print(f"demo: {text}", flush=not opts.live_view)
+
+
+def finish(opts: DemoOptions, live: LiveRun) -> dict[str, Any]:
+    """The simulator replay, the plots, the HTML report; returns the fidelity figures."""
+    plan, n = opts.plan, int(opts.plan.load_s)
+    demand = demand_per_second(live.gen.outcomes, n)
+    scen = scenario(plan, pools(), policy(plan), live.load_time_s, opts.out / "spot-availability.json")
+    first = live.samples[0] if live.samples else {"placed": {}}
+    initial = {k: v for k, v in first["placed"].items() if v > 0} or {"reserved-a": policy(plan).min_replicas}
+    event = announced(plan, live.t0) if opts.announce else None
+    run, sim = replay(plan, scen, demand, live.t0, initial, event)
+    figures = fidelity(plan, live.samples, live.gen.outcomes, run, sim, n)
+    figures |= {
+        "p99_latency_live_s": live.load.p99_s,
+        "p99_latency_sim_s": sim["p99_latency_s"],
+        "worker_start_s": round(live.load_time_s, 2),
+        "report": str(opts.out / "report.html"),
+    }
+    images = ["demand.png", "latency.png", "cost.png"]
+    report.plot_demand(opts.out / images[0], plan, demand, live.samples, run.ready, live.events)
+    report.plot_latency(opts.out / images[1], plan, live.samples, live.events)
+    report.plot_cost(opts.out / images[2], live.samples, pools(), live.events)
+    notes = [
+        f"one day compressed into {plan.load_s:g} s (x{plan.compression:.0f});"
+        " costs are USD of the replayed day",
+        f"per-replica capacity {plan.capacity_rps:g} req/s (sleep engine, {plan.service_s * 1000:g} ms)",
+        f"worker start measured live ({live.load_time_s:.1f} s) and given to the simulator as load time",
+    ]
+    report.write_html(opts.out / "report.html", figures, live.load.summary(), live.events, images, notes)
+    (opts.out / "timeline.json").write_text(json.dumps({"samples": live.samples, "events": live.events}))
+    return figures
+
+
+def main(opts: DemoOptions) -> int:
+    async def go() -> dict[str, Any]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        live = await run_live(opts, stop)
+        return await asyncio.to_thread(finish, opts, live)
+
+    try:
+        figures = asyncio.run(go())
+    except Interrupted:
+        print("demo: interrupted; every process it started is stopped", file=sys.stderr)
+        return 130
+    except services.StartupFailed as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    print(f"demo: report in {opts.out / 'report.html'}")
+    print(json.dumps(figures), flush=True)
+    return 0

@@ -1,0 +1,148 @@
+"""Start the demo's services: Redis (in-process handle), router, prescaler, controller.
+
+Each service is the real CLI in its own process group (``procs.Children``); settings
+travel as FORESCALE_* environment variables, exactly as an operator would set them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import secrets
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from forescale.controller.signals.direct import worker_states
+from forescale.controller.store import Store
+from forescale.devstack.ports import free_port
+from forescale.prescaler.external import ExternalForecast
+from forescale.prescaler.webhook import sign
+from forescale.queue import registry
+from forescale.stack.procs import Children
+from forescale.stack.scenario import MODEL, DemoPlan, model_config, policy, pools
+
+
+class StartupFailed(RuntimeError):
+    """A service exited or did not come up; the message names it and its log."""
+
+
+@dataclass
+class Endpoints:
+    router: str
+    prescaler: str
+    controller_metrics: str
+    webhook_secret: str
+
+
+async def configure(r: aioredis.Redis, plan: DemoPlan) -> None:
+    """The model in the registry; the policy and the pools in the controller's store."""
+    await registry.add(r, model_config())
+    store = Store(r)
+    for pool in pools():
+        await store.put_pool(pool)
+    await store.put_policy(policy(plan))
+
+
+def start_services(children: Children, redis_url: str, plan: DemoPlan) -> Endpoints:
+    py = sys.executable
+    common = {
+        "FORESCALE_REDIS_URL": redis_url,
+        "FORESCALE_LOG_LEVEL": os.environ.get("FORESCALE_LOG_LEVEL", "INFO"),
+    }
+    rport, pport, mport = free_port(), free_port(), free_port()
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    children.start("router", [py, "-m", "forescale.cli", "router", "--port", str(rport)], common)
+    children.start(
+        "prescaler",
+        [py, "-m", "forescale.cli", "prescaler", "--port", str(pport)],
+        {
+            **common,
+            "FORESCALE_PRESCALER_WEBHOOK_SECRET": secret,
+            "FORESCALE_PRESCALER_FORECASTER": "seasonal-naive",
+            "FORESCALE_PRESCALER_STEP_S": "2",
+            "FORESCALE_PRESCALER_PUBLISH_EVERY_S": "2",
+            "FORESCALE_PRESCALER_HISTORY_S": "600",
+            "FORESCALE_PRESCALER_LEAD_TIME_S": "10",
+        },
+    )
+    children.start(
+        "controller",
+        [py, "-m", "forescale.stack.controller_proc"],
+        {
+            **common,
+            "FORESCALE_CONTROLLER_INTERVAL_S": f"{plan.interval_s:g}",
+            "FORESCALE_CONTROLLER_METRICS_PORT": str(mport),
+            "FORESCALE_CONTROLLER_LEASE_DURATION_S": "3",
+            "FORESCALE_LOCAL_INTERRUPTION_NOTICE_S": f"{plan.notice_s:g}",
+            "FORESCALE_LOCAL_DRAIN_TIMEOUT_S": "5",
+            "FORESCALE_LOCAL_SPOT_INTERRUPTIONS_PER_HOUR": "0",
+        },
+    )
+    base = "http://127.0.0.1"
+    return Endpoints(f"{base}:{rport}", f"{base}:{pport}", f"{base}:{mport}/metrics", secret)
+
+
+async def wait_http(children: Children, url: str, stop: asyncio.Event, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
+        while not stop.is_set():
+            _check(children)
+            try:
+                async with http.get(url) as resp:
+                    if resp.status < 500:
+                        return
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise StartupFailed(f"nothing answers at {url} after {timeout_s:g}s")
+            await asyncio.sleep(0.2)
+
+
+async def wait_ready(
+    children: Children, r: aioredis.Redis, want: int, stop: asyncio.Event, timeout_s: float = 90
+) -> float:
+    """Wait until ``want`` workers are ready; returns the seconds since the first decision."""
+    deadline = time.monotonic() + timeout_s
+    while not stop.is_set():
+        _check(children)
+        states = await worker_states(r, MODEL, time.time())
+        if sum(1 for s in states.values() if s.get("state") == "ready") >= want:
+            first = await r.lindex(f"fs:decisions:{MODEL}", -1)  # type: ignore[misc]
+            return time.time() - json.loads(first)["at"] if first else 0.0
+        if time.monotonic() > deadline:
+            raise StartupFailed(f"{want} replicas not ready after {timeout_s:g}s (see logs/controller.log)")
+        await asyncio.sleep(0.2)
+    return 0.0
+
+
+def _check(children: Children) -> None:
+    dead = children.failed()
+    if dead is not None:
+        tail = dead.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        raise StartupFailed(
+            f"{dead.name} exited ({dead.proc.returncode}): {' | '.join(tail)} ({dead.log_path})"
+        )
+
+
+async def announce(url: str, secret: str, forecast: ExternalForecast) -> int:
+    """POST the event to the prescaler's webhook, signed with Standard Webhooks."""
+    body = forecast.model_dump_json(exclude_none=True).encode()
+    msg_id, now = f"msg_{uuid.uuid4().hex}", time.time()
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now)),
+        "webhook-signature": sign(secret, msg_id, now, body),
+        "content-type": "application/json",
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{url}/v1/forecasts", data=body, headers=headers) as resp,
+    ):
+        return resp.status

@@ -1,0 +1,77 @@
+"""The live terminal view (rich), redrawn from the newest sample once a second."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from forescale.core.model import PoolSpec
+
+
+def _latency(p99: float | None, slo: float) -> Text:
+    if p99 is None:
+        return Text("-")
+    text = "timeouts" if not math.isfinite(p99) else f"{p99 * 1000:.0f} ms"
+    return Text(f"{text} (SLO {slo * 1000:.0f} ms)", style="green" if p99 <= slo else "bold red")
+
+
+def render(
+    s: dict[str, Any],
+    *,
+    model: str,
+    slo_s: float,
+    pools: Sequence[PoolSpec],
+    load_s: float,
+    events: Sequence[dict[str, Any]],
+) -> Group:
+    hour = s["t"] / load_s * 24
+    head = Table.grid(padding=(0, 2))
+    head.add_row("model", model, "demo clock", f"{int(hour):02d}:{int(hour % 1 * 60):02d} (t={s['t']:.0f}s)")
+    head.add_row(
+        "request rate",
+        f"{s['sent_rps']:.1f} req/s (router counted {s['arrived_rps']}/s)",
+        "queue",
+        str(s["queue"]),
+    )
+    head.add_row(
+        "p99 latency",
+        _latency(s["p99_s"], slo_s),
+        "replicas",
+        f"desired {s['desired']} / ready {s['ready']}" + (" PANIC" if s["panic"] else ""),
+    )
+    head.add_row("cost", f"${s['cost_per_hour']:.2f}/h", "spot share", f"{s['spot_share']:.0%}")
+    nodes = Table(title="nodes per pool", expand=False)
+    for col in ("pool", "type", "ready", "starting", "draining", "replicas"):
+        nodes.add_column(col)
+    for p in pools:
+        st = s["nodes"].get(p.name, {})
+        nodes.add_row(
+            p.name,
+            p.capacity_type,
+            *(str(st.get(k, 0)) for k in ("ready", "starting", "draining")),
+            str(s["placed"].get(p.name, 0)),
+        )
+    reasons = Text("\n".join(s["reasons"][:6]) or "(no decision yet)")
+    recent = Text("\n".join(f"t={e['t']:.0f}s {e['kind']}: {e['detail']}" for e in events[-4:]) or "-")
+    return Group(
+        Panel(head, title="forescale demo"),
+        nodes,
+        Panel(reasons, title=f"last decision: {s['winner'] or '-'}"),
+        Panel(recent, title="events"),
+    )
+
+
+def line(s: dict[str, Any]) -> str:
+    """One plain line for logs when stdout is not a terminal."""
+    p99 = "-" if s["p99_s"] is None else f"{s['p99_s']:.2f}s"
+    return (
+        f"t={s['t']:.0f}s rate={s['sent_rps']:.1f}/s queue={s['queue']} p99={p99} "
+        f"replicas={s['desired']}/{s['ready']} cost=${s['cost_per_hour']:.2f}/h "
+        f"spot={s['spot_share']:.0%} winner={s['winner']}"
+    )
