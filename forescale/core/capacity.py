@@ -63,9 +63,12 @@ class _Fill:
         self.ready = t.ready
         # hard: max_nodes, and the free reservation for reserved pools;
         # caps: what may be planned now, `hard` less launches where they fail.
-        self.hard = list(lay.max_nodes)
-        for i in lay.kinds["reserved"]:
-            self.hard[i] = min(self.hard[i], max(0, ledger.free(lay.specs[i].name, holder)))
+        if ledger is lay.ledger:  # nobody holds anything: the layout has the caps already
+            self.hard = lay.hard
+        else:
+            self.hard = list(lay.max_nodes)
+            for i in lay.kinds["reserved"]:
+                self.hard[i] = min(self.hard[i], max(0, ledger.free(lay.specs[i].name, holder)))
         self.caps = list(self.hard)
         if True in t.slow:
             for i, slow in enumerate(t.slow):
@@ -142,7 +145,7 @@ def plan_capacity(
     _cover_slow_spot(w, notes)
     _keep_ready(w, replicas, notes)
     if unplaced:
-        notes.append(f"capacity: {unplaced} replicas could not be placed, every usable pool is full")
+        notes.append(f"capacity: {unplaced} replicas could not be placed, no usable pool has room for them")
     return Plan(_targets(w), tuple(notes), unplaced)
 
 

@@ -12,11 +12,13 @@ The floor only raises the reactive term (the policy takes a max), never lowers i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from forescale.core.model import Forecast, ForecastPoint
 
 
+@functools.lru_cache(maxsize=1024)  # the same few (columns, quantile) pairs every tick
 def column(quantiles: tuple[float, ...], wanted: float) -> int:
     """Index of the quantile nearest at or above ``wanted``; the highest one otherwise."""
     best = -1
@@ -58,13 +60,14 @@ def peak(
             continue
         col = column(f.quantiles, quantile)
         points = f.points
-        i = _first(points, f.step_s, now)
         seen = False
-        while i < len(points) and points[i].t <= end:
-            v = points[i].rps[col]
+        for i in range(_first(points, f.step_s, now), len(points)):
+            p = points[i]
+            if p.t > end:
+                break
+            v = p.rps[col]
             if best is None or v > best:
                 best = v
             seen = True
-            i += 1
         used += seen
     return best, used

@@ -59,7 +59,7 @@ def _missing(obs: Observation, terms: Terms) -> list[str]:
         gone.append("queue depth")
     if terms.panic and obs.rps_short is None:
         gone.append("short-window request rate")
-    gone.extend(f"{name} (stale)" for name in obs.stale)
+    gone.extend(f"fresh {name} (stale)" for name in obs.stale)
     return gone
 
 
@@ -203,7 +203,7 @@ def _decide(
     missing = _missing(obs, terms)
     if missing and value < current:
         value, winner = min(current, spec.max_replicas), "hold"
-        reasons.append(_reason("hold", value, f"hold: no scale-down while {', '.join(missing)} is missing"))
+        reasons.append(_reason("hold", value, f"hold: no scale-down without {', '.join(missing)}"))
     value, winner = _bound(value, winner, spec, reasons)
     plan = capacity.plan_capacity(value, spec, pv.table, pv.table.layout.ledger)
     reasons.extend(_reason("capacity", None, n) for n in pv.notes + list(plan.notes))

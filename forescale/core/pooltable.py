@@ -48,6 +48,7 @@ class Layout:
     max_nodes: list[int]
     lead_prior: list[float]  # PoolSpec.lead_time_s
     ledger: ReservationLedger  # the reservations, none held
+    hard: list[int]  # max_nodes, for reserved pools at most the reservation
 
 
 @dataclass(slots=True)
@@ -93,4 +94,8 @@ def layout(pools: Sequence[tuple[PoolSpec, int]]) -> Layout:
         [p.max_nodes for p in specs],
         [p.lead_time_s for p in specs],
         ReservationLedger.from_pools(specs),
+        [
+            min(p.max_nodes, p.reservation_nodes) if p.capacity_type == "reserved" else p.max_nodes
+            for p in specs
+        ],
     )

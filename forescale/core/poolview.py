@@ -92,19 +92,22 @@ def _read(obs: Observation, spec: PolicySpec, lay: Layout, since: dict[str, floa
     """One pass over the observed pools; updates ``since`` and ``unavailable`` in place."""
     index = lay.index
     n = len(lay.specs)
-    seen = _Seen([0] * n, [0] * n, [False] * n, [], {}, {})
+    ready, starting, slow = [0] * n, [0] * n, [False] * n
+    occupied: list[int] = []
+    seen = _Seen(ready, starting, slow, occupied, {}, {})
     for po in obs.pools:
         i = index.get(po.name)
         if i is None:
             continue
-        seen.ready[i] = po.ready_nodes
-        if po.ready_nodes or po.starting_nodes:
-            seen.occupied.append(i)
+        r, s = po.ready_nodes, po.starting_nodes
+        if r or s:
+            ready[i] = r
+            occupied.append(i)
+            if s:
+                starting[i] = s
+                slow[i] = _slow(lay.specs[i], po, since, obs.now, spec.spot_fallback_timeout_s)
         if po.lead_times_s:
             seen.lead_times[po.name] = po.lead_times_s
-        if po.starting_nodes:
-            seen.starting[i] = po.starting_nodes
-            seen.slow[i] = _slow(lay.specs[i], po, since, obs.now, spec.spot_fallback_timeout_s)
         if po.interruptions:
             seen.interrupted[po.name] = po
         if po.insufficient_capacity_at is not None:
@@ -136,8 +139,11 @@ def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: P
     index = lay.index
     bad = [False] * len(lay.specs)
     for name in list(unavailable):
-        if _unavailable(unavailable, name, obs.now, spec.unavailable_pool_ttl_s, notes) and name in index:
+        if _unavailable(unavailable, name, obs.now, spec.unavailable_pool_ttl_s) and name in index:
             bad[index[name]] = True
+            ago = obs.now - unavailable[name]
+            notes.append(f"unavailable: {name} reported insufficient capacity {ago:.0f} s ago "
+                         f"(skipped for {spec.unavailable_pool_ttl_s:g} s)")  # fmt: skip
     lead = list(lay.lead_prior)
     for name, value in leads.items():
         if name in index:
@@ -169,13 +175,9 @@ def _rates(state: PolicyState, interrupted: dict[str, PoolObservation], now: flo
     return rates
 
 
-def _unavailable(unavailable: dict[str, float], name: str, now: float, ttl: float, notes: list[str]) -> bool:
+def _unavailable(unavailable: dict[str, float], name: str, now: float, ttl: float) -> bool:
     """Whether ``name`` is within its TTL after insufficient capacity; forget it once past."""
-    ago = now - unavailable[name]
-    if ago < ttl:
-        notes.append(
-            f"unavailable: {name} reported insufficient capacity {ago:.0f} s ago (skipped for {ttl:g} s)"
-        )
+    if now - unavailable[name] < ttl:
         return True
     del unavailable[name]  # the TTL is over: try the pool again
     return False

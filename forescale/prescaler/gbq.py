@@ -52,6 +52,7 @@ class Trained:
     y_train: np.ndarray
     x_cal: np.ndarray
     y_cal: np.ndarray
+    w_train: np.ndarray | None = None
     models: dict[float, Any] = field(default_factory=dict)
     offsets: dict[float, float] = field(default_factory=dict)
 
@@ -68,6 +69,7 @@ class GradientBoostedQuantiles:
         calibration_s: float = 2 * DAY_S,
         max_rows: int = 40_000,
         max_iter: int = 120,
+        half_life_s: float | None = None,
         threads: int | None = 1,
         seed: int = 0,
     ) -> None:
@@ -81,6 +83,7 @@ class GradientBoostedQuantiles:
         # One OpenMP thread by default: on a shared 2-core box, OpenMP's spin-waiting threads
         # made a fit 10x slower under load (docs/designs/prescaler.md); None = all cores.
         self.threads = threads
+        self.half_life_s = half_life_s
         self.seed = seed
         self.trained: Trained | None = None
         self.fallback = SeasonalNaive()
@@ -115,7 +118,12 @@ class GradientBoostedQuantiles:
         # A lag with no data yet (week lag in the first week) is all-NaN, which sklearn's
         # binner rejects; a constant column is never split on, so 0 is neutral.
         x_train[:, np.isnan(x_train).all(axis=0)] = 0.0
-        self.trained = Trained(step, x_train, y[train], x[cal], y[cal])
+        weights = None
+        if self.half_life_s:
+            # Recent days count more: traffic grows and shifts (the Alibaba trace ramps up).
+            age = (n - origins[train]) * step
+            weights = np.power(0.5, age / self.half_life_s)
+        self.trained = Trained(step, x_train, y[train], x[cal], y[cal], weights)
         for q in self.quantiles:
             self._train_quantile(self.trained, q)
 
@@ -133,7 +141,7 @@ class GradientBoostedQuantiles:
             random_state=self.seed,
         )
         with _openmp_limit(self.threads):
-            model.fit(tr.x_train, tr.y_train)
+            model.fit(tr.x_train, tr.y_train, sample_weight=tr.w_train)
         tr.models[q] = model
         tr.offsets[q] = conformal_offset(tr.y_cal - model.predict(tr.x_cal), q) if len(tr.y_cal) else 0.0
 

@@ -24,8 +24,8 @@ def summarize(scenario: Scenario, demand: np.ndarray, run: Run) -> dict[str, flo
     w = max(0, math.floor(scenario.slo.latency_s - model.service_time_s))
     admitted = demand - run.dropped
     before = np.cumsum(admitted) - admitted  # admitted ahead of each second's cohort
-    served = np.cumsum(run.served)
-    met = np.clip(served[np.minimum(np.arange(len(demand)) + w, len(demand) - 1)] - before, 0, admitted)
+    served = _served_past_end(np.cumsum(run.served), run, model.service_rate_rps, float(admitted.sum()), w)
+    met = np.clip(served[np.arange(len(demand)) + w] - before, 0, admitted)
     requests = float(demand.sum())
     p50, p99 = _latency_percentiles(before, admitted, served, model.service_time_s)
     return {
@@ -39,6 +39,15 @@ def summarize(scenario: Scenario, demand: np.ndarray, run: Run) -> dict[str, flo
         "spot_fraction": run.spot_gpu_s / run.gpu_s if run.gpu_s > 0 else 0.0,
         "preemptions": run.preemptions,
     }
+
+
+def _served_past_end(served: np.ndarray, run: Run, mu: float, total: float, w: int) -> np.ndarray:
+    """Cumulative served, continued ``w + 1`` s past the trace at the last second's capacity,
+    so requests that arrive near the end are judged by their own deadline, not the trace's."""
+    last = float(run.ready[-1]) * mu if len(run.ready) else 0.0
+    start = float(served[-1]) if len(served) else 0.0
+    tail = np.minimum(start + last * np.arange(1, w + 2), total)
+    return np.concatenate([served, tail])
 
 
 def _latency_percentiles(

@@ -81,7 +81,7 @@ def write_plots(outcome: Outcome, folder: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(11, 4))
     for name, run in outcome.runs.items():
         ax.plot(np.asarray(run.tick_t) / 3600.0, run.tick_cost, lw=1, label=name)
-    ax.set(xlabel="hours", ylabel="USD (cumulative)", title="Cost over time")
+    ax.set(xlabel="hours", ylabel="USD (cumulative)", title="Cost over time", yscale="log")
     ax.legend(fontsize=7)
     names.append(_save(fig, folder, "cost.png"))
 

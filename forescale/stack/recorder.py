@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from forescale.controller.signals.direct import worker_states
-from forescale.core.model import Decision, PoolSpec
+from forescale.core.model import Decision, PolicyState, PoolSpec
 from forescale.loadgen.runner import LoadGen
 
 NODE_STATES = ("ready", "starting", "draining")
@@ -60,6 +60,7 @@ class Recorder:
     samples: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     outage: tuple[float, float, str] | None = None  # (start, end) in s from load start, pool
+    unavailable_ttl_s: float = 10.0  # the policy's unavailable_pool_ttl_s
 
     async def run(self, t0_wall: float, stop: asyncio.Event) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
@@ -74,6 +75,8 @@ class Recorder:
         now = time.time()
         raw = await self.redis.lindex(f"fs:decisions:{self.model}", 0)  # type: ignore[misc]
         decision = Decision.model_validate_json(raw) if raw else None
+        raw_state = await self.redis.get(f"fs:state:{self.model}")
+        state = PolicyState.model_validate_json(raw_state) if raw_state else PolicyState()
         workers = await worker_states(self.redis, self.model, now)
         queue = int(await self.redis.xlen(f"fs:req:{self.model}"))
         arrived = await self.redis.get(f"fs:arr:{self.model}:{int(now) - 1}")
@@ -93,6 +96,10 @@ class Recorder:
             "panic": decision.panic if decision else False,
             "reasons": [r.detail for r in decision.reasons] if decision else [],
             "placed": {p.pool: p.replicas for p in decision.pools} if decision else {},
+            "lead_s": dict(state.lead_time_s),
+            "unavailable": sorted(
+                p for p, at in state.unavailable_at.items() if now - at < self.unavailable_ttl_s
+            ),
         }
         self._events(s)
         self.samples.append(s)
@@ -127,7 +134,8 @@ class Recorder:
     def _events(self, s: dict[str, Any]) -> None:
         prev = self.samples[-1] if self.samples else None
         if s["winner"] == "forecast" and (prev is None or prev["winner"] != "forecast"):
-            self._event(s, "forecast pre-scale", s["reasons"][-1] if s["reasons"] else "")
+            why = [r for r in s["reasons"] if r.startswith("forecast")] or s["reasons"][-1:]
+            self._event(s, "forecast pre-scale", why[0] if why else "")
         if s["panic"] and (prev is None or not prev["panic"]):
             self._event(s, "panic", "short-window demand over 2x ready capacity")
         kinds = {p.name: p.capacity_type for p in self.pools}
@@ -142,7 +150,7 @@ class Recorder:
         od_before = sum(sum(v.values()) for n, v in prev["nodes"].items() if kinds.get(n) == "on-demand")
         if a <= s["t"] < b + 10 and od > od_before and not self._seen("spot fallback"):
             self._event(s, "spot fallback", f"{od} on-demand nodes while {pool} has no capacity")
-        held = sum(s["nodes"].get(pool, {}).values())
+        held = sum(n for state, n in s["nodes"].get(pool, {}).items() if state != "draining")
         if s["t"] >= b and held > 0 and not self._seen("return to spot"):
             self._event(s, "return to spot", f"{pool} holds {held} nodes again")
 

@@ -106,7 +106,16 @@ async def _day(
         status = await services.announce(ends.prescaler, ends.webhook_secret, announced(plan, t0))
         _say(opts, f"scheduled event announced through the webhook (HTTP {status})")
     gen = LoadGen(ends.router, MODEL, concurrency=256, timeout_s=10.0)
-    rec = Recorder(r, MODEL, pools(), ends.controller_metrics, gen, outage=(a, b, plan.outage_pool))
+    ttl = policy(plan).unavailable_pool_ttl_s
+    rec = Recorder(
+        r,
+        MODEL,
+        pools(),
+        ends.controller_metrics,
+        gen,
+        outage=(a, b, plan.outage_pool),
+        unavailable_ttl_s=ttl,
+    )
     done = asyncio.Event()
     offsets = poisson_offsets(opts.demand, seed=plan.seed)
     load = asyncio.create_task(gen.run(offsets, stop))

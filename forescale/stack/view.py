@@ -47,7 +47,7 @@ def render(
     )
     head.add_row("cost", f"${s['cost_per_hour']:.2f}/h", "spot share", f"{s['spot_share']:.0%}")
     nodes = Table(title="nodes per pool", expand=False)
-    for col in ("pool", "type", "ready", "starting", "draining", "replicas"):
+    for col in ("pool", "type", "ready", "starting", "draining", "replicas", "lead", "capacity"):
         nodes.add_column(col)
     for p in pools:
         st = s["nodes"].get(p.name, {})
@@ -56,6 +56,8 @@ def render(
             p.capacity_type,
             *(str(st.get(k, 0)) for k in ("ready", "starting", "draining")),
             str(s["placed"].get(p.name, 0)),
+            f"{s['lead_s'][p.name]:.1f} s" if p.name in s["lead_s"] else f"{p.lead_time_s:g} s (prior)",
+            Text("none (insufficient)", style="bold red") if p.name in s["unavailable"] else Text("ok"),
         )
     reasons = Text("\n".join(s["reasons"][:6]) or "(no decision yet)")
     recent = Text("\n".join(f"t={e['t']:.0f}s {e['kind']}: {e['detail']}" for e in events[-4:]) or "-")

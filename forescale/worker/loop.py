@@ -44,21 +44,17 @@ class Worker:
         A pipeline of three stages: while the engine runs batch k (in a thread), the loop
         reads batch k+1 and acks batch k-1, so the engine does not wait on Redis.
         """
-        reading = asyncio.create_task(self._next_batch_or_nothing())
+        reading: asyncio.Task[list[Entry]] | None = asyncio.create_task(self._next_batch_or_nothing())
         acking: asyncio.Task[None] | None = None
-        while True:
+        while reading is not None:
             batch = await reading
-            if self.stopping.is_set():
-                reading = None
-            else:
-                reading = asyncio.create_task(self._next_batch_or_nothing())
+            # Once stopping, read nothing more: this batch is the last one.
+            reading = None if self.stopping.is_set() else asyncio.create_task(self._next_batch_or_nothing())
             if batch:
                 replies = await self.process(batch)
                 if acking is not None:
                     await acking
                 acking = asyncio.create_task(self.ack(replies))
-            if reading is None:
-                break
         if acking is not None:
             await acking
 

@@ -8,7 +8,7 @@ import pytest
 
 from forescale.core.model import Decision, PolicyState, ScheduleSpec
 from forescale.core.policy import POLICIES, UnknownPolicy, decide
-from tests.core.helpers import NOW, behavior, flat_forecast, obs, pool, spec
+from tests.core.helpers import NOW, behavior, flat_forecast, obs, pobs, pool, spec
 
 POOLS = (pool("od"),)
 FAST = {"scale_up": behavior(0, ("percent", 1000, 15)), "scale_down": behavior(0, ("percent", 100, 15))}
@@ -235,3 +235,47 @@ def test_decision_and_state_round_trip_as_json() -> None:
 def test_decide_is_deterministic() -> None:
     o, s = obs(rps_stable=77.0), spec()
     assert decide(o, s, POOLS, PolicyState()) == decide(o, s, POOLS, PolicyState())
+
+
+def test_hpa_default_behavior_replayed() -> None:
+    """Kubernetes' defaults on a 100x spike: max(+100 %, +4 pods) per 15 s up, 300 s window down."""
+    s = spec(policy="hpa", max_replicas=1000)
+    state, current, seen = PolicyState(), 1, []
+    for k in range(6):  # demand for 100 replicas, one sync every 15 s
+        d, state = decide(
+            obs(
+                now=NOW + 15 * k,
+                rps_stable=1000.0,
+                rps_short=1000.0,
+                current_replicas=current,
+                ready_replicas=current,
+            ),
+            s,
+            POOLS,
+            state,
+        )
+        current = d.desired_replicas
+        seen.append(current)
+    assert seen == [5, 10, 20, 40, 80, 100]
+    last_high = NOW + 75
+    for k in range(1, 22):  # demand falls to 10 replicas' worth
+        now = last_high + 15 * k
+        d, state = decide(
+            obs(now=now, rps_stable=100.0, rps_short=100.0, current_replicas=current, ready_replicas=current),
+            s,
+            POOLS,
+            state,
+        )
+        current = d.desired_replicas
+        assert current == (100 if now - last_high < 300 else 10), now - last_high
+
+
+def test_decide_leaves_its_inputs_untouched() -> None:
+    pools = (pool("od"), pool("spot", "spot", 1.0))
+    o = obs(pools=(pobs("spot", starting_nodes=2, interruptions=1, insufficient_capacity_at=NOW,
+                        lead_times_s=(300.0,)),))  # fmt: skip
+    _, state = decide(o, spec(), pools, PolicyState(last_at=NOW - 15))
+    before = (o.model_dump(), state.model_dump())
+    later = o.model_copy(update={"now": NOW + 400, "pools": ()})
+    decide(later, spec(), pools, state)
+    assert (o.model_dump(), state.model_dump()) == before

@@ -33,7 +33,6 @@ from forescale.worker.loop import Worker
 from forescale.worker.settings import WorkerSettings
 
 
-
 class RunningRouter:
     def __init__(self, runner: web.AppRunner, port: int) -> None:
         self.runner = runner

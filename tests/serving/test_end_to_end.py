@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -139,6 +140,9 @@ async def test_metrics_endpoints_expose_the_contract_names(
         'forescale_queue_depth{model="m"} 0.0',
     ):
         assert line in router_text
+    for text in (router_text, worker_text):  # the exposition passes Prometheus' own linter
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
     for name in (
         "forescale_worker_batch_size_count 1.0", "forescale_worker_inference_seconds_count 1.0",
         "forescale_worker_queue_wait_seconds_count 1.0", "forescale_worker_busy_ratio",

@@ -37,7 +37,11 @@ class _Base:
         raise NotImplementedError
 
     def warm_up(self) -> None:
-        self.infer([{"x": np.zeros(1, dtype=np.float32)}])
+        run_log, self.run_log = self.run_log, None  # the run log is for requests only
+        try:
+            self.infer([{"x": np.zeros(1, dtype=np.float32)}])
+        finally:
+            self.run_log = run_log
 
     def _check(self, batch: list[Tensors]) -> None:
         if self.poison is not None:

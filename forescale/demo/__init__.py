@@ -1,0 +1,1 @@
+"""forescale.demo: the `forescale demo` command (interim: the serving path alone)."""

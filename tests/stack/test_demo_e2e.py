@@ -1,0 +1,95 @@
+"""The demo end to end, as short as it goes: the JSON last line, and nothing left behind
+after it ends or after SIGINT.
+
+Every process of a run (Redis, router, prescaler, controller, the workers the controller
+starts) inherits the demo's environment, so a tag put there finds any of them left alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+TAG = "FORESCALE_DEMO_TEST_TAG"
+KEYS = {"replica_correlation", "slo_attainment_live", "slo_attainment_sim", "cost_live", "cost_sim"}
+
+
+def tagged(tag: str) -> list[int]:
+    needle = f"{TAG}={tag}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and needle in env.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def start_demo(tmp_path: Path, tag: str, minutes: str, *, new_session: bool = False) -> subprocess.Popen[str]:
+    env = {**os.environ, TAG: tag, "DEMO_MINUTES": minutes, "FORESCALE_LOG_LEVEL": "WARNING"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "forescale.stack", "--out", str(tmp_path / "report")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=new_session,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(300)
+def test_short_demo_prints_fidelity_json_last_and_leaves_nothing(tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex
+    proc = start_demo(tmp_path, tag, "0.5")  # the shortest day: 24 s of load
+    out, err = proc.communicate(timeout=280)
+    assert proc.returncode == 0, err[-2000:]
+    last = json.loads(out.strip().splitlines()[-1])
+    assert set(last) >= KEYS
+    assert 0.0 <= last["slo_attainment_live"] <= 1.0 and 0.0 <= last["slo_attainment_sim"] <= 1.0
+    assert last["cost_live"] > 0 and last["cost_sim"] > 0
+    for name in ("report.html", "demand.png", "latency.png", "cost.png", "timeline.json"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+    assert tagged(tag) == []
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize(
+    ("sig", "after", "whole_group"),
+    [
+        # Ctrl-C in a terminal: SIGINT to the whole foreground group, Redis included,
+        # while the load runs (workers exist by then).
+        (signal.SIGINT, "announced", True),
+        # SIGTERM to the demo alone while it waits for the first replicas.
+        (signal.SIGTERM, "services up", False),
+    ],
+)
+def test_a_signal_stops_every_process(
+    tmp_path: Path, sig: signal.Signals, after: str, whole_group: bool
+) -> None:
+    tag = uuid.uuid4().hex
+    proc = start_demo(tmp_path, tag, "3", new_session=whole_group)
+    assert proc.stdout is not None
+    for text in proc.stdout:
+        if after in text:
+            break
+    else:
+        pytest.fail(f"demo ended before {after!r}: {proc.stderr.read() if proc.stderr else ''}")
+    time.sleep(3)
+    assert len(tagged(tag)) >= 5  # demo, redis, router, prescaler, controller (+ workers)
+    if whole_group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    assert tagged(tag) == []
