@@ -54,15 +54,16 @@ def push_window(history: History, now: float, value: int, window_s: float, keep_
     after the cutoff).
     """
     cutoff = now - window_s
-    kept = [e for e in history if e[0] > cutoff]
+    start, end = 0, len(history)
+    while start < end and history[start][0] <= cutoff:  # oldest first: expired ones lead
+        start += 1
     if keep_max:
-        while kept and kept[-1][1] <= value:
-            kept.pop()
+        while end > start and history[end - 1][1] <= value:
+            end -= 1
     else:
-        while kept and kept[-1][1] >= value:
-            kept.pop()
-    kept.append((now, value))
-    return tuple(kept)
+        while end > start and history[end - 1][1] >= value:
+            end -= 1
+    return (*history[start:end], (now, value))
 
 
 def stabilize(current: int, up_history: History, down_history: History) -> int:
@@ -122,16 +123,29 @@ def scale_down_limit(current: int, events: History, now: float, behavior: Scalin
 def record_event(events: History, now: float, delta: int, horizon_s: float) -> History:
     """Append a scale event and drop those older than the longest rule period."""
     cutoff = now - horizon_s
-    kept = [e for e in events if e[0] > cutoff]
-    if delta:
-        kept.append((now, delta))
-    return tuple(kept)
+    start = 0
+    while start < len(events) and events[start][0] <= cutoff:  # oldest first
+        start += 1
+    kept = events[start:] if start else events
+    return (*kept, (now, delta)) if delta else kept
+
+
+# Longest rule period per behavior, by identity: a spec's behaviors are the same objects
+# tick after tick; an entry keeps its behavior alive, so its id is not reused meanwhile.
+_PERIODS: dict[int, tuple[ScalingBehavior, float]] = {}
 
 
 def longest_period(up: ScalingBehavior, down: ScalingBehavior) -> float:
-    longest = 0.0
-    for r in up.rules:
-        longest = max(longest, r.period_s)
-    for r in down.rules:
-        longest = max(longest, r.period_s)
+    """How long scale events matter: the longest period of any rule in either direction."""
+    return max(_longest(up), _longest(down))
+
+
+def _longest(b: ScalingBehavior) -> float:
+    hit = _PERIODS.get(id(b))
+    if hit is not None and hit[0] is b:
+        return hit[1]
+    if len(_PERIODS) >= 4096:
+        _PERIODS.clear()
+    longest = max((r.period_s for r in b.rules), default=0.0)
+    _PERIODS[id(b)] = (b, longest)
     return longest

@@ -10,10 +10,11 @@ Times are epoch seconds (floats); ``Observation.now`` is the only clock the core
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal, Self
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CapacityType = Literal["reserved", "spot", "on-demand"]
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
@@ -200,9 +201,15 @@ class Forecast(Frozen):
         n = len(self.quantiles)
         if any(len(p.rps) != n for p in self.points):
             raise ValueError("each point needs one value per quantile")
-        if any(a.t > b.t for a, b in zip(self.points, self.points[1:], strict=False)):
-            raise ValueError("points must be sorted by `t`")  # the core reads them in order
         return self
+
+    @field_validator("points")
+    @classmethod
+    def _in_time_order(cls, points: tuple[ForecastPoint, ...]) -> tuple[ForecastPoint, ...]:
+        # the core reads points in time order; external sources may send them in any order
+        if any(a.t > b.t for a, b in itertools.pairwise(points)):
+            return tuple(sorted(points, key=lambda p: p.t))
+        return points
 
 
 class PoolObservation(Frozen):

@@ -206,7 +206,8 @@ def _decide(
         reasons.append(_reason("hold", value, f"hold: no scale-down without {', '.join(missing)}"))
     value, winner = _bound(value, winner, spec, reasons)
     plan = capacity.plan_capacity(value, spec, pv.table, pv.table.layout.ledger)
-    reasons.extend(_reason("capacity", None, n) for n in pv.notes + list(plan.notes))
+    if pv.notes or plan.notes:  # one reason for all of them: usually none, at times several
+        reasons.append(_reason("capacity", None, "capacity: " + "; ".join(pv.notes + list(plan.notes))))
     reasons.append(
         _reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}")
     )

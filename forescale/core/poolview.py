@@ -138,12 +138,14 @@ def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: P
     notes = list(skipped)
     index = lay.index
     bad = [False] * len(lay.specs)
+    skipped_now = []
     for name in list(unavailable):
         if _unavailable(unavailable, name, obs.now, spec.unavailable_pool_ttl_s) and name in index:
             bad[index[name]] = True
-            ago = obs.now - unavailable[name]
-            notes.append(f"unavailable: {name} reported insufficient capacity {ago:.0f} s ago "
-                         f"(skipped for {spec.unavailable_pool_ttl_s:g} s)")  # fmt: skip
+            skipped_now.append(f"{name} {obs.now - unavailable[name]:.0f} s ago")
+    if skipped_now:
+        notes.append(f"unavailable for {spec.unavailable_pool_ttl_s:g} s after insufficient capacity: "
+                     + ", ".join(skipped_now))  # fmt: skip
     lead = list(lay.lead_prior)
     for name, value in leads.items():
         if name in index:

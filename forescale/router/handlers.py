@@ -7,6 +7,7 @@ import hmac
 import uuid
 from typing import Any
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
@@ -149,7 +150,7 @@ async def _infer(rt: Router, request: web.Request, cfg: ModelConfig) -> web.Resp
     reply = await _submit(rt, cfg, req, timeout)
     if reply.get("status") != 200:
         raise Problem(int(reply.get("status", 500)), str(reply.get("error", "inference failed")))
-    return web.json_response(_result(cfg, req, reply))
+    return web.Response(body=orjson.dumps(_result(cfg, req, reply)), content_type="application/json")
 
 
 async def _submit(rt: Router, cfg: ModelConfig, req: InferRequest, timeout: float) -> dict[str, Any]:

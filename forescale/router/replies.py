@@ -8,10 +8,10 @@ reclaim, or one that arrives after the router answered 504) is counted and ignor
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -68,7 +68,7 @@ class Replies:
     def _handle(self, fields: dict[Any, Any]) -> None:
         try:
             req_id = fields[b"req_id"].decode()
-            reply = json.loads(fields[b"reply"])
+            reply = orjson.loads(fields[b"reply"])
         except (KeyError, ValueError) as exc:
             log.warning("malformed reply entry: %s", exc)
             return

@@ -6,12 +6,12 @@ Everything is checked before anything is enqueued: syntax and structure problems
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from forescale.router.problems import Problem
 
@@ -34,14 +34,13 @@ class InferRequest:
 
     def payload(self) -> bytes:
         """What the worker receives: the validated inputs and parameters."""
-        doc = {"inputs": self.inputs, "parameters": self.parameters}
-        return json.dumps(doc, separators=(",", ":")).encode()
+        return orjson.dumps({"inputs": self.inputs, "parameters": self.parameters})
 
 
 def parse_infer(body: bytes) -> InferRequest:
     try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise Problem(400, f"malformed JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise Problem(400, "the request body must be a JSON object")

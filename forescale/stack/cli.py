@@ -21,24 +21,26 @@ def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the whole control plane live on this machine, then a report")
     p.add_argument(
         "--minutes",
-        type=float,
         default=None,
         help=f"wall time of the demo (default: DEMO_MINUTES, else {DEFAULT_MINUTES:g})",
     )
     p.add_argument("--trace", default=None, help="replay this trace's shape (default: TRACE, else synthetic)")
-    p.add_argument("--out", default=None, help="report folder (default: DEMO_OUT, else demo-report)")
+    p.add_argument("--out", default=None, help="report folder (default: DEMO_OUT, else demo-out)")
     p.add_argument("--no-live", action="store_true", help="plain log lines instead of the live view")
     p.set_defaults(func=_demo)
 
 
 def minutes_from(args: argparse.Namespace) -> float:
-    raw = args.minutes if args.minutes is not None else os.environ.get("DEMO_MINUTES", DEFAULT_MINUTES)
+    """``--minutes``, else ``DEMO_MINUTES``, else the default; ``CliError`` naming the source."""
+    source, raw = ("--minutes", args.minutes) if args.minutes is not None else ("DEMO_MINUTES", None)
+    if raw is None:
+        raw = os.environ.get("DEMO_MINUTES", str(DEFAULT_MINUTES))
     try:
         minutes = float(raw)
     except ValueError:
         minutes = -1.0
     if not minutes > 0:
-        raise CliError(f"DEMO_MINUTES: expected minutes > 0, not {raw!r}")
+        raise CliError(f"{source}: expected minutes > 0, not {raw!r}")
     return minutes
 
 
@@ -58,7 +60,7 @@ def _demo(args: argparse.Namespace) -> int:
         demand = trace_demand(load_trace(trace_path), plan)  # TraceError is a CliError
     else:
         demand = synthetic_demand(plan)
-    out = Path(args.out or os.environ.get("DEMO_OUT") or "demo-report")
+    out = Path(args.out or os.environ.get("DEMO_OUT") or "demo-out")
     if out.exists() and not out.is_dir():
         raise CliError(f"--out: {out} exists and is not a folder")
     live = sys.stdout.isatty() and not args.no_live

@@ -139,6 +139,24 @@ def live_cost(samples: Sequence[dict[str, Any]], n: int, compression: float) -> 
     return float(per_second(samples, "cost_per_hour", n).sum() / 3600.0 * compression)
 
 
+def worker_start_s(samples: Sequence[dict[str, Any]], fallback: float) -> float:
+    """Mean delay of a replica behind its node, measured live by Little's law: the area
+    between ready nodes and ready replicas (where replicas lag) over the nodes that came up.
+
+    Covers what the simulator calls model load time: waiting for the controller's next
+    observation of the ready node, the worker process starting, its first heartbeat.
+    """
+    lag_area, arrivals, prev_nodes = 0.0, 0, None
+    for s in samples:
+        nodes = sum(v.get("ready", 0) for v in s["nodes"].values())
+        # Scaling down, the node gauge lags the decision by a tick: count only wanted nodes.
+        lag_area += max(0, min(nodes, sum(s["placed"].values())) - s["ready"])
+        if prev_nodes is not None and nodes > prev_nodes:
+            arrivals += nodes - prev_nodes
+        prev_nodes = nodes
+    return lag_area / arrivals if arrivals >= 3 else fallback
+
+
 def correlation(a: np.ndarray, b: np.ndarray) -> float | None:
     m = min(len(a), len(b))
     if m < 3 or np.std(a[:m]) == 0 or np.std(b[:m]) == 0:

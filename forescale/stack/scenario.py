@@ -117,7 +117,7 @@ def policy(plan: DemoPlan) -> PolicySpec:
         model=MODEL,
         min_replicas=2,
         max_replicas=12,
-        target_rps_per_replica=0.8 * plan.capacity_rps,
+        target_rps_per_replica=0.7 * plan.capacity_rps,
         latency_slo_s=plan.slo_s,
         scale_up=up,
         scale_down=down,

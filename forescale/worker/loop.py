@@ -94,10 +94,10 @@ class Worker:
             batch += more
         return batch
 
-    async def process(self, batch: list[Entry]) -> list[tuple[Entry, str]]:
+    async def process(self, batch: list[Entry]) -> list[tuple[Entry, bytes]]:
         """The reply for each entry of the batch (none for one that crashed the engine)."""
         now = self.clock.now()
-        replies: list[tuple[Entry, str]] = []
+        replies: list[tuple[Entry, bytes]] = []
         runnable: list[tuple[Entry, Tensors]] = []
         for e in batch:
             if e.deadline_ms <= now * 1000:  # never run what nobody waits for
@@ -111,7 +111,7 @@ class Worker:
             self.metrics.queue_wait.observe(max(0.0, now - int(e.entry_id.split("-")[0]) / 1000))
         return replies + await self.run(runnable)
 
-    async def run(self, items: list[tuple[Entry, Tensors]]) -> list[tuple[Entry, str]]:
+    async def run(self, items: list[tuple[Entry, Tensors]]) -> list[tuple[Entry, bytes]]:
         """Replies for the items; a failing batch is retried one by one, and a single
         request that crashes the engine gets no reply: it stays pending for the reaper."""
         if not items:
@@ -138,16 +138,16 @@ class Worker:
         self.metrics.batch_size.observe(len(items))
         return [(e, reply) for (e, _), reply in zip(items, outs, strict=True)]
 
-    def _infer_encode(self, batch: list[Tensors]) -> list[str]:
+    def _infer_encode(self, batch: list[Tensors]) -> list[bytes]:
         return [ok_reply(tensors.encode(o)) for o in self.engine.infer(batch)]
 
-    async def _one_by_one(self, items: list[tuple[Entry, Tensors]]) -> list[tuple[Entry, str]]:
-        out: list[tuple[Entry, str]] = []
+    async def _one_by_one(self, items: list[tuple[Entry, Tensors]]) -> list[tuple[Entry, bytes]]:
+        out: list[tuple[Entry, bytes]] = []
         for item in items:
             out += await self.run([item])
         return out
 
-    async def ack(self, replies: list[tuple[Entry, str]]) -> None:
+    async def ack(self, replies: list[tuple[Entry, bytes]]) -> None:
         """Publish + ack, retried while Redis is unreachable (up to ``ack_retry_s``)."""
         if not replies:
             return

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
+import orjson
 
 from forescale.worker.engines import BadInput, Tensors
 
@@ -22,7 +22,7 @@ NAMES = {np.dtype(v).str: k for k, v in DTYPES.items() if k != "BYTES"}
 def decode(payload: bytes) -> Tensors:
     """The request's inputs as arrays of their declared dtype and shape."""
     try:
-        doc = json.loads(payload)
+        doc = orjson.loads(payload)
         return {
             t["name"]: np.asarray(t["data"], dtype=DTYPES[t["datatype"]]).reshape(t["shape"])
             for t in doc["inputs"]
@@ -32,8 +32,10 @@ def decode(payload: bytes) -> Tensors:
 
 
 def encode(outputs: Tensors) -> list[dict[str, Any]]:
+    """v2 output tensors; numeric data stays a flat numpy array (see ``ok_reply``)."""
     out = []
     for name, arr in outputs.items():
+        data: Any
         if arr.dtype.kind in "OUS":
             datatype = "BYTES"
             data = [str(x) for x in arr.ravel().tolist()]
@@ -41,6 +43,6 @@ def encode(outputs: Tensors) -> list[dict[str, Any]]:
             known = NAMES.get(arr.dtype.str)
             if known is None:  # e.g. float types numpy lacks: report as FP32
                 arr, known = arr.astype(np.float32), "FP32"
-            datatype, data = known, arr.ravel().tolist()
+            datatype, data = known, np.ascontiguousarray(arr).ravel()
         out.append({"name": name, "datatype": datatype, "shape": list(arr.shape), "data": data})
     return out

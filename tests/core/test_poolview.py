@@ -47,7 +47,8 @@ def test_insufficient_capacity_marks_the_pool_for_the_ttl(ice_ago: float, unavai
     d, state = tick(PolicyState(), NOW, pobs("spot", insufficient_capacity_at=NOW - ice_ago))
     assert nodes(d) == ({"od": 10} if unavailable else {"spot": 10})
     assert ("spot" in state.unavailable_at) is unavailable
-    assert any(r.detail.startswith("unavailable: spot") for r in d.reasons) is unavailable
+    assert any("after insufficient capacity: spot 0 s ago" in r.detail or "spot 179 s ago" in r.detail
+               for r in d.reasons) is unavailable  # fmt: skip
 
 
 def test_unavailable_is_remembered_then_spot_returns() -> None:
@@ -67,7 +68,7 @@ def test_slow_spot_falls_back_after_the_timeout_and_progress_resets_it() -> None
     assert nodes(d) == {"spot": 10}
     d, state = tick(state, NOW + 300, pobs("spot", starting_nodes=10))
     assert nodes(d) == {"spot": 10, "od": 10}
-    assert any(r.detail.startswith("fallback: 10 replicas on on-demand") for r in d.reasons)
+    assert any("fallback: 10 replicas on on-demand" in r.detail for r in d.reasons)
     # a node became ready: progress, the clock restarts
     d, state = tick(
         state,
@@ -86,7 +87,7 @@ def test_interruptions_raise_the_rate_and_a_buffer() -> None:
     rate = state.interruption_rate["spot"]
     assert rate > 0
     assert nodes(d)["spot"] > 10
-    assert any(r.detail.startswith("spot buffer: +") for r in d.reasons)
+    assert any("spot buffer: +" in r.detail for r in d.reasons)
     # calm ticks bring it down again
     for k in range(1, 40):
         _, state = tick(state, NOW + 600 * k, pobs("spot", ready_nodes=10))

@@ -188,13 +188,10 @@ def test_bad_cron_is_rejected_at_the_edge(cron: str) -> None:
         ScheduleSpec(name="s", cron=cron, duration_s=60, min_replicas=1)
 
 
-def test_unsorted_forecast_points_are_rejected_at_the_edge() -> None:
-    with pytest.raises(ValueError, match="sorted"):
-        _series([1.0, 2.0]).model_copy().model_validate(
-            {
-                "issued_at": NOW,
-                "step_s": 60,
-                "quantiles": (0.9,),
-                "points": ({"t": NOW + 60, "rps": (1.0,)}, {"t": NOW, "rps": (2.0,)}),
-            }
-        )
+def test_forecast_points_are_put_in_time_order_at_the_edge() -> None:
+    f = Forecast.model_validate({
+        "issued_at": NOW, "step_s": 60, "quantiles": (0.9,),
+        "points": ({"t": NOW + 60, "rps": (1.0,)}, {"t": NOW, "rps": (2.0,)}),
+    })  # fmt: skip
+    assert [p.t for p in f.points] == [NOW, NOW + 60]
+    assert forecast.peak((f,), NOW, 0.0, 0.9, 900.0) == (2.0, 1)

@@ -166,6 +166,7 @@ def stack() -> Iterator[dict[str, Any]]:
                     "FORESCALE_CONTROLLER_PROMETHEUS_URL": prom.url,
                     "FORESCALE_CONTROLLER_METRICS_PORT": str(ports["controller"]),
                     "FORESCALE_LOCAL_UNAVAILABLE_POOLS": "spot-a",
+                    "FORESCALE_API_PORT": "0",
                 }
                 args = ("controller", "--provider", "local", "--interval", "1", "--signals", "prometheus")
                 procs.append(run(*args, env=controller_env))

@@ -104,7 +104,7 @@ def write_trace(path: Path, days: float) -> Path:
 def test_cli_json_last_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trace = write_trace(tmp_path / "trace.csv", 4)
     argv = ["backtest", "--trace", str(trace), "--time-unit", "s", "--horizon", "10m"]
-    code = main([*argv, "--quantile", "0.9", "--step", "5m", "--json"])
+    code = main([*argv, "--quantile", "0.9", "--step", "5m", "--every", "2h", "--json"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     summary = json.loads(lines[-1])

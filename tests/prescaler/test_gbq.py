@@ -68,7 +68,7 @@ def test_a_gap_in_history_still_trains_and_forecasts_finite_values() -> None:
     values[int(2 * DAY / STEP) : int(3.5 * DAY / STEP)] = np.nan  # a day and a half lost
     values[-3:] = np.nan  # and the last quarter hour before now
     gappy = RateSeries(START, STEP, values)
-    model = GradientBoostedQuantiles(max_horizon_s=1800)
+    model = GradientBoostedQuantiles(max_horizon_s=1800, max_iter=30)
     model.fit(gappy)
     assert model.trained is not None
     fc = model.forecast(gappy, gappy.end, 1800, (0.5, 0.9))
@@ -78,7 +78,7 @@ def test_a_gap_in_history_still_trains_and_forecasts_finite_values() -> None:
 
 def test_a_quantile_not_trained_is_trained_on_demand() -> None:
     series = poisson_series(5)
-    model = GradientBoostedQuantiles(quantiles=(0.5,), max_horizon_s=900)
+    model = GradientBoostedQuantiles(quantiles=(0.5,), max_horizon_s=900, max_iter=30)
     model.fit(series)
     fc = model.forecast(series, series.end, 900, (0.5, 0.99))
     assert fc is not None and fc.quantiles == (0.5, 0.99)
@@ -86,7 +86,7 @@ def test_a_quantile_not_trained_is_trained_on_demand() -> None:
 
 
 def test_step_mismatch_falls_back() -> None:
-    model = GradientBoostedQuantiles(max_horizon_s=900)
+    model = GradientBoostedQuantiles(max_horizon_s=900, max_iter=30)
     model.fit(poisson_series(5))
     other = RateSeries(START, 60.0, np.ones(3 * 1440))
     fc = model.forecast(other, other.end, 600, (0.9,))

@@ -148,7 +148,7 @@ def test_tensor_codec_round_trip() -> None:
     )
     t = decode(payload)
     assert t["a"].dtype == np.int8 and t["a"].shape == (2, 2)
-    enc = {o["name"]: o for o in encode(t)}
+    enc = {o["name"]: {**o, "data": list(o["data"])} for o in encode(t)}
     assert enc["a"] == {"name": "a", "datatype": "INT8", "shape": [2, 2], "data": [1, 2, 3, 4]}
     assert enc["s"]["datatype"] == "BYTES" and enc["s"]["data"] == ["hi"]
     assert enc["b"]["datatype"] == "BOOL" and enc["b"]["data"] == [True, False]

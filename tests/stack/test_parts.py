@@ -24,6 +24,7 @@ from forescale.stack.replay import (
     per_second,
     replay,
     scenario,
+    worker_start_s,
 )
 from forescale.stack.scenario import DemoPlan, announced, policy, pools, squeeze, synthetic_demand
 
@@ -151,5 +152,17 @@ def test_both_subcommands_register_and_bad_minutes_is_one_line() -> None:
     assert args.func is not None and stack_cli.minutes_from(args) == 2.0
     lg = parser.parse_args(["loadgen", "--url", "http://x:1", "--trace", "t.csv", "--time-scale", "0.1"])
     assert lg.time_scale == 0.1 and lg.model == "model"
-    with pytest.raises(CliError, match=r"^DEMO_MINUTES: expected minutes > 0, not '-1'$"):
+    with pytest.raises(CliError, match=r"^--minutes: expected minutes > 0, not '-1'$"):
         stack_cli.minutes_from(parser.parse_args(["demo", "--minutes", "-1"]))
+
+
+def test_worker_start_is_the_lag_of_replicas_behind_nodes() -> None:
+    def sample(ready_nodes: int, ready: int, placed: int) -> dict[str, object]:
+        return {"nodes": {"p": {"ready": ready_nodes}}, "ready": ready, "placed": {"p": placed}}
+
+    # Three nodes come up at once; their replicas follow 2 s later: 3 x 2 replica-seconds of lag.
+    up = [sample(0, 0, 3), sample(3, 0, 3), sample(3, 0, 3), sample(3, 3, 3)]
+    # Scaling down, the node gauge lags the decision by a tick: not a start delay.
+    down = [sample(3, 1, 1), sample(1, 1, 1)]
+    assert worker_start_s(up + down, fallback=9.0) == pytest.approx(2.0)
+    assert worker_start_s(down, fallback=9.0) == 9.0  # too few node arrivals to say
