@@ -72,6 +72,7 @@ class Controller:
             return []
         started = time.perf_counter()  # tick duration is a measurement, not control time
         pools = [p.value for p in await self.store.list_pools()]
+        self.metrics.catalog.update(pools)
         decisions = []
         for entry in await self.store.list_policies():
             try:

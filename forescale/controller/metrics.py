@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from forescale.core.model import Decision, Observation, PolicySpec, PoolSpec
+from forescale.observability.exporters import ForecastMetrics, PoolCatalogMetrics
 
 TERMS = ("reactive", "backlog", "panic", "forecast", "floor")
 NODE_STATES = ("ready", "starting", "draining")
@@ -33,8 +34,8 @@ class ControllerMetrics:
         )
         self.pool_nodes = Gauge(
             "forescale_controller_pool_nodes",
-            "Nodes per pool by state and capacity type.",
-            ["pool", "state", "capacity_type"],
+            "Nodes of a model per pool by state and capacity type.",
+            ["model", "pool", "state", "capacity_type"],
             registry=r,
         )
         self.tick_seconds = Histogram(
@@ -56,17 +57,21 @@ class ControllerMetrics:
             ["model"], registry=r,
         )  # fmt: skip
         self.leader = Gauge("forescale_controller_leader", "1 while this controller leads.", registry=r)
+        # Prices, reservations and forecasts, so dashboards can show cost and forecast error.
+        self.catalog = PoolCatalogMetrics(r)
+        self.forecast = ForecastMetrics(r)
 
     def observed(self, obs: Observation, pools: dict[str, PoolSpec]) -> None:
         self.current.labels(obs.model).set(obs.current_replicas)
         self.ready.labels(obs.model).set(obs.ready_replicas)
         self.stale.labels(obs.model).set(1 if obs.stale else 0)
+        self.forecast.update(obs.model, obs.forecasts, obs.now)
         for p in obs.pools:
             ctype = pools[p.name].capacity_type if p.name in pools else "unknown"
             for state, n in zip(
                 NODE_STATES, (p.ready_nodes, p.starting_nodes, p.draining_nodes), strict=True
             ):
-                self.pool_nodes.labels(p.name, state, ctype).set(n)
+                self.pool_nodes.labels(obs.model, p.name, state, ctype).set(n)
             for lead in p.lead_times_s:
                 self.lead_time.labels(p.name).observe(lead)
 

@@ -62,20 +62,11 @@ def _controller(reg: CollectorRegistry) -> CollectorRegistry:
     return reg
 
 
-def _exporters(reg: CollectorRegistry) -> CollectorRegistry:
-    from forescale.observability.exporters import ForecastMetrics, PoolCatalogMetrics
-
-    PoolCatalogMetrics(reg)
-    ForecastMetrics(reg)
-    return reg
-
-
 # Section name in docs/metrics.md -> how to build that service's registry.
 SERVICES: dict[str, Callable[[CollectorRegistry], CollectorRegistry]] = {
     "router": _router,
     "worker": _worker,
-    "controller": _controller,
-    "exporters": _exporters,
+    "controller": _controller,  # registers the pool catalog and forecast exporters too
 }
 
 

@@ -7,13 +7,12 @@ import hmac
 import uuid
 from typing import Any
 
-import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from forescale.queue.config import ModelConfig
-from forescale.router import problems
+from forescale.router import binary, problems
 from forescale.router.problems import Problem
 from forescale.router.state import Router
 from forescale.router.validate import InferRequest, parse_infer
@@ -114,8 +113,6 @@ async def _read_body(rt: Router, request: web.Request) -> bytes:
     limit = rt.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise Problem(413, f"body of {request.content_length} bytes exceeds the limit of {limit}")
-    if "Inference-Header-Content-Length" in request.headers:
-        raise Problem(400, "the binary tensor extension is not supported: send JSON tensors")
     body: bytes | None
     try:
         body = await request.read()
@@ -144,13 +141,19 @@ async def _infer(rt: Router, request: web.Request, cfg: ModelConfig) -> web.Resp
     if not rt.accepting:
         raise _unavailable(rt, "the router is shutting down")
     body = await _read_body(rt, request)
-    req = parse_infer(body)
+    raw_len = request.headers.get(binary.HEADER)
+    req = parse_infer(body, None if raw_len is None else binary.header_length(raw_len, len(body)))
     timeout = _timeout(cfg, request)
     rt.count_arrival(cfg.name)
     reply = await _submit(rt, cfg, req, timeout)
     if reply.get("status") != 200:
         raise Problem(int(reply.get("status", 500)), str(reply.get("error", "inference failed")))
-    return web.Response(body=orjson.dumps(_result(cfg, req, reply)), content_type="application/json")
+    out, head_len = binary.encode_response(_result(cfg, req, reply), req.binary_all, req.binary_names)
+    if head_len is None:
+        return web.Response(body=out, content_type="application/json")
+    return web.Response(
+        body=out, content_type="application/octet-stream", headers={binary.HEADER: str(head_len)}
+    )
 
 
 async def _submit(rt: Router, cfg: ModelConfig, req: InferRequest, timeout: float) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from forescale.router import binary
 from forescale.router.problems import Problem
 
 # v2 datatype -> numpy dtype (None: BYTES, carried as JSON strings).
@@ -31,13 +32,19 @@ class InferRequest:
     inputs: list[dict[str, Any]]
     output_names: tuple[str, ...] | None
     parameters: dict[str, Any]
+    binary_all: bool = False  # binary tensor extension: every output in binary
+    binary_names: frozenset[str] = frozenset()  # or these outputs
 
     def payload(self) -> bytes:
         """What the worker receives: the validated inputs and parameters."""
         return orjson.dumps({"inputs": self.inputs, "parameters": self.parameters})
 
 
-def parse_infer(body: bytes) -> InferRequest:
+def parse_infer(body: bytes, header_len: int | None = None) -> InferRequest:
+    """``header_len``: the JSON part's length when the binary tensor extension is used."""
+    blob = b""
+    if header_len is not None:
+        body, blob = body[:header_len], body[header_len:]
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -50,13 +57,16 @@ def parse_infer(body: bytes) -> InferRequest:
     inputs = doc.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise Problem(400, "inputs must be a non-empty list")
+    if header_len is not None:
+        binary.inline_inputs(inputs, blob)
     checked = [_check_input(i, t) for i, t in enumerate(inputs)]
     if len({t["name"] for t in checked}) != len(checked):
         raise Problem(400, "input names must be unique")
     params = doc.get("parameters") or {}
     if not isinstance(params, dict):
         raise Problem(400, "parameters must be an object")
-    return InferRequest(req_id, checked, _output_names(doc.get("outputs")), params)
+    every, names = binary.wants_binary(doc)
+    return InferRequest(req_id, checked, _output_names(doc.get("outputs")), params, every, names)
 
 
 def _output_names(outputs: Any) -> tuple[str, ...] | None:
@@ -81,7 +91,7 @@ def _check_input(i: int, t: Any) -> dict[str, Any]:
     if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise Problem(400, f"{where}.shape must be a list of non-negative integers")
     if "data" not in t:
-        raise Problem(400, f"{where}.data is missing (the binary tensor extension is not supported)")
+        raise Problem(400, f"{where}.data is missing (and no parameters.binary_data_size)")
     _check_data(where, t["data"], dtype, shape)
     return {"name": name, "datatype": dtype, "shape": shape, "data": t["data"]}
 

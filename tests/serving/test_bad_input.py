@@ -103,13 +103,50 @@ async def test_bad_request_timeout_header_is_400(
     assert await aredis.xlen(keys.request_stream("m")) == 0
 
 
-async def test_binary_tensor_extension_is_refused(
-    add_model: AddModel, router: RunningRouter, http: aiohttp.ClientSession
-) -> None:
+@pytest.mark.parametrize(
+    ("header", "body", "status"),
+    [
+        ("abc", b"{}", 400),
+        ("99", b"{}", 400),
+        ("%d", b"{'x'}", 400),  # length of the header is right, the JSON is not
+    ],
+)
+async def test_bad_binary_framing_is_400(
+    header: str, body: bytes, status: int, add_model: AddModel, router: RunningRouter,
+    http: aiohttp.ClientSession,
+) -> None:  # fmt: skip
     await add_model("m", "echo")
     url = f"{router.url}/v2/models/m/infer"
-    status, doc = await _post(http, url, b"{}xxxx", headers={"Inference-Header-Content-Length": "2"})
-    assert status == 400 and "binary" in doc["detail"]
+    value = header % len(body) if "%d" in header else header
+    got, _ = await _post(http, url, body, headers={"Inference-Header-Content-Length": value})
+    assert got == status
+
+
+def _binary_request(size: int, blob: bytes) -> tuple[bytes, int]:
+    params = {"binary_data_size": size}
+    head = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [2], "parameters": params}]})
+    return head.encode() + blob, len(head)
+
+
+@pytest.mark.parametrize(
+    ("size", "blob", "status"),
+    [
+        (8, b"\0" * 4, 400),  # says 8 bytes, has 4
+        (8, b"\0" * 12, 400),  # 4 bytes left over
+        (4, b"\0" * 4, 422),  # 4 bytes are not 2 FP32 values
+    ],
+)
+async def test_bad_binary_tensors_are_problems_and_not_enqueued(
+    size: int, blob: bytes, status: int, add_model: AddModel, router: RunningRouter,
+    http: aiohttp.ClientSession, aredis: aioredis.Redis,
+) -> None:  # fmt: skip
+    await add_model("m", "echo")
+    body, head = _binary_request(size, blob)
+    got, doc = await _post(
+        http, f"{router.url}/v2/models/m/infer", body, headers={"Inference-Header-Content-Length": str(head)}
+    )
+    assert got == status, doc
+    assert await aredis.xlen(keys.request_stream("m")) == 0
 
 
 async def test_bearer_token_guards_inference_only(

@@ -69,6 +69,42 @@ async def test_triton_http_client_gets_correct_outputs(
     assert req_id == "t-1" and server_ready and model_ready
 
 
+def _triton_binary(url: str) -> dict[str, np.ndarray]:
+    """tritonclient with its defaults: binary tensors in, binary outputs back."""
+    client = triton.InferenceServerClient(url.removeprefix("http://"))
+    try:
+        a = triton.InferInput("A", [2, 2], "INT32")
+        a.set_data_from_numpy(np.array([[1, -2], [3, 4]], dtype=np.int32))
+        s = triton.InferInput("S", [2], "BYTES")
+        s.set_data_from_numpy(np.array([b"hello", b"v2"], dtype=np.object_))
+        h = triton.InferInput("H", [3], "FP16")
+        h.set_data_from_numpy(np.array([0.5, 1.5, -2.0], dtype=np.float16))
+        res = client.infer("m", [a, s, h])
+        mixed = client.infer("m", [a, h], outputs=[triton.InferRequestedOutput("A", binary_data=False),
+                                                    triton.InferRequestedOutput("H")])  # fmt: skip
+        return {"A": res.as_numpy("A"), "S": res.as_numpy("S"), "H": res.as_numpy("H"),
+                "A_json": mixed.as_numpy("A"), "H_bin": mixed.as_numpy("H")}  # fmt: skip
+    finally:
+        client.close()
+
+
+async def test_triton_client_defaults_use_the_binary_extension(
+    redis_url: str, add_model: AddModel, router: RunningRouter
+) -> None:
+    await add_model("m", "echo")
+    w = await start_worker(redis_url, "m")
+    try:
+        got = await asyncio.to_thread(_triton_binary, router.url)
+    finally:
+        await w.stop()
+    np.testing.assert_array_equal(got["A"], [[1, -2], [3, 4]])
+    assert got["A"].dtype == np.int32
+    assert [bytes(x) for x in got["S"]] == [b"hello", b"v2"]
+    np.testing.assert_array_equal(got["H"], np.array([0.5, 1.5, -2.0], dtype=np.float16))
+    np.testing.assert_array_equal(got["A_json"], [[1, -2], [3, 4]])
+    np.testing.assert_array_equal(got["H_bin"], np.array([0.5, 1.5, -2.0], dtype=np.float16))
+
+
 async def test_health_metadata_and_model_readiness(
     redis_url: str, add_model: AddModel, router: RunningRouter, http: aiohttp.ClientSession
 ) -> None:
