@@ -31,7 +31,6 @@ def register(sub: Any) -> None:
 
 def _controller(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
     import signal
 
     from pydantic import ValidationError
@@ -39,6 +38,7 @@ def _controller(args: argparse.Namespace) -> int:
     from forescale.cliutil import validation_message
     from forescale.controller.service import serve
     from forescale.controller.settings import ControllerSettings
+    from forescale.logs import setup_logging
 
     overrides = {"provider": args.provider, "interval_s": args.interval, "signals": args.signals,
                  "redis_url": args.redis_url}  # fmt: skip
@@ -47,7 +47,7 @@ def _controller(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise CliError(validation_message("settings", exc)) from None
     _check_tokens()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s controller %(levelname)s %(message)s")
+    setup_logging(settings.log_level, "controller")
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -68,7 +68,6 @@ class GradientBoostedQuantiles:
         calibration_s: float = DAY_S,
         max_rows: int = 40_000,
         max_iter: int = 120,
-        half_life_s: float | None = 7 * DAY_S,
         threads: int | None = 1,
         seed: int = 0,
     ) -> None:
@@ -82,7 +81,6 @@ class GradientBoostedQuantiles:
         # One OpenMP thread by default: on a shared 2-core box, OpenMP's spin-waiting threads
         # made a fit 10x slower under load (docs/designs/prescaler.md); None = all cores.
         self.threads = threads
-        self.half_life_s = half_life_s
         self.seed = seed
         self.trained: Trained | None = None
         self.fallback = SeasonalNaive()
@@ -106,7 +104,7 @@ class GradientBoostedQuantiles:
         cal_from = n - max(1, round(self.calibration_s / step))
         # Calibrate on origins in the held-out tail; train only on targets before it.
         cal = np.flatnonzero((origins >= cal_from) & np.isfinite(z[target]))
-        train = self._sample(np.flatnonzero((target < cal_from) & np.isfinite(z[target])), n, step, rng)
+        train = self._sample(np.flatnonzero((target < cal_from) & np.isfinite(z[target])), rng)
         if len(train) < 100:
             return
         x_train = feature_matrix(z, history.start, step, origins[train], horizons[train])
@@ -118,14 +116,9 @@ class GradientBoostedQuantiles:
         for q in self.quantiles:
             self._train_quantile(self.trained, q)
 
-    def _sample(self, rows: np.ndarray, n: int, step: float, rng: np.random.Generator) -> np.ndarray:
-        """Training rows: at most ``max_rows``; with a half-life, drawn with replacement with
-        probability halving every ``half_life_s`` of age (recent days count more: traffic
-        grows and shifts). Drawing replaces sample weights, which make sklearn's quantile
-        loss and binning ~10x slower (weighted percentiles in Python)."""
-        if self.half_life_s:
-            p = np.power(0.5, (n - rows) * (step / self.half_life_s))
-            return np.sort(rng.choice(rows, min(self.max_rows, len(rows)), replace=True, p=p / p.sum()))
+    def _sample(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """At most ``max_rows`` training rows, drawn uniformly (recency weighting measured
+        worse, docs/designs/prescaler.md)."""
         if len(rows) > self.max_rows:
             return np.sort(rng.choice(rows, self.max_rows, replace=False))
         return rows

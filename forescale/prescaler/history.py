@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import redis.asyncio as aioredis
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 
 from forescale.prescaler.base import RateSeries
 
@@ -33,12 +34,14 @@ def aligned_start(end: float, history_s: float, step_s: float) -> tuple[float, i
     return last - n * step_s, n
 
 
+class HistoryUnavailable(Exception):
+    """Prometheus answered with an error (bad query, overloaded): no history this time."""
+
+
 class PrometheusHistory:
     """Synchronous (prometheus-api-client uses requests): the loop runs it in a thread."""
 
     def __init__(self, url: str, timeout_s: float) -> None:
-        from prometheus_api_client import PrometheusConnect
-
         self.client = PrometheusConnect(url=url, disable_ssl=True, timeout=max(1, int(timeout_s)))
 
     def fetch(self, model: str, end: float, history_s: float, step_s: float) -> RateSeries:
@@ -48,12 +51,15 @@ class PrometheusHistory:
         chunk = MAX_POINTS_PER_QUERY
         for lo in range(0, n, chunk):
             hi = min(n, lo + chunk)
-            result = self.client.custom_query_range(
-                rate_query(model, step_s),
-                start_time=_dt(start + (lo + 1) * step_s),
-                end_time=_dt(start + hi * step_s),
-                step=f"{step_s:g}s",
-            )
+            try:
+                result = self.client.custom_query_range(
+                    rate_query(model, step_s),
+                    start_time=_dt(start + (lo + 1) * step_s),
+                    end_time=_dt(start + hi * step_s),
+                    step=f"{step_s:g}s",
+                )
+            except PrometheusApiClientException as exc:
+                raise HistoryUnavailable(str(exc)) from exc
             _fill(values, result, start, step_s)
         return RateSeries(start, step_s, values)
 

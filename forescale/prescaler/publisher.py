@@ -21,7 +21,7 @@ from forescale.core.model import Forecast, PolicySpec, PoolSpec
 from forescale.prescaler import webhook
 from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster
 from forescale.prescaler.external import merged
-from forescale.prescaler.history import PrometheusHistory, redis_history
+from forescale.prescaler.history import HistoryUnavailable, PrometheusHistory, redis_history
 from forescale.prescaler.settings import PrescalerSettings
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class Publisher:
             mine = [e for e in externals if e.model == model]
             try:
                 history = await self.history(model, now)
-            except (TimeoutError, OSError, ValueError) as exc:
+            except (TimeoutError, OSError, HistoryUnavailable) as exc:
                 # No history this time: keep publishing externals, the learned part is skipped.
                 log.warning("history for %s unavailable: %s", model, exc)
                 history = None

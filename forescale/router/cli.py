@@ -15,16 +15,15 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import logging
-
     from aiohttp import web
 
+    from forescale.logs import setup_logging
     from forescale.router.app import create_app
     from forescale.router.settings import RouterSettings
 
     overrides = {"host": args.host, "port": args.port, "redis_url": args.redis_url}
     settings = RouterSettings(**{k: v for k, v in overrides.items() if v is not None})
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s router %(levelname)s %(message)s")
+    setup_logging(settings.log_level, "router")
     app = create_app(settings)
     web.run_app(
         app,

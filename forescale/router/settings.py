@@ -32,8 +32,10 @@ class RouterSettings(ServiceSettings):
         default=None, description="When set, inference requires `Authorization: Bearer <token>`."
     )
     redis_timeout_s: float = Field(
-        default=0.5, gt=0, description="Connect/read timeout of Redis calls: a dead Redis means 503 at once."
-    )
+        default=2.0, gt=0,
+        description="Connect/read timeout of Redis calls (a refused connection is a 503 at once; this bounds "
+        "a Redis that hangs). Too short and a loaded machine turns slow replies into 503s.",
+    )  # fmt: skip
     reply_block_ms: int = Field(default=1000, ge=10, description="XREAD BLOCK time of the reply listener.")
     heartbeat_s: float = Field(
         default=1.0, gt=0, le=1.0,

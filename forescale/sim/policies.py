@@ -31,8 +31,8 @@ from forescale.sim.scenario import PoolScenario, Scenario
 
 HISTORY_STEP_S = 60.0
 FORECAST_EVERY_S = 60.0
-CA_UNNEEDED_S = 600.0
-WARM_S = 300  # Cluster Autoscaler's default --scale-down-unneeded-time
+CA_UNNEEDED_S = 600.0  # Cluster Autoscaler's default --scale-down-unneeded-time
+WARM_S = 300  # the initial capacity is sized for this many first seconds' mean demand
 
 
 class CorePolicy:

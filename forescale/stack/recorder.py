@@ -116,6 +116,8 @@ class Recorder:
             if fam.name != "forescale_controller_pool_nodes":
                 continue
             for smp in fam.samples:
+                if smp.labels.get("model", self.model) != self.model:
+                    continue
                 out.setdefault(smp.labels["pool"], {})[smp.labels["state"]] = int(smp.value)
         return out
 

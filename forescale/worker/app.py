@@ -58,14 +58,17 @@ async def _healthz(request: web.Request) -> web.Response:
 async def start_worker(settings: WorkerSettings, clock: Clock, metrics: WorkerMetrics) -> Worker:
     fast = connect(settings.redis_url, settings.redis_timeout_s)
     blocking = connect_blocking(settings.redis_url, settings.block_ms / 1000, settings.redis_timeout_s)
-    cfg = await registry.get(fast, settings.model)
-    if cfg is None:
+    try:
+        cfg = await registry.get(fast, settings.model)
+        if cfg is None:
+            raise ModelMissing(f"no model named {settings.model!r} in {keys.MODELS}")
+        engine = engines.create(cfg.engine, cfg.engine_options)
+        queue = Queue(fast, blocking)
+        await queue.ensure_group(cfg.name)
+    except BaseException:
         await fast.aclose()
         await blocking.aclose()
-        raise ModelMissing(f"no model named {settings.model!r} in {keys.MODELS}")
-    engine = engines.create(cfg.engine, cfg.engine_options)
-    queue = Queue(fast, blocking)
-    await queue.ensure_group(cfg.name)
+        raise
     return Worker(settings, cfg, engine, queue, clock, metrics)
 
 

@@ -19,9 +19,9 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
     import sys
 
+    from forescale.logs import setup_logging
     from forescale.worker.settings import WorkerSettings
 
     # The engine runs in a thread; with the default 5 ms GIL switch interval the event
@@ -30,7 +30,7 @@ def _run(args: argparse.Namespace) -> int:
 
     overrides = {"model": args.model, "port": args.port, "host": args.host, "redis_url": args.redis_url}
     settings = WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s worker %(levelname)s %(message)s")
+    setup_logging(settings.log_level, "worker")
     return asyncio.run(_main(settings))
 
 

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from forescale.core.clock import ManualClock
 from forescale.core.model import Forecast, ForecastPoint, PolicySpec
+from forescale.devstack.ports import free_port
 from forescale.prescaler.external import ExternalForecast, ExternalWindow, merged
 from forescale.prescaler.history import redis_history
 from forescale.prescaler.publisher import Publisher, forecast_key
@@ -104,3 +105,12 @@ async def test_cycle_without_prometheus_publishes_externals_even_with_no_learned
     assert only.source == "external:mkt:push"
     assert [(p.t, p.rps) for p in only.points] == [(NOW + 60, (20.0, 20.0)), (NOW + 120, (20.0, 20.0))]
     assert await aredis.hkeys(EXTERNAL_KEY) == [b"push"]  # ended forecasts are pruned  # type: ignore[misc]
+
+
+async def test_prometheus_down_still_publishes_externals(aredis: aioredis.Redis) -> None:
+    await store(aredis, ext("push", ExternalWindow(start=NOW, end=NOW + 120, rps=9)))
+    settings = PrescalerSettings(
+        prometheus_url=f"http://127.0.0.1:{free_port()}", models=("m1",), query_timeout_s=1, lead_time_s=60
+    )
+    out = await Publisher(settings, aredis, ManualClock(NOW)).cycle(NOW)
+    assert [f.source for f in out["m1"]] == ["external:mkt:push"]

@@ -22,24 +22,35 @@ TAG = "FORESCALE_DEMO_TEST_TAG"
 KEYS = {"replica_correlation", "slo_attainment_live", "slo_attainment_sim", "cost_live", "cost_sim"}
 
 
-def tagged(tag: str) -> list[int]:
-    needle = f"{TAG}={tag}".encode()
+def tagged(tag: str, tmp: Path) -> list[int]:
+    """Live processes of one demo run: by the tag in their environment, or (redis-server,
+    which rewrites its environment and command line for its process title) by its working
+    directory, the data dir it was given under ``tmp``."""
+    needle, where = f"{TAG}={tag}".encode(), str(tmp)
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             env = (entry / "environ").read_bytes()
+            cwd = os.readlink(entry / "cwd")
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and needle in env.split(b"\0"):
+        if state != "Z" and (needle in env.split(b"\0") or cwd.startswith(where)):
             pids.append(int(entry.name))
     return pids
 
 
 def start_demo(tmp_path: Path, tag: str, minutes: str, *, new_session: bool = False) -> subprocess.Popen[str]:
-    env = {**os.environ, TAG: tag, "DEMO_MINUTES": minutes, "FORESCALE_LOG_LEVEL": "WARNING"}
+    (tmp_path / "tmp").mkdir(exist_ok=True)  # Redis's data dir goes here (tempfile)
+    env = {
+        **os.environ,
+        TAG: tag,
+        "DEMO_MINUTES": minutes,
+        "FORESCALE_LOG_LEVEL": "WARNING",
+        "TMPDIR": str(tmp_path / "tmp"),
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "forescale.stack", "--out", str(tmp_path / "report")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=new_session,
@@ -58,7 +69,7 @@ def test_short_demo_prints_fidelity_json_last_and_leaves_nothing(tmp_path: Path)
     assert last["cost_live"] > 0 and last["cost_sim"] > 0
     for name in ("report.html", "demand.png", "latency.png", "cost.png", "timeline.json"):
         assert (tmp_path / "report" / name).stat().st_size > 0
-    assert tagged(tag) == []
+    assert tagged(tag, tmp_path / "tmp") == []
 
 
 @pytest.mark.timeout(200)
@@ -84,7 +95,7 @@ def test_a_signal_stops_every_process(
     else:
         pytest.fail(f"demo ended before {after!r}: {proc.stderr.read() if proc.stderr else ''}")
     time.sleep(3)
-    assert len(tagged(tag)) >= 5  # demo, redis, router, prescaler, controller (+ workers)
+    assert len(tagged(tag, tmp_path / "tmp")) >= 5  # demo, redis, router, prescaler, controller (+ workers)
     if whole_group:
         os.killpg(proc.pid, sig)
     else:
@@ -92,4 +103,4 @@ def test_a_signal_stops_every_process(
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted" in err
-    assert tagged(tag) == []
+    assert tagged(tag, tmp_path / "tmp") == []
