@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from urllib3.util.retry import Retry
 
 from forescale.prescaler.base import RateSeries
 
@@ -42,7 +43,12 @@ class PrometheusHistory:
     """Synchronous (prometheus-api-client uses requests): the loop runs it in a thread."""
 
     def __init__(self, url: str, timeout_s: float) -> None:
-        self.client = PrometheusConnect(url=url, disable_ssl=True, timeout=max(1, int(timeout_s)))
+        # The client's default retries back off for ~6 s on a refused connection; the loop
+        # retries every period anyway, so two quick retries are enough.
+        retry = Retry(total=2, backoff_factor=0.1, status_forcelist=(502, 503, 504))
+        self.client = PrometheusConnect(
+            url=url, disable_ssl=True, retry=retry, timeout=max(1, int(timeout_s))
+        )
 
     def fetch(self, model: str, end: float, history_s: float, step_s: float) -> RateSeries:
         start, n = aligned_start(end, history_s, step_s)

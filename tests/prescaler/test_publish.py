@@ -110,7 +110,7 @@ async def test_cycle_without_prometheus_publishes_externals_even_with_no_learned
 async def test_prometheus_down_still_publishes_externals(aredis: aioredis.Redis) -> None:
     await store(aredis, ext("push", ExternalWindow(start=NOW, end=NOW + 120, rps=9)))
     settings = PrescalerSettings(
-        prometheus_url=f"http://127.0.0.1:{free_port()}", models=("m1",), query_timeout_s=1, lead_time_s=60
+        prometheus_url=f"http://127.0.0.1:{free_port()}", models=("m1",), query_timeout_s=5, lead_time_s=60
     )
     out = await Publisher(settings, aredis, ManualClock(NOW)).cycle(NOW)
     assert [f.source for f in out["m1"]] == ["external:mkt:push"]

@@ -1,0 +1,22 @@
+"""docs/settings.md is generated from the settings classes; it must not drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from forescale import settingsdoc
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
+
+
+def test_settings_doc_is_current() -> None:
+    assert DOC.read_text() == settingsdoc.markdown(), "run: forescale settings --markdown > docs/settings.md"
+
+
+def test_every_setting_is_described() -> None:
+    undocumented = [env for _, env, _, desc in settingsdoc.rows() if not desc.strip()]
+    assert undocumented == []
+
+
+def test_env_names_carry_the_prefix() -> None:
+    assert all(env.startswith("FORESCALE_") for _, env, _, _ in settingsdoc.rows())
