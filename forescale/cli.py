@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from forescale.cliutil import CliError
+from forescale.cliutil import run_parsed
 
 # Order is the order of `forescale --help`.
 COMMAND_MODULES = (
@@ -45,14 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"forescale {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_parsed(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,31 +1,9 @@
-"""``python -m forescale.worker ...`` = ``forescale worker ...``, with only this area's parser.
+"""``python -m forescale.worker ...`` = ``forescale worker ...`` (see cliutil.run_area)."""
 
-Tests and benchmarks start child processes this way, so that they do not depend on
-every other area's subcommands loading.
-"""
-
-from __future__ import annotations
-
-import argparse
 import sys
 
-from forescale.cliutil import CliError
-from forescale.worker import cli
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="forescale")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cli.register(sub)
-    args = parser.parse_args(["worker", *sys.argv[1:]])
-    try:
-        return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"forescale worker: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
+from forescale.cliutil import run_area
+from forescale.worker.cli import register
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_area(register, "worker"))
