@@ -8,33 +8,10 @@ A forecaster is pure: it sees a regularly sampled request-rate history that ends
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from forescale.core.model import Forecast
-
-
-@dataclass(frozen=True)
-class RateSeries:
-    """Request rate (req/s) per step: ``values[i]`` covers ``[start + i*step_s, start + (i+1)*step_s)``.
-
-    ``NaN`` marks a gap (no data), which is different from zero traffic.
-    """
-
-    start: float
-    step_s: float
-    values: np.ndarray
-
-    @property
-    def end(self) -> float:
-        return self.start + len(self.values) * self.step_s
-
-    def until(self, t: float) -> RateSeries:
-        """The part that ends at or before ``t`` (what was known at time ``t``)."""
-        n = max(0, min(len(self.values), int((t - self.start) // self.step_s)))
-        return RateSeries(self.start, self.step_s, self.values[:n])
+from forescale.traces.trace import RateSeries  # one series type for traces, forecasts, sim
 
 
 class Forecaster(Protocol):

@@ -86,7 +86,10 @@ class Publisher:
         if state.trained_at is None or now - state.trained_at >= self.settings.train_every_s:
             await asyncio.to_thread(state.forecaster.fit, history)  # seconds of CPU: off the loop
             state.trained_at = now
-        return state.forecaster.forecast(history, now, horizon, self.settings.quantiles)
+        # In a thread too: a quantile the model was not fitted for is trained on first use.
+        return await asyncio.to_thread(
+            state.forecaster.forecast, history, now, horizon, self.settings.quantiles
+        )
 
     async def history(self, model: str, now: float) -> RateSeries:
         s = self.settings

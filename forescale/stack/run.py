@@ -126,6 +126,7 @@ async def _day(
     finally:
         done.set()
         await asyncio.gather(recording, watching, return_exceptions=True)
+    services.check(children)  # a service that died stopped the run: say which one
     if stop.is_set():
         raise Interrupted
     return LiveRun(t0, rec.samples, rec.events, report_, gen, load_time)
@@ -217,7 +218,7 @@ def main(opts: DemoOptions) -> int:
     except Interrupted:
         print("demo: interrupted; every process it started is stopped", file=sys.stderr)
         return 130
-    except services.StartupFailed as exc:
+    except services.ServiceFailed as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     print(f"demo: report in {opts.out / 'report.html'}")

@@ -29,7 +29,7 @@ from forescale.stack.procs import Children
 from forescale.stack.scenario import MODEL, DemoPlan, model_config, policy, pools
 
 
-class StartupFailed(RuntimeError):
+class ServiceFailed(RuntimeError):
     """A service exited or did not come up; the message names it and its log."""
 
 
@@ -93,7 +93,7 @@ async def wait_http(children: Children, url: str, stop: asyncio.Event, timeout_s
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
         while not stop.is_set():
-            _check(children)
+            check(children)
             try:
                 async with http.get(url) as resp:
                     if resp.status < 500:
@@ -101,7 +101,7 @@ async def wait_http(children: Children, url: str, stop: asyncio.Event, timeout_s
             except (aiohttp.ClientError, TimeoutError, OSError):
                 pass
             if time.monotonic() > deadline:
-                raise StartupFailed(f"nothing answers at {url} after {timeout_s:g}s")
+                raise ServiceFailed(f"nothing answers at {url} after {timeout_s:g}s")
             await asyncio.sleep(0.2)
 
 
@@ -111,22 +111,23 @@ async def wait_ready(
     """Wait until ``want`` workers are ready; returns the seconds since the first decision."""
     deadline = time.monotonic() + timeout_s
     while not stop.is_set():
-        _check(children)
+        check(children)
         states = await worker_states(r, MODEL, time.time())
         if sum(1 for s in states.values() if s.get("state") == "ready") >= want:
             first = await r.lindex(f"fs:decisions:{MODEL}", -1)  # type: ignore[misc]
             return time.time() - json.loads(first)["at"] if first else 0.0
         if time.monotonic() > deadline:
-            raise StartupFailed(f"{want} replicas not ready after {timeout_s:g}s (see logs/controller.log)")
+            raise ServiceFailed(f"{want} replicas not ready after {timeout_s:g}s (see logs/controller.log)")
         await asyncio.sleep(0.2)
     return 0.0
 
 
-def _check(children: Children) -> None:
+def check(children: Children) -> None:
+    """``ServiceFailed`` naming the first service that exited, with its log's last lines."""
     dead = children.failed()
     if dead is not None:
         tail = dead.log_path.read_text(errors="replace").strip().splitlines()[-3:]
-        raise StartupFailed(
+        raise ServiceFailed(
             f"{dead.name} exited ({dead.proc.returncode}): {' | '.join(tail)} ({dead.log_path})"
         )
 

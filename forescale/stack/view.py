@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -34,8 +35,8 @@ def render(
     head = Table.grid(padding=(0, 2))
     head.add_row("model", model, "demo clock", f"{int(hour):02d}:{int(hour % 1 * 60):02d} (t={s['t']:.0f}s)")
     head.add_row(
-        "request rate",
-        f"{s['sent_rps']:.1f} req/s (router counted {s['arrived_rps']}/s)",
+        "rate",
+        f"{s['sent_rps']:.1f} req/s (router {s['arrived_rps']}/s)",
         "queue",
         str(s["queue"]),
     )
@@ -43,11 +44,11 @@ def render(
         "p99 latency",
         _latency(s["p99_s"], slo_s),
         "replicas",
-        f"desired {s['desired']} / ready {s['ready']}" + (" PANIC" if s["panic"] else ""),
+        f"{s['desired']} desired, {s['ready']} ready" + (" PANIC" if s["panic"] else ""),
     )
     head.add_row("cost", f"${s['cost_per_hour']:.2f}/h", "spot share", f"{s['spot_share']:.0%}")
-    nodes = Table(title="nodes per pool", expand=False)
-    for col in ("pool", "type", "ready", "starting", "draining", "replicas", "lead", "capacity"):
+    nodes = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False, show_edge=False)
+    for col in ("pool", "type", "ready", "start", "drain", "repl.", "lead", "capacity"):
         nodes.add_column(col)
     for p in pools:
         st = s["nodes"].get(p.name, {})
@@ -57,10 +58,12 @@ def render(
             *(str(st.get(k, 0)) for k in ("ready", "starting", "draining")),
             str(s["placed"].get(p.name, 0)),
             f"{s['lead_s'][p.name]:.1f} s" if p.name in s["lead_s"] else f"{p.lead_time_s:g} s (prior)",
-            Text("none (insufficient)", style="bold red") if p.name in s["unavailable"] else Text("ok"),
+            Text("none", style="bold red") if p.name in s["unavailable"] else Text("ok"),
         )
-    reasons = Text("\n".join(s["reasons"][:6]) or "(no decision yet)")
-    recent = Text("\n".join(f"t={e['t']:.0f}s {e['kind']}: {e['detail']}" for e in events[-4:]) or "-")
+    # One line each (cropped) so that the view fits a 24-line terminal.
+    reasons = Text("\n".join(s["reasons"][-5:]) or "(no decision yet)", no_wrap=True, overflow="ellipsis")
+    lines = [f"t={e['t']:.0f}s {e['kind']}: {e['detail']}" for e in events[-3:]]
+    recent = Text("\n".join(lines) or "-", no_wrap=True, overflow="ellipsis")
     return Group(
         Panel(head, title="forescale demo"),
         nodes,

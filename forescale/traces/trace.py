@@ -11,8 +11,8 @@ import numpy as np
 class RateSeries:
     """Request rate (req/s) per step: ``values[i]`` covers ``[start + i*step_s, start + (i+1)*step_s)``.
 
-    The same shape as ``forescale.prescaler.base.RateSeries``; it lives here too because
-    trace reading is a leaf package that may not import the prescaler (import-linter).
+    The one series type of forescale: traces produce it, forecasters and the simulator
+    consume it (``forescale.prescaler.base`` re-exports it).
     ``NaN`` marks a gap (no data), which is different from zero traffic.
     """
 

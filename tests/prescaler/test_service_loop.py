@@ -6,9 +6,11 @@ import asyncio
 import base64
 import json
 
+import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
+from forescale.cli import main
 from forescale.core.clock import ManualClock
 from forescale.prescaler.publisher import forecast_key
 from forescale.prescaler.service import create_app
@@ -59,3 +61,19 @@ async def test_loop_publishes_each_period_and_picks_up_webhook_posts(aredis: aio
         (published,) = json.loads(await aredis.get(forecast_key("m1")))
         assert published["issued_at"] == NOW + 60 and published["source"] == "external:ops:p"
         assert len(published["points"]) == 5  # lead time 240 s + one 60 s period, 1-min steps
+
+
+def test_cli_refuses_to_start_without_a_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FORESCALE_PRESCALER_WEBHOOK_SECRET", raising=False)
+    assert main(["prescaler", "--port", "0"]) == 2
+    assert "WEBHOOK_SECRET" in capsys.readouterr().err
+
+
+def test_cli_refuses_an_unknown_forecaster(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FORESCALE_PRESCALER_FORECASTER", "crystal-ball")
+    assert main(["prescaler", "--port", "0"]) == 2
+    assert "crystal-ball" in capsys.readouterr().err
