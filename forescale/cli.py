@@ -24,13 +24,16 @@ COMMAND_MODULES = (
     "forescale.controller.api.cli",  # policy, pool, status (through the admin API)
     "forescale.prescaler.cli",  # prescaler, backtest
     "forescale.sim.cli",  # simulate
-    "forescale.demo.cli",  # demo, loadgen
+    "forescale.stack.cli",  # demo: the whole control plane live on this machine
+    "forescale.loadgen.cli",  # loadgen
     "forescale.settingsdoc",  # settings
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="forescale", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="forescale", description="forescale: keeps GPU serving capacity ahead of traffic."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

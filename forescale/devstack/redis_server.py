@@ -57,7 +57,10 @@ class RedisServer:
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own session: a terminal's Ctrl-C reaches the demo, which then stops Redis in order.
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         wait_port(self.port, timeout_s)
         self._wait_loaded(timeout_s)
         return self

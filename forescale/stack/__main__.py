@@ -1,4 +1,4 @@
-"""``python -m forescale.stack``: the demo, until the lead registers ``forescale demo``."""
+"""``python -m forescale.stack``: the same as ``forescale demo``."""
 
 from __future__ import annotations
 

@@ -1,1 +1,0 @@
-"""forescale.demo: the `forescale demo` command (interim: the serving path alone)."""
