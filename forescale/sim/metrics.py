@@ -20,14 +20,10 @@ FRACTIONS = (np.arange(20) + 0.5) / 20
 
 
 def summarize(scenario: Scenario, demand: np.ndarray, run: Run) -> dict[str, float | int | None]:
-    model = scenario.model
-    w = max(0, math.floor(scenario.slo.latency_s - model.service_time_s))
-    admitted = demand - run.dropped
-    before = np.cumsum(admitted) - admitted  # admitted ahead of each second's cohort
-    served = _served_past_end(np.cumsum(run.served), run, model.service_rate_rps, float(admitted.sum()), w)
+    before, admitted, served, w = _curves(scenario, demand, run)
     met = np.clip(served[np.arange(len(demand)) + w] - before, 0, admitted)
     requests = float(demand.sum())
-    p50, p99 = _latency_percentiles(before, admitted, served, model.service_time_s)
+    p50, p99 = _latency_percentiles(before, admitted, served, scenario.model.service_time_s)
     return {
         "requests": round(requests),
         "slo_attainment": float(met.sum() / requests) if requests > 0 else 1.0,
@@ -41,6 +37,28 @@ def summarize(scenario: Scenario, demand: np.ndarray, run: Run) -> dict[str, flo
     }
 
 
+def cohort_latency(scenario: Scenario, demand: np.ndarray, run: Run) -> np.ndarray:
+    """Latency of the last request arriving in each second (NaN: none arrived) for plots."""
+    before, admitted, served, _ = _curves(scenario, demand, run)
+    out = np.full(len(demand), np.nan)
+    cohorts, latency = _latencies(before, admitted, served, scenario.model.service_time_s, np.ones(1))
+    out[cohorts] = latency[:, 0]
+    return out
+
+
+def _curves(
+    scenario: Scenario, demand: np.ndarray, run: Run
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(admitted ahead of each second's cohort, admitted per second, cumulative served
+    continued past the end, W)."""
+    model = scenario.model
+    w = max(0, math.floor(scenario.slo.latency_s - model.service_time_s))
+    admitted = demand - run.dropped
+    before = np.cumsum(admitted) - admitted
+    served = _served_past_end(np.cumsum(run.served), run, model.service_rate_rps, float(admitted.sum()), w)
+    return before, admitted, served, w
+
+
 def _served_past_end(served: np.ndarray, run: Run, mu: float, total: float, w: int) -> np.ndarray:
     """Cumulative served, continued ``w + 1`` s past the trace at the last second's capacity,
     so requests that arrive near the end are judged by their own deadline, not the trace's."""
@@ -50,23 +68,31 @@ def _served_past_end(served: np.ndarray, run: Run, mu: float, total: float, w: i
     return np.concatenate([served, tail])
 
 
-def _latency_percentiles(
-    before: np.ndarray, admitted: np.ndarray, served: np.ndarray, service_s: float
-) -> tuple[float | None, float | None]:
-    """Weighted p50/p99 over sampled places in each cohort; never-served counts as infinite."""
+def _latencies(
+    before: np.ndarray, admitted: np.ndarray, served: np.ndarray, service_s: float, fractions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds with arrivals, and the latency of the requests at ``fractions`` of each
+    second's cohort (inf: never served). Places are nudged down by 1e-6 requests so that
+    float rounding between the two cumulative sums cannot leave a request unserved."""
     cohorts = np.nonzero(admitted > 0)[0]
-    if len(cohorts) == 0:
-        return None, None
-    place = before[cohorts, None] + FRACTIONS[None, :] * admitted[cohorts, None]
+    place = before[cohorts, None] + fractions[None, :] * admitted[cohorts, None] - 1e-6
     j = np.searchsorted(served, place.ravel(), side="left").reshape(place.shape)
     done = j < len(served)
     jc = np.minimum(j, len(served) - 1)
     prev = np.where(jc > 0, served[np.maximum(jc - 1, 0)], 0.0)
     width = np.maximum(served[jc] - prev, 1e-12)
     finish = jc + np.clip((place - prev) / width, 0.0, 1.0)
-    latency = np.where(
-        done, np.maximum(finish - (cohorts[:, None] + FRACTIONS[None, :]), 0) + service_s, np.inf
-    )
+    wait = np.maximum(finish - (cohorts[:, None] + fractions[None, :]), 0)
+    return cohorts, np.where(done, wait + service_s, np.inf)
+
+
+def _latency_percentiles(
+    before: np.ndarray, admitted: np.ndarray, served: np.ndarray, service_s: float
+) -> tuple[float | None, float | None]:
+    """Weighted p50/p99 over sampled places in each cohort; never-served counts as infinite."""
+    cohorts, latency = _latencies(before, admitted, served, service_s, FRACTIONS)
+    if len(cohorts) == 0:
+        return None, None
     weights = np.repeat(admitted[cohorts] / len(FRACTIONS), len(FRACTIONS))
     order = np.argsort(latency.ravel(), kind="stable")
     lat = latency.ravel()[order]

@@ -27,6 +27,7 @@ class Outcome:
     demand: np.ndarray
     need: np.ndarray
     start: float
+    scenario: Scenario
 
 
 def parse_policies(text: str) -> list[str]:
@@ -106,4 +107,4 @@ def simulate(
         },
         "policies": out,
     }
-    return Outcome(results, runs, demand, needed, series.start)
+    return Outcome(results, runs, demand, needed, series.start, scenario)
