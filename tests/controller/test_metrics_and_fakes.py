@@ -32,10 +32,8 @@ async def test_metrics_after_ticks_and_promtool_clean(store: Store) -> None:
     assert get("forescale_controller_current_replicas", {"model": "m1"}) == 3
     assert get("forescale_controller_decision_term_replicas", {"model": "m1", "term": "reactive"}) == 3
     assert get("forescale_controller_decision_term_replicas", {"model": "m1", "term": "floor"}) == 1
-    assert (
-        get("forescale_controller_pool_nodes", {"pool": "spot-a", "state": "ready", "capacity_type": "spot"})
-        == 3
-    )
+    ready_spot = {"model": "m1", "pool": "spot-a", "state": "ready", "capacity_type": "spot"}
+    assert get("forescale_controller_pool_nodes", ready_spot) == 3
     assert get("forescale_controller_lead_time_seconds_count", {"pool": "spot-a"}) == 3
     assert get("forescale_controller_lead_time_seconds_sum", {"pool": "spot-a"}) == 360
     assert get("forescale_controller_tick_duration_seconds_count") == 10
