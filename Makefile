@@ -40,6 +40,7 @@ bench: $(STAMP)
 
 dashboards: $(STAMP)
 	$(BIN)/python -m forescale.observability.dashboards deploy/grafana
+	$(BIN)/python -m forescale.observability.rules deploy/kubernetes/base/prometheusrule.yaml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -7,6 +7,13 @@ peak over every point that overlaps ``[now, now + lead_time]`` across all source
 capacity launched now is ready only after the lead time, so it must cover whatever comes
 before then. Forecasts issued more than ``max_forecast_age_s`` ago are ignored.
 
+With ``smooth_s`` (the policy passes its latency SLO) each forecast's points in the
+horizon are averaged over windows of ``smooth_s`` first and the peak is taken over those
+means: a request may wait up to the SLO, so capacity for the mean rate over any
+SLO-long window serves it in time (the oracle's need is built the same way), and a
+one-minute spike in a seasonal forecast of bursty traffic is mostly noise that a raw
+peak would buy GPUs for. Windows shorter than two points change nothing.
+
 The floor only raises the reactive term (the policy takes a max), never lowers it.
 """
 
@@ -44,13 +51,28 @@ def _first(points: tuple[ForecastPoint, ...], step: float, now: float) -> int:
     return i
 
 
+def smoothed_peak(values: list[float], k: int) -> float:
+    """The peak of the means of ``k`` consecutive values (the mean of all when fewer)."""
+    if k <= 1:
+        return max(values)
+    if len(values) <= k:
+        return sum(values) / len(values)
+    total = sum(values[:k])
+    best = total
+    for i in range(k, len(values)):
+        total += values[i] - values[i - k]
+        best = max(best, total)
+    return best / k
+
+
 def peak(
-    forecasts: Sequence[Forecast], now: float, horizon_s: float, quantile: float, max_age_s: float
-) -> tuple[float | None, int]:
+    forecasts: Sequence[Forecast], now: float, horizon_s: float, quantile: float, max_age_s: float,
+    smooth_s: float = 0.0,
+) -> tuple[float | None, int]:  # fmt: skip
     """Peak forecast rate over ``[now, now + horizon_s]`` and how many forecasts were used.
 
     Points are taken as sorted by ``t`` (forecasters emit them so); each covers
-    ``[t, t + step_s)``.
+    ``[t, t + step_s)``. ``smooth_s``: average over windows this long first (see above).
     """
     best: float | None = None
     used = 0
@@ -60,14 +82,14 @@ def peak(
             continue
         col = column(f.quantiles, quantile)
         points = f.points
-        seen = False
+        values = []
         for i in range(_first(points, f.step_s, now), len(points)):
             p = points[i]
             if p.t > end:
                 break
-            v = p.rps[col]
-            if best is None or v > best:
-                best = v
-            seen = True
-        used += seen
+            values.append(p.rps[col])
+        if values:
+            v = smoothed_peak(values, int(smooth_s // f.step_s))
+            best = v if best is None else max(best, v)
+            used += 1
     return best, used

@@ -66,6 +66,19 @@ def push_window(history: History, now: float, value: int, window_s: float, keep_
     return (*history[start:end], (now, value))
 
 
+def recent(history: History, now: float, window_s: float) -> History:
+    """The part of a window's queue within the last ``window_s`` (the newest entry always).
+
+    A monotone queue's suffix is the monotone queue of the shorter window, so one history
+    kept over the spec's window also answers for any shorter one.
+    """
+    cutoff = now - window_s
+    start = 0
+    while start < len(history) - 1 and history[start][0] <= cutoff:
+        start += 1
+    return history[start:]
+
+
 def stabilize(current: int, up_history: History, down_history: History) -> int:
     """Move ``current`` into [min over the scale-up window, max over the scale-down window]."""
     up_floor = up_history[0][1]

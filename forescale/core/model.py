@@ -84,6 +84,22 @@ class PrescaleSpec(Frozen):
     max_forecast_age_s: float = Field(
         default=900, gt=0, description="Forecasts issued longer ago than this are ignored."
     )
+    smooth_over_slo: bool = Field(
+        default=True,
+        description=(
+            "Plan for the forecast's peak mean over latency-SLO-long windows (a request may wait "
+            "that long) rather than its raw peak; no effect when the SLO is under two forecast steps."
+        ),
+    )
+    scale_down_window_s: float | None = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description=(
+            "Scale-down stabilization window while a fresh forecast covers the next lead time "
+            "(the shorter of this and scale_down's); null keeps scale_down's window always."
+        ),
+    )
 
 
 class ScheduleSpec(Frozen):
@@ -123,6 +139,13 @@ class PolicySpec(Frozen):
     panic_window_s: float = Field(default=6, gt=0, le=3600, description="KPA panic window.")
     panic_threshold: float = Field(
         default=2.0, gt=1, le=100, description="Panic when short-window demand / ready capacity exceeds this."
+    )
+    panic_drain_check: bool = Field(
+        default=True,
+        description=(
+            "Panic only when the queue outlasts the lead time at the ready replicas' target rate "
+            "(capacity asked for later than that arrives after the surge); false: KPA's rule alone."
+        ),
     )
     prescale: PrescaleSpec = Field(default_factory=PrescaleSpec)
     schedules: tuple[ScheduleSpec, ...] = ()

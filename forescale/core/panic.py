@@ -5,6 +5,12 @@ KPA compares the demand seen over the short panic window with the ready capacity
 window's count is applied at once (no rate rule delays it) and the count never drops while
 panicking. Each tick still over the threshold extends the panic; it ends once a whole
 stable window has passed without the condition (the surge is then in the stable metric).
+
+Unlike KPA's pods, GPU replicas often need a new node: capacity asked for now is ready a
+lead time later. A surge whose queue the ready replicas drain within that lead time is
+over before panic's capacity arrives; panicking for it only pays for idle GPUs (the
+backlog term still sizes for the queue against the SLO). So the policy passes
+``deep=False`` for such a surge and panic does not enter or extend on it.
 """
 
 from __future__ import annotations
@@ -31,19 +37,23 @@ def panic_step(
     now: float,
     panic_at: float | None,
     panic_max: int,
+    deep: bool = True,
 ) -> PanicStep:
-    """One tick of KPA's panic state machine."""
+    """One tick of KPA's panic state machine; ``deep``: the queue outlasts the lead time."""
     over = False
     ratio = 0.0
     if rps_short is not None:
         ratio = rps_short / target_rps / max(1, ready)
-        over = ratio >= threshold
+        over = ratio >= threshold and deep
     if over:
         panic_at = now  # enter, or extend
     elif panic_at is not None and panic_at + stable_window_s <= now:
         panic_at, panic_max = None, 0
     if panic_at is None:
-        return PanicStep(False, 0, None, 0, f"panic: off, short-window demand is {ratio:.2f}x ready capacity")
+        shallow = "" if deep else "; its queue drains within the lead time, before new capacity"
+        return PanicStep(
+            False, 0, None, 0, f"panic: off, short-window demand is {ratio:.2f}x ready capacity{shallow}"
+        )
     want = ceil_div(rps_short, target_rps) if rps_short is not None else 0
     want = max(want, panic_max)
     why = "over" if over else "was over"

@@ -65,8 +65,9 @@ def _missing(obs: Observation, terms: Terms) -> list[str]:
 
 def _terms(
     obs: Observation, spec: PolicySpec, terms: Terms, lead_s: float, reasons: list[Reason]
-) -> tuple[int, str]:
-    """The recommendation (max of the terms) and the term that set it."""
+) -> tuple[int, str, bool]:
+    """The recommendation (max of the terms), the term that set it, and whether a forecast
+    floor covering the next lead time is in it."""
     current = obs.current_replicas
     target = spec.target_rps_per_replica
     if obs.rps_stable is None:
@@ -90,14 +91,15 @@ def _terms(
         reasons.append(_reason(term, n, detail))
         if n > best:
             best, winner = n, term
-    return best, winner
+    return best, winner, any(term == "forecast" for term, _, _ in candidates)
 
 
 def _forecast(
     obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[Reason]
 ) -> list[tuple[str, int, str]]:
     pre = spec.prescale
-    peak, used = forecast.peak(obs.forecasts, obs.now, lead_s, pre.quantile, pre.max_forecast_age_s)
+    smooth_s = spec.latency_slo_s if pre.smooth_over_slo else 0.0
+    peak, used = forecast.peak(obs.forecasts, obs.now, lead_s, pre.quantile, pre.max_forecast_age_s, smooth_s)
     if peak is None:
         if obs.forecasts:
             reasons.append(
@@ -108,7 +110,7 @@ def _forecast(
     detail = (
         f"forecast: {n} replicas = ceil(p{pre.quantile * 100:g} peak {peak:.1f} req/s x "
         f"(1 + {pre.headroom:g} headroom) / {spec.target_rps_per_replica:g} per replica) "
-        f"over the next {lead_s:.0f} s lead time"
+        f"over the next {lead_s:.0f} s lead time{f', mean over {smooth_s:g} s windows' if smooth_s else ''}"
         f" ({used} forecasts)"
     )
     if pre.mode == "forecast-only":
@@ -131,19 +133,37 @@ def _bound(value: int, winner: str, spec: PolicySpec, reasons: list[Reason]) -> 
     return value, winner
 
 
+def _down_window(spec: PolicySpec, forecast_on: bool) -> float:
+    """The scale-down stabilization window this tick.
+
+    The window holds capacity in case demand comes back. While a fresh forecast floor
+    covers the next lead time, capacity needed within that lead time is in the floor
+    already and capacity needed later can be launched in time again, so holding the
+    window's peak only guards against what the forecast misses: the prescale window
+    (shorter) applies. That is what pre-scaling buys on the way down.
+    """
+    window = spec.scale_down.stabilization_window_s
+    short = spec.prescale.scale_down_window_s
+    if forecast_on and short is not None:
+        return min(window, short)
+    return window
+
+
 def _limit(
-    obs: Observation, spec: PolicySpec, state: PolicyState, rec: int, winner: str, reasons: list[Reason]
-) -> tuple[int, str, hpa.History, hpa.History]:
+    obs: Observation, spec: PolicySpec, state: PolicyState, rec: int, winner: str, reasons: list[Reason],
+    forecast_on: bool = False,
+) -> tuple[int, str, hpa.History, hpa.History]:  # fmt: skip
     """HPA stabilization windows, then behavior rules."""
     now, current = obs.now, obs.current_replicas
     up_h = hpa.push_window(state.up_history, now, rec, spec.scale_up.stabilization_window_s, keep_max=False)
     down_h = hpa.push_window(
         state.down_history, now, rec, spec.scale_down.stabilization_window_s, keep_max=True
     )
-    value = hpa.stabilize(current, up_h, down_h)
+    down_window = _down_window(spec, forecast_on)
+    value = hpa.stabilize(current, up_h, hpa.recent(down_h, now, down_window))
     if value != rec:
         held_up = value > rec
-        window = (spec.scale_down if held_up else spec.scale_up).stabilization_window_s
+        window = down_window if held_up else spec.scale_up.stabilization_window_s
         detail = (
             f"stabilization: {value} replicas, the {'highest' if held_up else 'lowest'} recommendation in "
             f"the {window:g} s {'scale-down' if held_up else 'scale-up'} window (current {current})"
@@ -170,13 +190,25 @@ def _limit(
     return value, winner, up_h, down_h
 
 
+def _deep(obs: Observation, spec: PolicySpec, lead_s: float) -> bool:
+    """Whether the queue outlasts the lead time at the ready replicas' target rate.
+
+    Only then can capacity asked for now still help the surge (see panic.py). A missing
+    queue depth counts as deep (KPA's behaviour); ``panic_drain_check`` off does too.
+    """
+    if not spec.panic_drain_check or obs.queue_depth is None:
+        return True
+    return obs.queue_depth >= max(1, obs.ready_replicas) * spec.target_rps_per_replica * lead_s
+
+
 def _panic(
-    obs: Observation, spec: PolicySpec, state: PolicyState, value: int, winner: str, reasons: list[Reason]
-) -> tuple[int, str, panic.PanicStep]:
+    obs: Observation, spec: PolicySpec, state: PolicyState, value: int, winner: str, reasons: list[Reason],
+    lead_s: float = 0.0,
+) -> tuple[int, str, panic.PanicStep]:  # fmt: skip
     """KPA panic: the panic count at once (past the scale-up rules) and nothing below current."""
     step = panic.panic_step(
         obs.rps_short, spec.target_rps_per_replica, obs.ready_replicas, spec.panic_threshold,
-        spec.stable_window_s, obs.now, state.panic_at, state.panic_max,
+        spec.stable_window_s, obs.now, state.panic_at, state.panic_max, _deep(obs, spec, lead_s),
     )  # fmt: skip
     reasons.append(_reason("panic", step.replicas if step.panicking else None, step.detail))
     if step.panicking:
@@ -193,12 +225,12 @@ def _decide(
     pv = poolview.view(obs, spec, pools, state)
     # the forecast horizon: the slowest usable pool's lead time (capacity must be ready there too)
     lead_s = max(pv.table.lead_s) if pv.table.lead_s else 0.0
-    rec, winner = _terms(obs, spec, terms, lead_s, reasons)
+    rec, winner, forecast_on = _terms(obs, spec, terms, lead_s, reasons)
     rec, winner = _bound(rec, winner, spec, reasons)
-    value, winner, up_h, down_h = _limit(obs, spec, state, rec, winner, reasons)
+    value, winner, up_h, down_h = _limit(obs, spec, state, rec, winner, reasons, forecast_on)
     step = None
     if terms.panic:
-        value, winner, step = _panic(obs, spec, state, value, winner, reasons)
+        value, winner, step = _panic(obs, spec, state, value, winner, reasons, lead_s)
     current = obs.current_replicas
     missing = _missing(obs, terms)
     if missing and value < current:

@@ -62,11 +62,18 @@ def _controller(reg: CollectorRegistry) -> CollectorRegistry:
     return reg
 
 
+def _prescaler(reg: CollectorRegistry) -> CollectorRegistry:
+    from forescale.prescaler.metrics import PrescalerMetrics
+
+    return PrescalerMetrics().registry
+
+
 # Section name in docs/metrics.md -> how to build that service's registry.
 SERVICES: dict[str, Callable[[CollectorRegistry], CollectorRegistry]] = {
     "router": _router,
     "worker": _worker,
     "controller": _controller,  # registers the pool catalog and forecast exporters too
+    "prescaler": _prescaler,
 }
 
 

@@ -115,6 +115,27 @@ async def redis_history(
     return RateSeries(recent.start, step_s, values)
 
 
+async def kept_history(
+    client: aioredis.Redis, model: str, start: float, end: float, step_s: float
+) -> RateSeries | None:
+    """Read-only: the steps ``redis_history`` kept for ``model`` at ``step_s`` that overlap
+    ``[start, end)``, on the step grid, NaN where none was kept; None when none was.
+
+    For readers outside the prescaler (the admin API's what-if replays a day from it,
+    where the routers' counters reach back only an hour). Nothing is written or pruned."""
+    stored = await client.hgetall(history_key(model, step_s))  # type: ignore[misc]
+    first = math.floor(start / step_s) * step_s
+    n = max(0, math.ceil((end - first) / step_s))
+    values = np.full(n, np.nan)
+    for field, text in stored.items():
+        i = round((float(field) - first) / step_s)
+        if 0 <= i < n:
+            values[i] = float(text)
+    if not np.isfinite(values).any():
+        return None
+    return RateSeries(first, step_s, values)
+
+
 async def counter_history(
     client: aioredis.Redis, model: str, end: float, history_s: float, step_s: float
 ) -> RateSeries:

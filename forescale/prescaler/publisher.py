@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
@@ -22,6 +24,7 @@ from forescale.prescaler import webhook
 from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster
 from forescale.prescaler.external import merged
 from forescale.prescaler.history import HistoryUnavailable, PrometheusHistory, redis_history
+from forescale.prescaler.metrics import PrescalerMetrics, outcome
 from forescale.prescaler.settings import PrescalerSettings
 
 log = logging.getLogger(__name__)
@@ -39,8 +42,15 @@ class ModelState:
 
 
 class Publisher:
-    def __init__(self, settings: PrescalerSettings, client: aioredis.Redis, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: PrescalerSettings,
+        client: aioredis.Redis,
+        clock: Clock,
+        metrics: PrescalerMetrics | None = None,
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics or PrescalerMetrics()
         self.redis = client
         self.clock = clock
         self.prometheus = (
@@ -57,6 +67,7 @@ class Publisher:
                 await self.cycle(self.clock.now())
             except Exception:  # outermost loop: log and keep going (STYLE.md #5)
                 log.exception("prescaler cycle failed")
+                self.metrics.cycle_errors.inc()
             await self.clock.sleep(self.settings.publish_every_s)
 
     async def cycle(self, now: float) -> dict[str, list[Forecast]]:
@@ -66,16 +77,22 @@ class Publisher:
         out = {}
         for model in await self.model_names():
             mine = [e for e in externals if e.model == model]
+            history: RateSeries | None
             try:
                 history = await self.history(model, now)
             except (TimeoutError, OSError, HistoryUnavailable) as exc:
                 # No history this time: keep publishing externals, the learned part is skipped.
                 log.warning("history for %s unavailable: %s", model, exc)
                 history = None
+            else:
+                known = float(np.isfinite(history.values).mean()) if len(history.values) else 0.0
+                self.metrics.history_known.labels(model).set(known)
             learned = await self.learned(model, history, now, horizon) if history is not None else None
             s = self.settings
             published = merged(learned, mine, now, horizon, s.step_s, s.quantiles, await self.max_rps(model))
             await self.redis.set(forecast_key(model), _dump(published))
+            self.metrics.publish.labels(model, outcome(history is not None, learned is not None)).inc()
+            self.metrics.last_publish.labels(model).set(now)
             out[model] = published
         return out
 
@@ -84,7 +101,9 @@ class Publisher:
         if state is None:
             state = self.models[model] = ModelState(get_forecaster(self.settings.forecaster))
         if state.trained_at is None or now - state.trained_at >= self.settings.train_every_s:
+            t0 = time.perf_counter()  # a duration for the metric, not a point in time
             await asyncio.to_thread(state.forecaster.fit, history)  # seconds of CPU: off the loop
+            self.metrics.training.labels(model).observe(time.perf_counter() - t0)
             state.trained_at = now
         # In a thread too: a quantile the model was not fitted for is trained on first use.
         return await asyncio.to_thread(

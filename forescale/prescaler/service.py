@@ -1,8 +1,9 @@
 """``forescale prescaler``: the external-forecast webhook API and the publishing loop.
 
 ``POST /v1/forecasts`` (Standard Webhooks signed), ``GET /v1/forecasts[?model=M]``,
-``DELETE /v1/forecasts/{id}``. Errors are ``application/problem+json`` (RFC 9457) and a
-rejected request changes nothing. The training/publishing loop runs in a cleanup context.
+``DELETE /v1/forecasts/{id}``, ``GET /metrics`` (Prometheus). Errors are
+``application/problem+json`` (RFC 9457) and a rejected request changes nothing. The
+training/publishing loop runs in a cleanup context.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from forescale.core.clock import Clock, SystemClock
 from forescale.prescaler import webhook
 from forescale.prescaler.external import ExternalForecast
+from forescale.prescaler.metrics import PrescalerMetrics
 from forescale.prescaler.publisher import Publisher
 from forescale.prescaler.settings import PrescalerSettings
 
@@ -25,6 +28,7 @@ SETTINGS = web.AppKey("settings", PrescalerSettings)
 CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
 REDIS = web.AppKey("redis", aioredis.Redis)
 PUBLISHER = web.AppKey("publisher", Publisher)
+METRICS = web.AppKey("metrics", PrescalerMetrics)
 PROBLEM = "application/problem+json"
 
 
@@ -46,6 +50,21 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
 
 
 async def post_forecast(request: web.Request) -> web.Response:
+    """Counts every answer by status code, raised ones (aiohttp's own 4xx, a 500) too."""
+    counter = request.app[METRICS].webhook
+    try:
+        response = await _post_forecast(request)
+    except web.HTTPException as exc:
+        counter.labels(str(exc.status)).inc()
+        raise
+    except Exception:
+        counter.labels("500").inc()
+        raise
+    counter.labels(str(response.status)).inc()
+    return response
+
+
+async def _post_forecast(request: web.Request) -> web.Response:
     settings, clock, client = request.app[SETTINGS], request.app[CLOCK], request.app[REDIS]
     body = await _read_limited(request, settings.max_body_bytes)
     if body is None:
@@ -96,6 +115,11 @@ async def delete_forecast(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     if REDIS not in app:
         app[REDIS] = aioredis.Redis.from_url(app[SETTINGS].redis_url)
@@ -106,7 +130,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _publisher_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[PUBLISHER] = Publisher(app[SETTINGS], app[REDIS], app[CLOCK])
+    app[PUBLISHER] = Publisher(app[SETTINGS], app[REDIS], app[CLOCK], app[METRICS])
     task = asyncio.create_task(app[PUBLISHER].run())
     yield
     task.cancel()
@@ -127,6 +151,7 @@ def create_app(
     app = web.Application(client_max_size=settings.max_body_bytes + 1024)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
+    app[METRICS] = PrescalerMetrics()
     if redis is not None:
         app[REDIS] = redis
     app.cleanup_ctx.append(_redis_ctx)
@@ -135,4 +160,5 @@ def create_app(
     app.router.add_post("/v1/forecasts", post_forecast)
     app.router.add_get("/v1/forecasts", list_forecasts)
     app.router.add_delete("/v1/forecasts/{id}", delete_forecast)
+    app.router.add_get("/metrics", metrics)
     return app

@@ -63,7 +63,9 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
     redis = aioredis.Redis.from_url(settings.redis_url)
-    local = LocalProvider(redis, settings.redis_url, LocalSettings(), clock)
+    # Lead time = launch -> replica ready, as the simulator reports it (the worker start
+    # is part of what a pre-scale must cover).
+    local = LocalProvider(redis, settings.redis_url, LocalSettings(), clock, lead_time="replica")
     try:
         elector = LeaderElector(
             RedisLease(redis, settings.lease_duration_s), clock, f"{socket.gethostname()}-{os.getpid()}"

@@ -80,13 +80,13 @@ async def serve(w: Worker) -> None:
         await asyncio.to_thread(w.engine.load)
         await asyncio.to_thread(w.engine.warm_up)
         w.state = "ready"
-        w.metrics.ready.labels(w.cfg.name).set(1)
+        w.metrics.ready.set(1)
         tasks += [asyncio.create_task(upkeep.lease_loop(w)), asyncio.create_task(upkeep.reaper_loop(w))]
         await upkeep.heartbeat_once(w)
         await w.consume()
     finally:
         w.state = "draining"
-        w.metrics.ready.labels(w.cfg.name).set(0)
+        w.metrics.ready.set(0)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

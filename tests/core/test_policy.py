@@ -105,8 +105,31 @@ def run(spec_kw: dict[str, Any], obs_kw: dict[str, Any], state: PolicyState | No
         ),
         (
             "panic skips the up rule",
-            {"scale_up": behavior(0, ("pods", 1, 60))},
+            {"scale_up": behavior(0, ("pods", 1, 60)), "panic_drain_check": False},
             {"rps_stable": 60.0, "rps_short": 200.0, "ready_replicas": 5},
+            20,
+            "panic",
+        ),
+        (
+            # 5 ready x 10 req/s drain 15,000 queued in 300 s = the pool's lead time: too deep
+            "panic on a queue that outlasts the lead time",
+            {"scale_up": behavior(0, ("pods", 1, 60)), "latency_slo_s": 3000.0},
+            {"rps_stable": 60.0, "rps_short": 200.0, "ready_replicas": 5, "queue_depth": 15_000},
+            20,
+            "panic",
+        ),
+        (
+            # the same surge with a queue drained in 299 s: new capacity would come too late
+            "no panic on a queue drained within the lead time",
+            {"scale_up": behavior(0, ("pods", 1, 60)), "latency_slo_s": 3000.0},
+            {"rps_stable": 60.0, "rps_short": 200.0, "ready_replicas": 5, "queue_depth": 14_950},
+            6,
+            "reactive",
+        ),
+        (
+            "no queue depth: KPA's rule alone",
+            {"scale_up": behavior(0, ("pods", 1, 60))},
+            {"rps_stable": 60.0, "rps_short": 200.0, "ready_replicas": 5, "queue_depth": None},
             20,
             "panic",
         ),
@@ -184,7 +207,7 @@ def test_stabilization_window_keeps_the_highest_recent_recommendation() -> None:
 
 
 def test_panic_holds_then_ends_after_a_calm_stable_window() -> None:
-    s = spec(**FAST)
+    s = spec(**FAST, panic_drain_check=False)
     d, state = decide(obs(rps_stable=60.0, rps_short=200.0), s, POOLS, PolicyState())
     assert d.panic and d.desired_replicas == 20
     # demand fell: still panicking within the stable window, so no scale-down

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forescale.core.capacity import PoolFacts, PoolTable, ReservationLedger, plan_capacity
+from forescale.core.forecast import smoothed_peak
 from forescale.core.model import Observation, PolicySpec, PolicyState, PoolSpec
 from forescale.core.policy import decide
 from tests.core.helpers import NOW, behavior, flat_forecast, pool
@@ -133,22 +134,27 @@ def test_no_scale_down_on_missing_or_stale_data(data: st.DataObject) -> None:
     period=st.sampled_from([15.0, 60.0, 120.0]),
     tick=st.sampled_from([1.0, 5.0, 15.0]),
     demand=st.lists(st.floats(0, 2000), min_size=5, max_size=60),
+    forecast_window=st.sampled_from([None, 0.0, 30.0, 60.0, 600.0]),
 )
 def test_scale_down_never_faster_than_window_and_rules(
-    window: float, pods: int, period: float, tick: float, demand: list[float]
+    window: float, pods: int, period: float, tick: float, demand: list[float], forecast_window: float | None
 ) -> None:
     """Replaying demand with the actuator obeying each decision: every scale-down stays at or
-    above the highest recommendation in the window, and removes at most `pods` per period."""
+    above the highest recommendation in the window, and removes at most `pods` per period.
+    With a fresh forecast (a zero floor) the window is the prescale one when shorter."""
     spec = PolicySpec(
         model="m",
-        policy="hpa",
+        policy="hpa" if forecast_window is None else "forescale",
         min_replicas=0,
         max_replicas=500,
         target_rps_per_replica=10.0,
         tolerance=0.0,
         scale_up=behavior(0, ("percent", 1000, 15)),
         scale_down=behavior(window, ("pods", pods, period)),
+        prescale={"scale_down_window_s": forecast_window},
     )
+    if forecast_window is not None:
+        window = min(window, forecast_window)
     state, current = PolicyState(), 0
     recs: list[tuple[float, int]] = []
     downs: list[tuple[float, int]] = []
@@ -163,6 +169,7 @@ def test_scale_down_never_faster_than_window_and_rules(
                 queue_depth=0,
                 current_replicas=current,
                 ready_replicas=current,
+                forecasts=(flat_forecast(0.0, issued_at=now, start=now),),
             ),
             spec,
             POOLS,
@@ -175,6 +182,13 @@ def test_scale_down_never_faster_than_window_and_rules(
             downs.append((now, current - d.desired_replicas))
             assert sum(n for t, n in downs if t > now - period) <= pods
         current = d.desired_replicas
+
+
+@SETTINGS
+@given(st.lists(st.floats(0, 1e4), min_size=1, max_size=30), st.integers(0, 40))
+def test_smoothed_forecast_peak_between_mean_and_peak(values: list[float], k: int) -> None:
+    got = smoothed_peak(values, k)
+    assert sum(values) / len(values) - 1e-6 <= got <= max(values) + 1e-6
 
 
 # ------------------------------------------------------------------------------ planner

@@ -39,6 +39,9 @@ def test_backlog(depth: int, target: float, slo: float, expected: int) -> None:
         ((20.0, 10.0, 15, 2.0, 60.0, 130.0, 100.0, 15), True, 15, 100.0),  # calm but within window: hold max
         ((20.0, 10.0, 15, 2.0, 60.0, 160.0, 100.0, 15), False, 0, None),  # a calm stable window: leave
         ((None, 10.0, 5, 2.0, 60.0, 130.0, 100.0, 12), True, 12, 100.0),  # no data: neither enter nor grow
+        ((100.0, 10.0, 5, 2.0, 60.0, 100.0, None, 0, False), False, 0, None),  # 2x, shallow queue: stay off
+        ((150.0, 10.0, 5, 2.0, 60.0, 130.0, 100.0, 10, False), True, 15, 100.0),  # shallow: no extension
+        ((20.0, 10.0, 15, 2.0, 60.0, 160.0, 100.0, 15, False), False, 0, None),  # ends as before
     ],
 )
 def test_panic_step(args: tuple, panicking: bool, replicas: int, panic_at: float | None) -> None:  # type: ignore[type-arg]
@@ -96,6 +99,25 @@ def test_forecast_peak(
     forecasts: tuple[Forecast, ...], horizon: float, expected: float | None, used: int
 ) -> None:
     assert forecast.peak(forecasts, NOW, horizon, 0.9, 900.0) == (expected, used)
+
+
+@pytest.mark.parametrize(
+    ("values", "horizon", "smooth", "expected"),
+    [
+        ([10, 90, 10, 10, 10, 10], 300.0, 0.0, 90.0),  # raw peak
+        ([10, 90, 10, 10, 10, 10], 300.0, 60.0, 90.0),  # a one-step window is the raw peak
+        ([10, 90, 10, 10, 10, 10], 300.0, 120.0, 50.0),  # mean of (10, 90) / (90, 10)
+        ([10, 90, 10, 10, 10, 10], 300.0, 300.0, 26.0),  # 5-step windows: (10+90+10+10+10)/5
+        ([10, 90, 10], 120.0, 600.0, 110 / 3),  # horizon shorter than the window: mean of all
+        ([40, 40, 40, 40], 180.0, 180.0, 40.0),  # flat demand stays flat
+        ([0, 0, 60, 60, 60, 0], 300.0, 180.0, 60.0),  # a sustained rise keeps its level
+    ],
+)
+def test_forecast_peak_smoothed_over_slo(
+    values: list[float], horizon: float, smooth: float, expected: float
+) -> None:
+    peak, used = forecast.peak((_series(values),), NOW, horizon, 0.9, 900.0, smooth)
+    assert used == 1 and peak == pytest.approx(expected)
 
 
 def test_forecast_peak_handles_uneven_points() -> None:

@@ -12,6 +12,12 @@ A reserved pool launches at most its ``reservation_nodes`` and raises
 ReservationExhausted for more. Fault knobs (settings or attributes): ``unavailable`` pools
 raise InsufficientCapacity when asked to grow; ``never_ready`` pools launch nodes that
 never become ready.
+
+Lead time (``PoolObservation.lead_times_s``): ``lead_time="node"`` (the default) reports
+launch -> node ready; ``lead_time="replica"`` reports launch -> the node's first worker
+ready, which is what capacity really costs (the worker start comes on top of the launch)
+and what the simulator reports (launch + model load). Nodes that never get a worker
+report nothing in that mode.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import redis.asyncio as aioredis
 
@@ -43,6 +50,7 @@ class SimNode:
     ready_at: float
     id: int = field(default_factory=lambda: next(_ids))
     notice_at: float | None = None
+    lead_reported: bool = False  # lead_time="replica": reported at its first ready worker
 
 
 @dataclass
@@ -70,6 +78,7 @@ class LocalProvider:
         *,
         wall: Clock | None = None,
         rng: random.Random | None = None,
+        lead_time: Literal["node", "replica"] = "node",
     ) -> None:
         self.redis = redis
         self.s = settings
@@ -82,6 +91,7 @@ class LocalProvider:
         self.slots: dict[tuple[str, str], _Slot] = {}
         self.pools: dict[str, PoolSpec] = {}
         self._advanced_at: float | None = None
+        self.lead_time = lead_time
 
     def _slot(self, model: str, pool: str) -> _Slot:
         return self.slots.setdefault((model, pool), _Slot())
@@ -182,6 +192,8 @@ class LocalProvider:
             raise ReservationExhausted(pool.name, f"reservation holds {pool.reservation_nodes} nodes")
 
     def _track_lead_times(self, slot: _Slot, now: float, since: float) -> None:
+        if self.lead_time == "replica":
+            return  # reported by replicas() when the node's first worker is ready
         for n in slot.nodes:
             if since < n.ready_at <= now:
                 slot.lead_times.append(n.ready_at - n.launched_at)
@@ -194,9 +206,20 @@ class LocalProvider:
         for pool in pools:
             want = self._slot(model, pool.name).want
             serving = [w for w in self.procs.of(model, pool.name) if w.term_at is None]
-            ready = min(want, sum(1 for w in serving if w.pid in ready_pids))
+            up = [w for w in serving if w.pid in ready_pids]
+            ready = min(want, len(up))
+            if self.lead_time == "replica":
+                self._replica_lead_times(model, pool.name, {w.node_id for w in up})
             counts[pool.name] = ReplicaCounts(desired=want, ready=ready, starting=want - ready)
         return PoolReplicas(counts)
+
+    def _replica_lead_times(self, model: str, pool: str, serving_nodes: set[int]) -> None:
+        """Launch -> first ready worker, once per node (injected clock, like the launch)."""
+        slot, now = self._slot(model, pool), self.clock.now()
+        for n in slot.nodes:
+            if n.id in serving_nodes and not n.lead_reported:
+                n.lead_reported = True
+                slot.lead_times.append(now - n.launched_at)
 
     async def set_replicas(self, model: str, pool: PoolSpec, replicas: int) -> None:
         self.pools[pool.name] = pool

@@ -1,11 +1,15 @@
-"""Recorded demand for the what-if: the routers' per-second arrival counters in Redis,
-or their request counter in Prometheus.
+"""Recorded demand for the what-if: the routers' per-second arrival counters and the
+prescaler's kept history in Redis, or the routers' request counter in Prometheus.
 
 ``fs:arr:{model}:{second}`` holds the requests that arrived in that second (contracts.md);
-routers let them expire after an hour, so the direct source usually reaches back one hour
-even when a day is asked for. Seconds before the first counter found are not part of the
-answer (no record is not zero traffic); seconds after it without a counter had no
-arrivals (routers only write seconds that saw requests).
+routers let them expire after an hour. The prescaler (without Prometheus) keeps its own
+per-step rates longer (``fs:prescaler:history:{model}:{step}``, read through
+``forescale.prescaler.history.kept_history``), so ``RedisDemand`` answers at 1 s: the
+prescaler's steps, each spread evenly over its seconds, overlaid by the counters where
+they exist (the last hour, finer). Seconds before the first record are not part of the
+answer (no record is not zero traffic); seconds after the first counter without one had
+no arrivals (routers only write seconds that saw requests); a step the prescaler never
+kept, before the counters begin, is a gap (NaN, replayed as no traffic).
 
 Prometheus keeps the whole day: ``PrometheusDemand`` reuses the prescaler's
 ``PrometheusHistory`` (one-minute rates of ``forescale_router_requests_total``), trimmed
@@ -23,8 +27,11 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from forescale.prescaler.base import RateSeries
+from forescale.prescaler.history import COUNTER_TTL_S, kept_history
+from forescale.prescaler.settings import PrescalerSettings
 
-_CHUNK = 3600  # keys per MGET: a bounded reply, 24 round trips for a day
+_CHUNK = 3600  # keys per MGET: a bounded reply
+DEFAULT_HISTORY_STEP_S = float(PrescalerSettings.model_fields["step_s"].default)
 
 
 class DemandSource(Protocol):
@@ -35,12 +42,31 @@ class DemandSource(Protocol):
 
 
 class RedisDemand:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    """``history_step_s``: the prescaler's ``step_s`` (its history hash is per step); the
+    default is the prescaler's default."""
+
+    def __init__(self, redis: aioredis.Redis, history_step_s: float = DEFAULT_HISTORY_STEP_S) -> None:
         self.redis = redis
+        self.history_step_s = history_step_s
 
     async def recorded(self, model: str, end: float, seconds: int) -> RateSeries | None:
         last = math.floor(end) - 1  # the second in progress is incomplete
         first = last - seconds + 1
+        values = np.full(seconds, np.nan)
+        kept = await kept_history(self.redis, model, first, last + 1, self.history_step_s)
+        if kept is not None:
+            _spread(values, first, kept)
+        # Counters older than their TTL do not exist: only the last hour is read (one MGET).
+        counted = await self._counters(model, max(first, last + 1 - COUNTER_TTL_S), last)
+        if counted is not None:
+            values[round(counted.start) - first :] = counted.values
+        known = np.flatnonzero(np.isfinite(values))
+        if len(known) == 0:
+            return None
+        return RateSeries(float(first + known[0]), 1.0, values[known[0] :])
+
+    async def _counters(self, model: str, first: int, last: int) -> RateSeries | None:
+        """Per-second counts from the first counter found in ``[first, last]`` on."""
         counts: list[Any] = []
         for lo in range(first, last + 1, _CHUNK):
             keys = [f"fs:arr:{model}:{s}" for s in range(lo, min(lo + _CHUNK, last + 1))]
@@ -50,6 +76,16 @@ class RedisDemand:
             return None
         values = np.array([0.0 if c is None else float(c) for c in counts[seen[0] :]])
         return RateSeries(float(first + seen[0]), 1.0, values)
+
+
+def _spread(values: np.ndarray, first: int, kept: RateSeries) -> None:
+    """Each kept step's rate on every second of it inside ``values`` (which starts at ``first``)."""
+    step = kept.step_s
+    for i, rate in enumerate(kept.values):
+        if math.isfinite(rate):
+            lo = max(0, math.ceil(kept.start + i * step) - first)
+            hi = min(len(values), math.ceil(kept.start + (i + 1) * step) - first)
+            values[lo:hi] = rate
 
 
 class PrometheusDemand:
