@@ -21,7 +21,8 @@ class ApiDeps:
     - ``source``: live signals for /v1/status (default: the direct Redis counters);
     - ``replicas``: current/ready replica counts for /v1/status (default: the worker
       heartbeats in ``fs:workers:{model}``); never used to write;
-    - ``demand``: recorded demand for dry runs (default: ``fs:arr`` counters).
+    - ``demand``: recorded demand for dry runs (default: the prescaler's stored history
+      plus the ``fs:arr`` counters).
     """
 
     store: Store
