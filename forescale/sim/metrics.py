@@ -32,6 +32,7 @@ from forescale.sim.scenario import Scenario
 FRACTIONS = (np.arange(20) + 0.5) / 20
 Queueing = Literal["fluid", "timed", "mdc"]
 MET_PLACES = 40  # places followed in each second's cohort for the in-time count
+MET_CHUNK_S = 16_384  # seconds per chunk of that count
 MDC_RATE_WINDOW_S = 5  # seconds averaged (centred) for the arrival rate of the M/D/c term
 MDC_MAX_RHO = 0.98  # past this the backlog is the fluid queue's, not a steady-state wait
 CA2, CS2 = 1.0, 0.0  # squared coefficients of variation: Poisson arrivals, fixed service
@@ -134,13 +135,18 @@ def _latency_percentiles(
 def _met_in_time(before: np.ndarray, admitted: np.ndarray, served: np.ndarray, slack_s: float) -> np.ndarray:
     """Requests of each second served within ``slack_s`` of their own arrival: arrivals
     spread evenly over their second, the served curve linear within each second (the
-    whole-second rule lets a request wait up to ``W + 1`` s)."""
+    whole-second rule lets a request wait up to ``W + 1`` s). In chunks: a week of
+    seconds x 40 places would be ~200 MB per array at once."""
     curve = np.concatenate([[0.0], served])
+    grid = np.arange(len(curve))
     u = (np.arange(MET_PLACES) + 0.5) / MET_PLACES
-    t = np.arange(len(admitted))[:, None] + u[None, :]
-    place = before[:, None] + u[None, :] * admitted[:, None] - 1e-6
-    done = np.interp(t + slack_s, np.arange(len(curve)), curve) >= place
-    return done.mean(axis=1) * admitted
+    out = np.empty(len(admitted))
+    for i in range(0, len(admitted), MET_CHUNK_S):
+        j = min(len(admitted), i + MET_CHUNK_S)
+        t = np.arange(i, j)[:, None] + u[None, :]
+        place = before[i:j, None] + u[None, :] * admitted[i:j, None] - 1e-6
+        out[i:j] = (np.interp(t + slack_s, grid, curve) >= place).mean(axis=1) * admitted[i:j]
+    return out
 
 
 def mdc_late(arrivals: np.ndarray, ready: np.ndarray, mu: float, slack_s: float) -> np.ndarray:

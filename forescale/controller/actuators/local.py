@@ -17,7 +17,8 @@ Lead time (``PoolObservation.lead_times_s``): ``lead_time="node"`` (the default)
 launch -> node ready; ``lead_time="replica"`` reports launch -> the node's first worker
 ready, which is what capacity really costs (the worker start comes on top of the launch)
 and what the simulator reports (launch + model load). Nodes that never get a worker
-report nothing in that mode.
+report nothing in that mode, and a node that stood idle before it got a worker reports the
+idle time too (the demo launches nodes for the replicas it wants, so it has none).
 """
 
 from __future__ import annotations
