@@ -65,6 +65,30 @@ def smoothed_peak(values: list[float], k: int) -> float:
     return best / k
 
 
+def _raw_peak(points: tuple[ForecastPoint, ...], i: int, end: float, col: int) -> float | None:
+    """The peak of column ``col`` from point ``i`` up to ``end`` (None: no point there)."""
+    best: float | None = None
+    for j in range(i, len(points)):
+        p = points[j]
+        if p.t > end:
+            break
+        v = p.rps[col]
+        if best is None or v > best:
+            best = v
+    return best
+
+
+def _smoothed(points: tuple[ForecastPoint, ...], i: int, end: float, col: int, k: int) -> float | None:
+    """The peak of ``k``-point means of column ``col`` from point ``i`` up to ``end``."""
+    values = []
+    for j in range(i, len(points)):
+        p = points[j]
+        if p.t > end:
+            break
+        values.append(p.rps[col])
+    return smoothed_peak(values, k) if values else None
+
+
 def peak(
     forecasts: Sequence[Forecast], now: float, horizon_s: float, quantile: float, max_age_s: float,
     smooth_s: float = 0.0,
@@ -81,15 +105,11 @@ def peak(
         if now - f.issued_at > max_age_s or not f.points:
             continue
         col = column(f.quantiles, quantile)
-        points = f.points
-        values = []
-        for i in range(_first(points, f.step_s, now), len(points)):
-            p = points[i]
-            if p.t > end:
-                break
-            values.append(p.rps[col])
-        if values:
-            v = smoothed_peak(values, int(smooth_s // f.step_s))
-            best = v if best is None else max(best, v)
+        i = _first(f.points, f.step_s, now)
+        k = int(smooth_s // f.step_s)
+        v = _raw_peak(f.points, i, end, col) if k <= 1 else _smoothed(f.points, i, end, col, k)
+        if v is not None:
             used += 1
+            if best is None or v > best:
+                best = v
     return best, used

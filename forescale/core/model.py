@@ -92,7 +92,7 @@ class PrescaleSpec(Frozen):
         ),
     )
     scale_down_window_s: float | None = Field(
-        default=60,
+        default=None,
         ge=0,
         le=3600,
         description=(
@@ -141,7 +141,7 @@ class PolicySpec(Frozen):
         default=2.0, gt=1, le=100, description="Panic when short-window demand / ready capacity exceeds this."
     )
     panic_drain_check: bool = Field(
-        default=True,
+        default=False,
         description=(
             "Panic only when the queue outlasts the lead time at the ready replicas' target rate "
             "(capacity asked for later than that arrives after the surge); false: KPA's rule alone."

@@ -81,8 +81,8 @@ def _terms(
     if terms.backlog and obs.queue_depth is not None:
         n, detail = backlog(obs.queue_depth, target, spec.latency_slo_s)
         candidates.append(("backlog", n, detail))
-    if terms.forecast and spec.prescale.mode != "off":
-        candidates.extend(_forecast(obs, spec, lead_s, reasons))
+    floor = _forecast(obs, spec, lead_s, reasons) if terms.forecast and spec.prescale.mode != "off" else []
+    candidates.extend(floor)
     if terms.schedule and spec.schedules:
         n, names = schedule.floor(spec.schedules, obs.now, lead_s)
         if names:
@@ -91,7 +91,7 @@ def _terms(
         reasons.append(_reason(term, n, detail))
         if n > best:
             best, winner = n, term
-    return best, winner, any(term == "forecast" for term, _, _ in candidates)
+    return best, winner, bool(floor)
 
 
 def _forecast(
@@ -160,7 +160,10 @@ def _limit(
         state.down_history, now, rec, spec.scale_down.stabilization_window_s, keep_max=True
     )
     down_window = _down_window(spec, forecast_on)
-    value = hpa.stabilize(current, up_h, hpa.recent(down_h, now, down_window))
+    if down_window < spec.scale_down.stabilization_window_s:
+        value = hpa.stabilize(current, up_h, hpa.recent(down_h, now, down_window))
+    else:  # the usual case: the whole window
+        value = hpa.stabilize(current, up_h, down_h)
     if value != rec:
         held_up = value > rec
         window = down_window if held_up else spec.scale_up.stabilization_window_s

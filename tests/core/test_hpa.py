@@ -119,3 +119,27 @@ def test_record_event_drops_old_and_zero() -> None:
     events = ((0.0, 3), (90.0, -1))
     assert hpa.record_event(events, 100.0, 0, 15.0) == ((90.0, -1),)
     assert hpa.record_event(events, 100.0, 2, 15.0) == ((90.0, -1), (100.0, 2))
+
+
+# a scale-down queue (max first) pushed at t = 0, 100, 200, 300 with 9, 7, 5, 3
+DOWN: hpa.History = ((0.0, 9), (100.0, 7), (200.0, 5), (300.0, 3))
+
+
+@pytest.mark.parametrize(
+    ("window", "expected_max"),
+    [
+        (400.0, 9),  # the whole queue
+        (300.0, 7),  # t = 0 is at the cutoff: out, as in push_window
+        (150.0, 5),
+        (50.0, 3),
+        (0.0, 3),  # the newest entry always stays
+    ],
+)
+def test_recent_is_the_shorter_windows_queue(window: float, expected_max: int) -> None:
+    tail = hpa.recent(DOWN, 300.0, window)
+    assert tail[0][1] == expected_max and tail[-1] == DOWN[-1]
+    # the same as a queue kept over that window from the start
+    built: hpa.History = ()
+    for t, v in DOWN:
+        built = hpa.push_window(built, t, v, window, keep_max=True)
+    assert tail == built

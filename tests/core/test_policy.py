@@ -113,7 +113,7 @@ def run(spec_kw: dict[str, Any], obs_kw: dict[str, Any], state: PolicyState | No
         (
             # 5 ready x 10 req/s drain 15,000 queued in 300 s = the pool's lead time: too deep
             "panic on a queue that outlasts the lead time",
-            {"scale_up": behavior(0, ("pods", 1, 60)), "latency_slo_s": 3000.0},
+            {"scale_up": behavior(0, ("pods", 1, 60)), "latency_slo_s": 3000.0, "panic_drain_check": True},
             {"rps_stable": 60.0, "rps_short": 200.0, "ready_replicas": 5, "queue_depth": 15_000},
             20,
             "panic",
@@ -121,14 +121,14 @@ def run(spec_kw: dict[str, Any], obs_kw: dict[str, Any], state: PolicyState | No
         (
             # the same surge with a queue drained in 299 s: new capacity would come too late
             "no panic on a queue drained within the lead time",
-            {"scale_up": behavior(0, ("pods", 1, 60)), "latency_slo_s": 3000.0},
+            {"scale_up": behavior(0, ("pods", 1, 60)), "latency_slo_s": 3000.0, "panic_drain_check": True},
             {"rps_stable": 60.0, "rps_short": 200.0, "ready_replicas": 5, "queue_depth": 14_950},
             6,
             "reactive",
         ),
         (
             "no queue depth: KPA's rule alone",
-            {"scale_up": behavior(0, ("pods", 1, 60))},
+            {"scale_up": behavior(0, ("pods", 1, 60)), "panic_drain_check": True},
             {"rps_stable": 60.0, "rps_short": 200.0, "ready_replicas": 5, "queue_depth": None},
             20,
             "panic",

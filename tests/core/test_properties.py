@@ -134,27 +134,22 @@ def test_no_scale_down_on_missing_or_stale_data(data: st.DataObject) -> None:
     period=st.sampled_from([15.0, 60.0, 120.0]),
     tick=st.sampled_from([1.0, 5.0, 15.0]),
     demand=st.lists(st.floats(0, 2000), min_size=5, max_size=60),
-    forecast_window=st.sampled_from([None, 0.0, 30.0, 60.0, 600.0]),
 )
 def test_scale_down_never_faster_than_window_and_rules(
-    window: float, pods: int, period: float, tick: float, demand: list[float], forecast_window: float | None
+    window: float, pods: int, period: float, tick: float, demand: list[float]
 ) -> None:
     """Replaying demand with the actuator obeying each decision: every scale-down stays at or
-    above the highest recommendation in the window, and removes at most `pods` per period.
-    With a fresh forecast (a zero floor) the window is the prescale one when shorter."""
+    above the highest recommendation in the window, and removes at most `pods` per period."""
     spec = PolicySpec(
         model="m",
-        policy="hpa" if forecast_window is None else "forescale",
+        policy="hpa",
         min_replicas=0,
         max_replicas=500,
         target_rps_per_replica=10.0,
         tolerance=0.0,
         scale_up=behavior(0, ("percent", 1000, 15)),
         scale_down=behavior(window, ("pods", pods, period)),
-        prescale={"scale_down_window_s": forecast_window},
     )
-    if forecast_window is not None:
-        window = min(window, forecast_window)
     state, current = PolicyState(), 0
     recs: list[tuple[float, int]] = []
     downs: list[tuple[float, int]] = []
@@ -169,7 +164,6 @@ def test_scale_down_never_faster_than_window_and_rules(
                 queue_depth=0,
                 current_replicas=current,
                 ready_replicas=current,
-                forecasts=(flat_forecast(0.0, issued_at=now, start=now),),
             ),
             spec,
             POOLS,
@@ -181,6 +175,49 @@ def test_scale_down_never_faster_than_window_and_rules(
             assert d.desired_replicas >= in_window
             downs.append((now, current - d.desired_replicas))
             assert sum(n for t, n in downs if t > now - period) <= pods
+        current = d.desired_replicas
+
+
+@SETTINGS
+@given(
+    window=st.sampled_from([0.0, 45.0, 120.0, 300.0]),
+    forecast_window=st.sampled_from([None, 0.0, 30.0, 60.0, 600.0]),
+    fresh=st.booleans(),
+    tick=st.sampled_from([1.0, 5.0, 15.0]),
+    demand=st.lists(st.floats(0, 2000), min_size=5, max_size=60),
+)
+def test_forecast_scale_down_never_faster_than_its_window(
+    window: float, forecast_window: float | None, fresh: bool, tick: float, demand: list[float]
+) -> None:
+    """The full policy replayed: a scale-down never goes below the highest recommendation in
+    the scale-down window, or in the prescale window (when shorter) while a fresh forecast
+    (here a zero floor) covers the lead time; a stale forecast keeps the full window."""
+    spec = PolicySpec(
+        model="m",
+        min_replicas=0,
+        max_replicas=500,
+        target_rps_per_replica=10.0,
+        tolerance=0.0,
+        scale_up=behavior(0, ("pods", 1000, 15)),
+        scale_down=behavior(window, ("percent", 100, 15)),
+        prescale={"scale_down_window_s": forecast_window},
+    )
+    if fresh and forecast_window is not None:
+        window = min(window, forecast_window)
+    state, current = PolicyState(), 0
+    recs: list[tuple[float, int]] = []
+    for k, rps in enumerate(demand):
+        now = NOW + k * tick
+        issued = now if fresh else now - 3600
+        o = Observation(
+            now=now, model="m", rps_stable=rps, rps_short=rps, queue_depth=0,
+            current_replicas=current, ready_replicas=current,
+            forecasts=(flat_forecast(0.0, issued_at=issued, start=issued),),
+        )  # fmt: skip
+        d, state = decide(o, spec, POOLS, state)
+        recs.append((now, min(500, math.ceil(rps / 10.0 - 1e-9))))
+        if d.desired_replicas < current:
+            assert d.desired_replicas >= max(r for t, r in recs if t > now - window or t == now)
         current = d.desired_replicas
 
 
