@@ -7,9 +7,32 @@ caller decides (503, back off, retry the loop).
 
 from __future__ import annotations
 
+from typing import Any
+
+import hiredis
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import DataError
+
+
+class HiredisPacking(Connection):
+    """A TCP connection that packs commands with hiredis' C packer, as redis-py's sync
+    client already does when hiredis is installed (its asyncio client packs in Python:
+    ~10 str/bytes encodes per admission, a visible share of the router's CPU). The bytes
+    on the wire are the same; unsupported types still raise ``DataError``."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str):  # "CONFIG GET" -> two arguments, as redis-py does
+            args = (*args[0].encode().split(), *args[1:])
+        elif b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        args = tuple(bytes(a) if isinstance(a, (bytearray, memoryview)) else a for a in args)
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError as exc:
+            raise DataError(str(exc)) from None
 
 
 def connect(url: str, timeout_s: float = 1.0) -> aioredis.Redis:
@@ -20,6 +43,7 @@ def connect(url: str, timeout_s: float = 1.0) -> aioredis.Redis:
         socket_connect_timeout=timeout_s,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
+        connection_class=HiredisPacking,  # redis:// only: unix:// and rediss:// keep theirs
     )
 
 
@@ -30,4 +54,5 @@ def connect_blocking(url: str, block_s: float, timeout_s: float = 1.0) -> aiored
         socket_timeout=block_s + timeout_s,
         socket_connect_timeout=timeout_s,
         retry=Retry(NoBackoff(), 0),
+        connection_class=HiredisPacking,
     )

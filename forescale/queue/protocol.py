@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from forescale.queue import keys, scripts
+from forescale.queue.admission import AdmitBatcher
 
 DEFAULT_REPLY_TTL_S = 120
 
@@ -65,7 +66,7 @@ class Queue:
         self.fast = fast
         self.blocking = blocking or fast
         self.reply_ttl_s = reply_ttl_s
-        self._admit = fast.register_script(scripts.ADMIT)
+        self._admit = AdmitBatcher(fast, fast.register_script(scripts.ADMIT))
         self._ack = fast.register_script(scripts.FENCED_ACK)
         self._renew = fast.register_script(scripts.RENEW)
         self._dead = fast.register_script(scripts.DEAD_LETTER)
@@ -79,9 +80,10 @@ class Queue:
 
     async def admit(self, model: str, limit: int, req_id: str, reply_to: str, deadline_ms: int,
                     payload: bytes) -> str | None:  # fmt: skip
-        """Enqueue unless XLEN >= limit; the entry id, or None when the queue is full."""
+        """Enqueue unless XLEN >= limit; the entry id, or None when the queue is full.
+        Concurrent calls share one round trip (``admission.py``), each still atomic."""
         args: list[Any] = [limit, req_id, reply_to, deadline_ms, payload]
-        res = await self._admit(keys=[keys.request_stream(model)], args=args)
+        res = await self._admit.admit(keys.request_stream(model), args)
         return None if res is None else _s(res)
 
     async def read(self, model: str, consumer: str, count: int, block_ms: int | None) -> list[Entry]:

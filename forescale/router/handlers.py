@@ -93,9 +93,10 @@ async def infer(request: web.Request) -> web.Response:
         if p.status == 404:
             label = ""  # unknown names would blow up the label set
         resp = problems.from_problem(p)
-    rt.metrics.requests.labels(label, str(resp.status)).inc()
+    m = rt.metrics
+    m.child(m.requests, label, str(resp.status)).inc()
     if label:
-        rt.metrics.duration.labels(label).observe(loop.time() - start)
+        m.child(m.duration, label).observe(loop.time() - start)
     return resp
 
 
@@ -172,13 +173,23 @@ async def _submit(rt: Router, cfg: ModelConfig, req: InferRequest, timeout: floa
             rt.metrics.rejected.labels(cfg.name, "queue_full").inc()
             retry = {"Retry-After": str(rt.settings.retry_after_s)}
             raise Problem(429, f"queue of {cfg.name!r} is full ({cfg.queue_limit})", retry)
-        rt.metrics.admitted.labels(cfg.name).inc()
+        rt.metrics.child(rt.metrics.admitted, cfg.name).inc()
+        # A timer on the future itself: asyncio.wait_for adds a waiter future and callbacks
+        # per request, measurable on the router's hot path.
+        timer = asyncio.get_running_loop().call_later(timeout, _expire, fut)
         try:
-            return await asyncio.wait_for(fut, timeout)
+            return await fut
         except TimeoutError:
             raise Problem(504, f"no reply within the deadline of {timeout:g} s") from None
+        finally:
+            timer.cancel()
     finally:
         rt.replies.forget(req_id)
+
+
+def _expire(fut: asyncio.Future[dict[str, Any]]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 def _result(cfg: ModelConfig, req: InferRequest, reply: dict[str, Any]) -> dict[str, Any]:
