@@ -1,4 +1,4 @@
-"""docs/settings.md is generated from the settings classes; it must not drift."""
+"""What the docs promise: docs/settings.md generated from the code, the README's example loads."""
 
 from __future__ import annotations
 
@@ -20,3 +20,12 @@ def test_every_setting_is_described() -> None:
 
 def test_env_names_carry_the_prefix() -> None:
     assert all(env.startswith("FORESCALE_") for _, env, _, _ in settingsdoc.rows())
+
+
+def test_readme_example_policy_loads() -> None:
+    from forescale.controller.policyfile import load_policy_file
+
+    policies, pools = load_policy_file(DOC.parents[1] / "examples" / "policy.yaml")
+    assert [p.model for p in policies] == ["chat"]
+    assert {p.name for p in pools} >= set(policies[0].pools or {p.name for p in pools})
+    assert len(pools) == 4
