@@ -238,7 +238,8 @@ def fill_and_time(r: Any, model: str, n: int, pid: int) -> tuple[float, float]:
     """Pre-fill ``n`` requests for a running worker: (requests per wall second from the
     reply-stream ids, Redis' own millisecond clock, skipping the first tenth while the
     pipeline fills; requests per CPU second of the worker process)."""
-    from forescale.queue import keys, scripts
+    from forescale import keys
+    from forescale.queue import scripts
 
     admit = r.register_script(scripts.ADMIT)
     reply_to = keys.reply_stream(f"bench-{uuid.uuid4().hex[:6]}")

@@ -22,29 +22,16 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis.exceptions import WatchError
 
+from forescale import keys
 from forescale.core.model import Decision, Forecast, PolicySpec, PolicyState, PoolSpec
 
 log = logging.getLogger(__name__)
 
-POLICIES_KEY = "fs:policies"
-POOLS_KEY = "fs:pools"
 CREATE = ""  # expected_version meaning "must not exist yet"
 _MAX_WATCH_RETRIES = 50  # other fields of the hash changing under us; bounded, never spins forever
 
 T = TypeVar("T", bound=BaseModel)
 _FORECASTS = TypeAdapter(list[Forecast])
-
-
-def state_key(model: str) -> str:
-    return f"fs:state:{model}"
-
-
-def decisions_key(model: str) -> str:
-    return f"fs:decisions:{model}"
-
-
-def forecast_key(model: str) -> str:
-    return f"fs:forecast:{model}"
 
 
 def version_of(raw: bytes | str) -> str:
@@ -144,8 +131,8 @@ class Store:
     def __init__(self, redis: aioredis.Redis, decision_history: int = 1000) -> None:
         self.redis = redis
         self.decision_history = decision_history
-        self._policies = _VersionedHash(redis, POLICIES_KEY, PolicySpec)
-        self._pools = _VersionedHash(redis, POOLS_KEY, PoolSpec)
+        self._policies = _VersionedHash(redis, keys.POLICIES, PolicySpec)
+        self._pools = _VersionedHash(redis, keys.POOLS, PoolSpec)
 
     # policies ---------------------------------------------------------------
     async def get_policy(self, model: str) -> Versioned[PolicySpec] | None:
@@ -176,7 +163,7 @@ class Store:
 
     # state, decisions, forecasts ----------------------------------------------
     async def load_state(self, model: str) -> PolicyState:
-        raw = await _await(self.redis.get(state_key(model)))
+        raw = await _await(self.redis.get(keys.policy_state(model)))
         if raw is None:
             return PolicyState()
         try:
@@ -186,10 +173,10 @@ class Store:
             return PolicyState()
 
     async def save_state(self, model: str, state: PolicyState) -> None:
-        await _await(self.redis.set(state_key(model), state.model_dump_json()))
+        await _await(self.redis.set(keys.policy_state(model), state.model_dump_json()))
 
     async def append_decision(self, decision: Decision) -> None:
-        key = decisions_key(decision.model)
+        key = keys.decisions(decision.model)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(key, decision.model_dump_json())
             pipe.ltrim(key, 0, self.decision_history - 1)
@@ -199,7 +186,7 @@ class Store:
         self, model: str, since: float | None = None, limit: int = 100
     ) -> list[Decision]:
         """Up to ``limit`` most recent decisions with ``at > since``, oldest first."""
-        raw = await _await(self.redis.lrange(decisions_key(model), 0, -1))
+        raw = await _await(self.redis.lrange(keys.decisions(model), 0, -1))
         out: list[Decision] = []
         for item in raw:  # newest first
             d = Decision.model_validate_json(item)
@@ -209,7 +196,7 @@ class Store:
         return out[::-1]
 
     async def load_forecasts(self, model: str) -> tuple[Forecast, ...]:
-        raw = await _await(self.redis.get(forecast_key(model)))
+        raw = await _await(self.redis.get(keys.forecast(model)))
         if raw is None:
             return ()
         try:

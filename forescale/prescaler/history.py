@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
+from forescale import keys
 from forescale.prescaler.base import RateSeries
 
 # Prometheus refuses more than 11,000 points per series per query; stay under it.
@@ -148,7 +149,7 @@ async def counter_history(
     if first >= n:
         return RateSeries(start, step_s, values)
     seconds = np.arange(int(known_from), int(start + n * step_s))
-    raw = await client.mget([f"fs:arr:{model}:{s}" for s in seconds])
+    raw = await client.mget([keys.arrivals(model, int(s)) for s in seconds])
     counts = np.array([float(v) if v is not None else 0.0 for v in raw])
     per_step = max(1, int(step_s))
     sums = counts[: (len(counts) // per_step) * per_step].reshape(-1, per_step).sum(axis=1)

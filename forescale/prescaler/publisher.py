@@ -18,6 +18,7 @@ import numpy as np
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
+from forescale import keys
 from forescale.core.clock import Clock
 from forescale.core.model import Forecast, PolicySpec, PoolSpec
 from forescale.prescaler import webhook
@@ -30,8 +31,7 @@ from forescale.prescaler.settings import PrescalerSettings
 log = logging.getLogger(__name__)
 
 
-def forecast_key(model: str) -> str:
-    return f"fs:forecast:{model}"
+forecast_key = keys.forecast  # where the controller reads what is published
 
 
 @dataclass
@@ -120,13 +120,13 @@ class Publisher:
     async def model_names(self) -> list[str]:
         if self.settings.models:
             return list(self.settings.models)
-        names = await self.redis.hkeys("fs:models")  # type: ignore[misc]
+        names = await self.redis.hkeys(keys.MODELS)  # type: ignore[misc]
         return sorted(n.decode() if isinstance(n, bytes) else n for n in names)
 
     async def horizon_s(self) -> float:
         """Longest lead time (setting or any pool in ``fs:pools``) plus one publishing period."""
         lead = self.settings.lead_time_s
-        for raw in (await self.redis.hgetall("fs:pools")).values():  # type: ignore[misc]
+        for raw in (await self.redis.hgetall(keys.POOLS)).values():  # type: ignore[misc]
             try:
                 lead = max(lead, PoolSpec.model_validate_json(raw).lead_time_s)
             except ValidationError:
@@ -135,7 +135,7 @@ class Publisher:
 
     async def max_rps(self, model: str) -> float | None:
         """What the policy's max replicas can serve; nothing above it is worth publishing."""
-        raw = await self.redis.hget("fs:policies", model)  # type: ignore[misc]
+        raw = await self.redis.hget(keys.POLICIES, model)  # type: ignore[misc]
         if raw is None:
             return None
         try:

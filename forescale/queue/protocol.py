@@ -14,7 +14,8 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from forescale.queue import keys, scripts
+from forescale import keys
+from forescale.queue import scripts
 from forescale.queue.admission import AdmitBatcher
 
 DEFAULT_REPLY_TTL_S = 120

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from forescale.queue import keys
+from forescale import keys
 from forescale.queue.config import ModelConfig
 from forescale.queue.protocol import Queue
 

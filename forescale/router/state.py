@@ -10,8 +10,9 @@ from collections import Counter
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from forescale import keys
 from forescale.core.clock import Clock
-from forescale.queue import keys, registry
+from forescale.queue import registry
 from forescale.queue.config import ModelConfig
 from forescale.queue.protocol import Queue
 from forescale.router.metrics import RouterMetrics

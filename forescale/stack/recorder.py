@@ -24,6 +24,7 @@ import numpy as np
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
+from forescale import keys
 from forescale.controller.signals.direct import worker_states
 from forescale.core.model import Decision, PolicyState, PoolSpec
 from forescale.loadgen.runner import LoadGen
@@ -73,13 +74,13 @@ class Recorder:
 
     async def sample(self, http: aiohttp.ClientSession, t: float) -> dict[str, Any]:
         now = time.time()
-        raw = await self.redis.lindex(f"fs:decisions:{self.model}", 0)  # type: ignore[misc]
+        raw = await self.redis.lindex(keys.decisions(self.model), 0)  # type: ignore[misc]
         decision = Decision.model_validate_json(raw) if raw else None
-        raw_state = await self.redis.get(f"fs:state:{self.model}")
+        raw_state = await self.redis.get(keys.policy_state(self.model))
         state = PolicyState.model_validate_json(raw_state) if raw_state else PolicyState()
         workers = await worker_states(self.redis, self.model, now)
-        queue = int(await self.redis.xlen(f"fs:req:{self.model}"))
-        arrived = await self.redis.get(f"fs:arr:{self.model}:{int(now) - 1}")
+        queue = int(await self.redis.xlen(keys.request_stream(self.model)))
+        arrived = await self.redis.get(keys.arrivals(self.model, int(now) - 1))
         nodes = await self._nodes(http)
         s = {
             "t": round(t, 3),

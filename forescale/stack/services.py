@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import aiohttp
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.controller.signals.direct import worker_states
 from forescale.controller.store import Store
 from forescale.devstack.ports import free_port
@@ -114,7 +115,7 @@ async def wait_ready(
         check(children)
         states = await worker_states(r, MODEL, time.time())
         if sum(1 for s in states.values() if s.get("state") == "ready") >= want:
-            first = await r.lindex(f"fs:decisions:{MODEL}", -1)  # type: ignore[misc]
+            first = await r.lindex(keys.decisions(MODEL), -1)  # type: ignore[misc]
             return time.time() - json.loads(first)["at"] if first else 0.0
         if time.monotonic() > deadline:
             raise ServiceFailed(f"{want} replicas not ready after {timeout_s:g}s (see logs/controller.log)")

@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from forescale import keys
 from forescale.core.clock import Clock, SystemClock
-from forescale.queue import keys, registry
+from forescale.queue import registry
 from forescale.queue.client import connect, connect_blocking
 from forescale.queue.protocol import Queue
 from forescale.worker import engines, upkeep

@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 
-from forescale.queue import keys
+from forescale import keys
 from forescale.queue.protocol import error_reply
 from forescale.worker.loop import REDIS_DOWN, Worker
 

@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from forescale.controller.signals.direct import DirectSource, arrivals_key, worker_states
+from forescale import keys
+from forescale.controller.signals.direct import DirectSource, worker_states
 from forescale.controller.signals.prometheus import PrometheusSource
 from forescale.devstack.ports import free_port
 from forescale.devstack.prometheus_server import PrometheusServer
@@ -25,11 +26,11 @@ SPEC_W = SPEC.model_copy(update={"stable_window_s": 10, "panic_window_s": 2})
 
 async def test_direct_sums_whole_seconds_before_now(aredis: aioredis.Redis) -> None:
     # seconds before the current one: 99 -> 10 req, 98 -> 30, 97..90 -> 5 each; 100 is in progress
-    await aredis.set(arrivals_key("m1", 1_700_000_100), 1000)
-    await aredis.set(arrivals_key("m1", 1_700_000_099), 10)
-    await aredis.set(arrivals_key("m1", 1_700_000_098), 30)
+    await aredis.set(keys.arrivals("m1", 1_700_000_100), 1000)
+    await aredis.set(keys.arrivals("m1", 1_700_000_099), 10)
+    await aredis.set(keys.arrivals("m1", 1_700_000_098), 30)
     for s in range(1_700_000_090, 1_700_000_098):
-        await aredis.set(arrivals_key("m1", s), 5)
+        await aredis.set(keys.arrivals("m1", s), 5)
     await aredis.xadd("fs:req:m1", {"x": "1"})
     await aredis.xadd("fs:req:m1", {"x": "2"})
     sig = await DirectSource(aredis).read(SPEC_W, NOW)

@@ -20,8 +20,9 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from forescale import keys
 from forescale.devstack.ports import free_port
-from forescale.queue import keys, registry
+from forescale.queue import registry
 from forescale.queue.config import ModelConfig
 from forescale.router.app import create_app as create_router
 from forescale.router.handlers import ROUTER

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from forescale.queue import keys
+from forescale import keys
 from forescale.queue.config import ModelConfig
 
 from .conftest import RunningRouter, infer_body, start_router

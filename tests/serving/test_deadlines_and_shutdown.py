@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.devstack.ports import free_port
-from forescale.queue import keys
 from forescale.queue.config import ModelConfig
 
 from .conftest import RunningRouter, post_value, read_runs, start_router, start_worker, wait_for

@@ -12,7 +12,7 @@ import numpy as np
 import redis.asyncio as aioredis
 import tritonclient.http as triton
 
-from forescale.queue import keys
+from forescale import keys
 from forescale.queue.config import ModelConfig
 
 from .conftest import RunningRouter, infer_body, start_worker

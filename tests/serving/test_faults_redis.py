@@ -16,9 +16,10 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.devstack.ports import free_port
 from forescale.devstack.redis_server import RedisServer
-from forescale.queue import keys, registry
+from forescale.queue import registry
 from forescale.queue.config import ModelConfig
 
 from .conftest import SpawnedWorker, read_runs, start_router, wait_for, wait_workers_ready

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import redis.asyncio as aioredis
 
-from forescale.queue import keys
+from forescale import keys
 from forescale.queue.config import ModelConfig
 
 from .conftest import (

@@ -7,8 +7,8 @@ import json
 import pytest
 import redis
 
+from forescale import keys
 from forescale.cli import main
-from forescale.queue import keys
 
 
 def test_add_list_remove(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,7 @@ import json
 
 import redis.asyncio as aioredis
 
-from forescale.queue import keys
+from forescale import keys
 from forescale.queue.protocol import Queue, error_reply, ok_reply
 
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.prescaler.base import RateSeries
 from forescale.prescaler.history import COUNTER_TTL_S, kept_history
 from forescale.prescaler.settings import PrescalerSettings
@@ -69,8 +70,8 @@ class RedisDemand:
         """Per-second counts from the first counter found in ``[first, last]`` on."""
         counts: list[Any] = []
         for lo in range(first, last + 1, _CHUNK):
-            keys = [f"fs:arr:{model}:{s}" for s in range(lo, min(lo + _CHUNK, last + 1))]
-            counts += await cast(Awaitable[list[Any]], self.redis.mget(keys))
+            names = [keys.arrivals(model, s) for s in range(lo, min(lo + _CHUNK, last + 1))]
+            counts += await cast(Awaitable[list[Any]], self.redis.mget(names))
         seen = [i for i, c in enumerate(counts) if c is not None]
         if not seen:
             return None

@@ -16,16 +16,12 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.core.model import PolicySpec
 from forescale.core.ports import Signals
 
 log = logging.getLogger(__name__)
 ALL_SIGNALS = ("rps_short", "rps_stable", "queue_depth")
-WORKER_DEAD_AFTER_S = 10.0  # contracts.md: entries older than 10 s are dead
-
-
-def arrivals_key(model: str, second: int) -> str:
-    return f"fs:arr:{model}:{second}"
 
 
 class DirectSource:
@@ -36,10 +32,10 @@ class DirectSource:
         last = math.floor(now) - 1  # last whole second
         stable = max(1, round(spec.stable_window_s))
         short = max(1, min(stable, round(spec.panic_window_s)))
-        keys = [arrivals_key(spec.model, last - i) for i in range(stable)]
+        names = [keys.arrivals(spec.model, last - i) for i in range(stable)]
         try:
-            counts = await self.redis.mget(keys)
-            depth = await cast(Awaitable[int], self.redis.xlen(f"fs:req:{spec.model}"))
+            counts = await self.redis.mget(names)
+            depth = await cast(Awaitable[int], self.redis.xlen(keys.request_stream(spec.model)))
         except (aioredis.RedisError, OSError) as exc:
             log.warning("direct signals for %s failed: %s", spec.model, exc)
             return Signals(at=now, stale=ALL_SIGNALS)
@@ -57,13 +53,13 @@ class DirectSource:
 
 async def worker_states(redis: aioredis.Redis, model: str, now: float) -> dict[str, dict[str, Any]]:
     """Live entries of ``fs:workers:{model}`` (worker_id -> {state, at, pid}), dead ones dropped."""
-    raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(f"fs:workers:{model}"))
+    raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(keys.workers(model)))
     live = {}
     for wid, body in raw.items():
         try:
             entry = json.loads(body)
         except ValueError:
             continue
-        if now - float(entry.get("at", 0)) <= WORKER_DEAD_AFTER_S:
+        if now - float(entry.get("at", 0)) <= keys.WORKER_DEAD_AFTER_S:
             live[wid.decode()] = entry
     return live

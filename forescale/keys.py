@@ -1,7 +1,8 @@
-"""Redis key names shared by the router, the workers and the controller (contracts.md).
+"""Every Redis key name forescale uses, in one leaf module that imports nothing of ours.
 
-One place for every name, so that a typo cannot split the data plane from the control
-plane. Other teams may import this module or use the literal names.
+The router, workers, controller, prescaler, admin API and demo all read or write these:
+one place for every name, so that a typo cannot split the data plane from the control
+plane. (A leaf, not part of forescale.queue, so that the prescaler may import it too.)
 """
 
 from __future__ import annotations
@@ -48,4 +49,5 @@ def decisions(model: str) -> str:
 
 
 def forecast(model: str) -> str:
+    """JSON list of core.model.Forecast, published by the prescaler for the controller."""
     return f"fs:forecast:{model}"
