@@ -30,10 +30,35 @@ COMMAND_MODULES = (
 )
 
 
+CLIENT_SETTINGS = """\
+settings read by the command line itself (all in docs/settings.md):
+  FORESCALE_API_URL      admin API for policy, pool and status (default http://127.0.0.1:8081)
+  FORESCALE_API_TOKEN    bearer token for the admin API (a `read:` or `write:` token)
+  config file            $XDG_CONFIG_HOME/forescale/config.yaml (~/.config/...): `url:` and
+                         `token:`, used where the variables are not set
+  FORESCALE_REDIS_URL    Redis of the `models` commands (default redis://127.0.0.1:6379/0)
+each service's own settings: `forescale settings`"""
+
+
+def version() -> str:
+    """The installed distribution's version (``pyproject.toml``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("forescale")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="forescale", description="forescale: keeps GPU serving capacity ahead of traffic."
+        prog="forescale",
+        description="forescale: keeps GPU serving capacity ahead of traffic.",
+        epilog=CLIENT_SETTINGS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"forescale {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

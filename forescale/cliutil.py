@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,15 +23,76 @@ def validation_message(source: str | Path, exc: ValidationError) -> str:
     return f"{source}: {where}: {err['msg']}"
 
 
+def command_name(args: Any) -> str:
+    """``models add``, ``policy get``, ``simulate``: the words the user typed."""
+    command = str(getattr(args, "command", "") or "")
+    action = getattr(args, f"{command}_command", None)
+    return f"{command} {action}" if action else command
+
+
+def one_line(message: str, args: Any) -> str:
+    """The message without a prefix the caller already printed (``models add: ...`` after
+    ``forescale models add: error:``), so no line says the same thing twice."""
+    name = command_name(args)
+    for prefix in (f"{name}: ", f"{name.split(' ')[0]}: ", "error: "):
+        if name and message.startswith(prefix):
+            message = message[len(prefix) :]
+    return " ".join(message.split("\n"))
+
+
 def run_parsed(args: Any) -> int:
-    """Run a parsed subcommand: ``CliError`` becomes one line on stderr and exit code 2."""
+    """Run a parsed subcommand: ``CliError`` becomes one line on stderr and exit code 2;
+    a closed stdout (``forescale policy get | head``) ends the command quietly."""
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"forescale {args.command}: error: {exc}", file=sys.stderr)
+        print(f"forescale {command_name(args)}: error: {one_line(str(exc), args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): what it wanted was printed. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
+
+
+def publish_mode(folder: Path) -> None:
+    """Give a folder made by ``tempfile.mkdtemp`` (mode 0700) the mode ``mkdir`` would
+    (0777 less the umask), before it is renamed into place as the user's ``--out``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+
+
+def reject_archive(path: str | Path, flag: str = "--trace") -> None:
+    """A tarball is not a trace: say what it holds and how to pass one member, instead of
+    failing deep in a CSV parser."""
+    import tarfile
+
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        if not tarfile.is_tarfile(path):
+            return
+        with tarfile.open(path) as tar:
+            members = [m.name for m in tar.getmembers() if m.isfile()]
+    except (OSError, tarfile.TarError):
+        return
+    shown = ", ".join(members[:5]) + (f", ... ({len(members)} files)" if len(members) > 5 else "")
+    raise CliError(
+        f"{flag} {path}: a tar archive ({shown or 'no files'}), not a trace file; "
+        f"extract the member you want (tar -xf {path} MEMBER) and pass that file"
+    )
+
+
+def is_interactive(stream: Any = None) -> bool:
+    """Progress bars only where a person watches: a terminal, not a pipe or a log file."""
+    stream = sys.stderr if stream is None else stream
+    return bool(getattr(stream, "isatty", lambda: False)())
 
 
 def run_area(register: Callable[[Any], None], command: str) -> int:

@@ -25,7 +25,26 @@ SETTINGS_CLASSES = (
     "forescale.controller.settings:KubeSettings",
     "forescale.controller.api.settings:ApiSettings",
     "forescale.prescaler.settings:PrescalerSettings",
+    "forescale.controller.api.client:ClientSettings",
 )
+
+CONFIG_FILE = """\
+## Command-line client
+
+`forescale policy`, `forescale pool` and `forescale status` talk to the admin API. They
+read `FORESCALE_API_URL` and `FORESCALE_API_TOKEN` (ClientSettings above); where a
+variable is unset or empty, the same setting from the config file
+`$XDG_CONFIG_HOME/forescale/config.yaml` (`~/.config/forescale/config.yaml` when
+`XDG_CONFIG_HOME` is unset):
+
+```yaml
+url: http://controller.example:8081
+token: SECRET    # one of the controller's FORESCALE_API_TOKENS, without `write:`/`read:`
+```
+
+A 401 from the API means the token is missing or not one the controller accepts.
+`forescale models` reads `FORESCALE_REDIS_URL` (ServiceSettings) or `--redis-url`.
+"""
 
 
 def _load(path: str) -> type[BaseSettings]:
@@ -79,7 +98,8 @@ def markdown() -> str:
             lines += ["", f"## {sec}", "", "| variable | default | meaning |", "| --- | --- | --- |"]
             section = sec
         lines.append(f"| `{env}` | `{default}` | {desc.replace('|', '/')} |")
-    return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
+    lines += ["", CONFIG_FILE]
+    return "\n".join(lines).replace("\n\n\n", "\n\n").rstrip("\n") + "\n"
 
 
 def _run(args: argparse.Namespace) -> int:

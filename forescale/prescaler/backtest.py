@@ -10,6 +10,7 @@ two losses are over exactly the same points.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -73,8 +74,10 @@ def backtest(
     every_s: float | None = None,
     refit_s: float = DAY_S,
     warmup_s: float = DAY_S,
+    progress: Callable[[float], None] | None = None,
 ) -> BacktestResult:
-    """Score ``forecaster`` and seasonal-naive at origins from ``start + warmup_s`` on."""
+    """Score ``forecaster`` and seasonal-naive at origins from ``start + warmup_s`` on;
+    ``progress(fraction)`` after each origin (the CLI's progress bar)."""
     model, naive = get_forecaster(forecaster), get_forecaster("seasonal-naive")
     quantiles = (0.5, quantile) if quantile != 0.5 else (0.5,)
     qi = len(quantiles) - 1
@@ -83,6 +86,7 @@ def backtest(
     rows: list[tuple[float, float, float, float, float]] = []
     fitted_at = -math.inf
     t = series.start + math.ceil(warmup_s / step) * step
+    first, last = t, series.end - horizon_s
     while t + horizon_s <= series.end:
         past = series.until(t)
         if t - fitted_at >= refit_s:
@@ -93,6 +97,8 @@ def backtest(
         if fc is not None and sn is not None:
             rows += _score_rows(series, fc, sn, qi)
         t += every
+        if progress is not None:
+            progress(min(1.0, (t - first) / max(last - first, step)))
     return _result(forecaster, quantile, horizon_s, step, np.array(rows).reshape(-1, 5))
 
 

@@ -47,27 +47,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b.add_argument("--every", type=parse_duration, help="Spacing of forecast origins (default: the horizon).")
     b.add_argument("--refit", type=parse_duration, default=86400.0, help="Refit period (default 1d).")
     b.add_argument("--json", action="store_true", help="End with one JSON line of the summary.")
+    b.add_argument("--quiet", action="store_true", help="No progress bar on stderr (none when not a terminal).")
     b.set_defaults(func=_backtest)
 
 
 def _backtest(args: argparse.Namespace) -> int:
     from forescale.prescaler.backtest import backtest
+    from forescale.cliutil import reject_archive
     from forescale.prescaler.base import FORECASTERS, RateSeries
+    from forescale.progress import progress
     from forescale.traces import trace_from_args
 
     if args.forecaster not in FORECASTERS:
         raise CliError(f"--forecaster: unknown forecaster {args.forecaster!r}; known: {sorted(FORECASTERS)}")
+    reject_archive(args.trace)
     trace = trace_from_args(args)
     rs = trace.rate_series(args.step)
     series = RateSeries(rs.start, rs.step_s, rs.values)
-    result = backtest(
-        series,
-        forecaster=args.forecaster,
-        horizon_s=args.horizon,
-        quantile=args.quantile,
-        every_s=args.every,
-        refit_s=args.refit,
-    )
+    with progress(not args.quiet) as report:
+        result = backtest(
+            series,
+            forecaster=args.forecaster,
+            horizon_s=args.horizon,
+            quantile=args.quantile,
+            every_s=args.every,
+            refit_s=args.refit,
+            progress=lambda done: report(f"backtest {args.forecaster}", done),
+        )
     if result.points == 0:
         raise CliError(f"{args.trace}: too short to backtest (both forecasters need more than one day)")
     q = f"p{round(args.quantile * 100)}"

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from forescale.cliutil import CliError
+from forescale.cliutil import CliError, publish_mode, reject_archive
 from forescale.traces import add_trace_arguments
 
 
@@ -40,12 +40,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--refit", type=_duration, default=3600.0, help="Refit the forecaster this often (default 1h)."
     )
+    p.add_argument("--quiet", action="store_true", help="No progress bar on stderr (none when not a terminal).")
     p.set_defaults(func=_simulate)
 
 
 def _simulate(args: argparse.Namespace) -> int:
     import forescale.prescaler  # noqa: F401  (registers the forecasters)
     from forescale.prescaler.base import FORECASTERS
+    from forescale.progress import progress
     from forescale.sim.report import summary_table, write_html, write_plots
     from forescale.sim.run import parse_policies, simulate
     from forescale.sim.scenario import load_scenario
@@ -59,11 +61,16 @@ def _simulate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise CliError(f"--out: {out} exists and is not a folder")
     scenario = load_scenario(args.scenario)
+    reject_archive(args.trace)
     trace = trace_from_args(args)
-    outcome = simulate(trace, scenario, policies, forecaster=args.forecaster, refit_s=args.refit)
+    with progress(not args.quiet) as report:
+        outcome = simulate(
+            trace, scenario, policies, forecaster=args.forecaster, refit_s=args.refit, progress=report
+        )
     outcome.results["trace"]["scenario_file"] = str(args.scenario)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    publish_mode(tmp)  # mkdtemp makes 0700; --out is a folder like any other the user makes
     try:
         images = write_plots(outcome, tmp)
         write_html(outcome.results, images, tmp / "report.html")

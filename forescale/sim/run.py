@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,28 @@ def on_demand_only(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"pools": pools, "policy": spec})
 
 
+Progress = Callable[[str, float], None]
+
+
+class _Reporting:
+    """A policy that also reports how far through the trace each tick is (for the CLI's
+    progress bar); everything else is the wrapped policy's."""
+
+    def __init__(self, inner: Any, report: Progress, duration_s: float) -> None:
+        self.inner, self.report, self.duration_s = inner, report, max(duration_s, 1.0)
+        self.name = inner.name
+
+    def start(self, sim: Simulation) -> None:
+        self.inner.start(sim)
+
+    def tick(self, sim: Simulation, obs: Any) -> None:
+        self.inner.tick(sim, obs)
+        self.report(self.name, (obs.now - sim.start) / self.duration_s)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.inner, attr)
+
+
 def run_policy(
     name: str,
     scenario: Scenario,
@@ -59,17 +82,22 @@ def run_policy(
     peak: int,
     forecaster: str,
     refit_s: float,
+    progress: Progress | None = None,
 ) -> Run:
     if name == "oracle":
         return oracle_run(scenario, demand)
-    if name == "static":
-        return Simulation(scenario, demand, start).run(StaticPolicy(scenario, peak))
-    if name == "hpa":
-        return Simulation(scenario, demand, start).run(HpaPolicy(scenario))
     if name == "forescale-on-demand":
-        od = on_demand_only(scenario)
-        return Simulation(od, demand, start).run(CorePolicy(name, od, forecaster, refit_s))
-    return Simulation(scenario, demand, start).run(CorePolicy(name, scenario, forecaster, refit_s))
+        scenario = on_demand_only(scenario)
+    policy: Any
+    if name == "static":
+        policy = StaticPolicy(scenario, peak)
+    elif name == "hpa":
+        policy = HpaPolicy(scenario)
+    else:
+        policy = CorePolicy(name, scenario, forecaster, refit_s)
+    if progress is not None:
+        policy = _Reporting(policy, progress, len(demand))
+    return Simulation(scenario, demand, start).run(policy)
 
 
 def simulate(
@@ -79,6 +107,7 @@ def simulate(
     *,
     forecaster: str = "seasonal-naive",
     refit_s: float = 3600.0,
+    progress: Progress | None = None,
 ) -> Outcome:
     series = trace.rate_series(1.0)
     demand = np.nan_to_num(series.values.astype(float))
@@ -86,7 +115,9 @@ def simulate(
     peak = int(needed.max()) if len(needed) else 0
     runs: dict[str, Run] = {}
     for name in dict.fromkeys([*policies, "oracle"]):  # the oracle is the cost yardstick
-        runs[name] = run_policy(name, scenario, demand, series.start, peak, forecaster, refit_s)
+        runs[name] = run_policy(name, scenario, demand, series.start, peak, forecaster, refit_s, progress)
+        if progress is not None:
+            progress(name, 1.0)
     oracle_cost = runs["oracle"].cost_usd
     out: dict[str, Any] = {}
     for name in policies:

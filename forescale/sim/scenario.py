@@ -170,7 +170,7 @@ def load_scenario(path: str | Path) -> Scenario:
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or "(root)"
         raise CliError(f"{path}: line {_line_of(text, loc)}: {field}: {err['msg']}") from None
-    return _resolve_paths(scenario)
+    return _resolve_paths(scenario, path.parent)
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int:
@@ -191,14 +191,16 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int:
     return line
 
 
-def _resolve_paths(scenario: Scenario) -> Scenario:
-    """Availability trace paths: ``$VARS`` and ``~`` expanded; relative paths are relative to
-    the current folder, like ``--trace`` (so ``../shared/traces/...`` works from the repo root)."""
+def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
+    """Availability trace paths: ``$VARS`` and ``~`` expanded; a relative path is relative to
+    the scenario file's folder (as in an HTML page or a kustomization), so a scenario works
+    from whatever folder the command runs in."""
     pools = []
     for pool in scenario.pools:
         avail = pool.spot.availability if pool.spot else None
         if pool.spot is not None and avail is not None:
-            avail = avail.model_copy(update={"path": os.path.expanduser(os.path.expandvars(avail.path))})
+            expanded = Path(os.path.expanduser(os.path.expandvars(avail.path)))
+            avail = avail.model_copy(update={"path": str(base / expanded)})
             pool = pool.model_copy(update={"spot": pool.spot.model_copy(update={"availability": avail})})
         pools.append(pool)
     return scenario.model_copy(update={"pools": tuple(pools)})

@@ -22,10 +22,10 @@ def test_examples_validate(path: Path) -> None:
     assert scenario.policy.latency_slo_s == scenario.slo.latency_s
 
 
-def test_spot_vanishes_example(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Its availability file is relative to the repo root, as documented."""
-    monkeypatch.chdir(REPO)
-    scenario = load_scenario("forescale/sim/scenarios/spot-vanishes.yaml")
+def test_spot_vanishes_example(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Its availability file is relative to the scenario file, from any folder."""
+    monkeypatch.chdir(tmp_path)
+    scenario = load_scenario(REPO / "forescale/sim/scenarios/spot-vanishes.yaml")
     trace = synthetic_trace(2 * 3600, Workload(mean_rps=8, daily_amplitude=0, bursts_per_day=0), seed=5)
     out = simulate(trace, scenario, ["forescale", "forescale-on-demand", "oracle"])
     rows = out.results["policies"]

@@ -17,10 +17,16 @@ from forescale.cliutil import CliError
 
 KINDS = {"policy": ("policies", "model"), "pool": ("pools", "name")}
 
+CONNECTION = (
+    "connects to FORESCALE_API_URL (default http://127.0.0.1:8081) with the bearer token "
+    "FORESCALE_API_TOKEN; where unset, `url:` and `token:` in "
+    "$XDG_CONFIG_HOME/forescale/config.yaml (~/.config/forescale/config.yaml). See docs/settings.md."
+)
+
 
 def register(sub: Any) -> None:
     for kind, what in (("policy", "scaling policies"), ("pool", "GPU node pools")):
-        p = sub.add_parser(kind, help=f"{what} through the controller's admin API")
+        p = sub.add_parser(kind, help=f"{what} through the controller's admin API", epilog=CONNECTION)
         actions = p.add_subparsers(dest=f"{kind}_command", required=True, metavar="ACTION")
         get = actions.add_parser("get", help=f"list {what}, or show one")
         get.add_argument("name", nargs="?", metavar="NAME")
@@ -38,7 +44,9 @@ def register(sub: Any) -> None:
         rm = actions.add_parser("delete", help=f"delete one of the {what}")
         rm.add_argument("name", metavar="NAME")
         rm.set_defaults(func=_delete, kind=kind)
-    st = sub.add_parser("status", help="per model: replicas, signals, last decision (admin API)")
+    st = sub.add_parser(
+        "status", help="per model: replicas, signals, last decision (admin API)", epilog=CONNECTION
+    )
     st.add_argument("model", nargs="?", metavar="MODEL")
     st.add_argument("-o", "--output", choices=("table", "yaml", "json"), default="table")
     st.set_defaults(func=_status)

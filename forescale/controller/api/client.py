@@ -16,11 +16,31 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from forescale.cliutil import CliError
 
 DEFAULT_URL = "http://127.0.0.1:8081"
 TIMEOUT_S = 120.0  # a dry run replays a day of demand: seconds, not minutes
+
+
+class ClientSettings(BaseSettings):
+    """What the ``policy``, ``pool`` and ``status`` commands read (documented in
+    docs/settings.md with the services' settings). Empty means: see the config file."""
+
+    model_config = SettingsConfigDict(env_prefix="FORESCALE_API_", extra="ignore")
+
+    url: str = Field(
+        default="",
+        description="CLI: admin API the `policy`, `pool` and `status` commands call; else `url:` "
+        f"in $XDG_CONFIG_HOME/forescale/config.yaml (~/.config), else {DEFAULT_URL}.",
+    )
+    token: str = Field(
+        default="",
+        description="CLI: bearer token those commands send (one of FORESCALE_API_TOKENS, without "
+        "its `read:`/`write:` scope); else `token:` in the same config file.",
+    )
 
 
 def config_path() -> Path:
@@ -39,8 +59,9 @@ def load_config() -> tuple[str, str]:
             raise CliError(f"{path}: cannot read: {exc}") from None
         if not isinstance(file, dict):
             raise CliError(f"{path}: expected a mapping with `url` and `token`")
-    url = os.environ.get("FORESCALE_API_URL") or str(file.get("url") or DEFAULT_URL)
-    token = os.environ.get("FORESCALE_API_TOKEN") or str(file.get("token") or "")
+    env = ClientSettings()
+    url = env.url or str(file.get("url") or DEFAULT_URL)
+    token = env.token or str(file.get("token") or "")
     return url.rstrip("/"), token
 
 
@@ -92,9 +113,22 @@ class Client:
     def ok(self, method: str, path: str, body: Any = None, **headers: str) -> Reply:
         """``call``, with any error status turned into a ``CliError``."""
         reply = self.call(method, path, body, **headers)
+        if reply.status == 401:
+            raise CliError(f"{method} {path}: {problem_line(reply)}; {self.auth_hint()}")
+        if reply.status == 403:
+            raise CliError(f"{method} {path}: {problem_line(reply)}; this needs a `write:` token")
         if reply.status >= 400:
             raise CliError(f"{method} {path}: {problem_line(reply)}")
         return reply
+
+    def auth_hint(self) -> str:
+        """What to set when the API refused our (missing or wrong) token."""
+        if not self.token:
+            return (
+                "set FORESCALE_API_TOKEN to one of the controller's FORESCALE_API_TOKENS "
+                f"(or `token:` in {config_path()})"
+            )
+        return "FORESCALE_API_TOKEN (or `token:` in the config file) is not one the controller accepts"
 
 
 def _reply(status: int, headers: Any, raw: bytes) -> Reply:
