@@ -16,6 +16,13 @@ the live configuration:
   proposal that changes the target is judged against the current belief, not itself);
 - SLO: the same latency objective for both runs (the proposed policy's), so attainment
   is comparable.
+
+A replay says nothing about a policy when the history is shorter than the times that
+shape its decisions: a node asked for at the first second arrives after the pool's lead
+time, and a scale-down waits out the stabilisation window. So the answer states how much
+history it replayed and what it needed; shorter than the longest of those times is
+refused (``ShortHistory``, a ``ValueError``: the API answers with a note instead of
+figures), and shorter than ``WARN_FACTOR`` times it carries a warning.
 """
 
 from __future__ import annotations
@@ -34,6 +41,11 @@ from forescale.sim.policies import CorePolicy
 from forescale.sim.scenario import Scenario
 
 REFIT_S = 3600.0
+WARN_FACTOR = 3.0  # below this many of the longest lead time/window: figures with a warning
+
+
+class ShortHistory(ValueError):
+    """Less recorded demand than the longest lead time or window of the policies compared."""
 
 
 class ReplayOutcome(BaseModel):
@@ -57,8 +69,38 @@ class WhatIf(BaseModel):
     requests: int = Field(description="Requests in the replayed demand.")
     service_rate_rps: float = Field(description="Requests per second one simulated replica serves.")
     slo_s: float = Field(description="Latency objective both runs are judged by.")
+    history_step_s: float = Field(description="Step of the recorded demand (1 s counters, or coarser).")
+    needed_s: float = Field(description="Longest lead time or window of the policies compared.")
+    needed_for: str = Field(description="What `needed_s` is (a pool's lead time, a window).")
+    warning: str | None = Field(
+        default=None, description="Set when the history is short against `needed_s`: read with care."
+    )
     current: ReplayOutcome | None = Field(description="Under the stored policy; null when none.")
     proposed: ReplayOutcome
+
+
+def longest_wait(specs: Sequence[PolicySpec], pools: Sequence[PoolSpec]) -> tuple[float, str]:
+    """(seconds, what): the longest pool lead time or decision window of ``specs``."""
+    candidates: list[tuple[float, str]] = []
+    for spec in specs:
+        for p in pools:
+            if (not spec.pools or p.name in spec.pools) and p.gpus_per_node >= spec.gpus_per_replica:
+                candidates.append((p.lead_time_s, f"the lead time of pool {p.name}"))
+        candidates += [
+            (spec.stable_window_s, "the stable window (stable_window_s)"),
+            (spec.scale_up.stabilization_window_s, "the scale-up stabilisation window"),
+            (spec.scale_down.stabilization_window_s, "the scale-down stabilisation window"),
+        ]
+    return max(candidates, key=lambda c: c[0], default=(0.0, "nothing"))
+
+
+def duration_text(seconds: float) -> str:
+    """``22 s``, ``4.0 min``, ``3.5 h``: what a person reads at a glance."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def per_second(demand: RateSeries) -> np.ndarray:
@@ -145,6 +187,20 @@ def what_if(
     per_s = per_second(demand)
     rate = (current or proposed).target_rps_per_replica
     slo_s = proposed.latency_slo_s
+    needed, what = longest_wait([s for s in (current, proposed) if s is not None], pools)
+    have = duration_text(len(per_s))
+    if len(per_s) < needed:
+        raise ShortHistory(
+            f"refused: only {have} of recorded demand (step {demand.step_s:g} s), shorter than "
+            f"{what} ({duration_text(needed)}); no decision would play out. Let traffic run "
+            f"longer, or raise the routers' and prescaler's history"
+        )
+    warning = None
+    if len(per_s) < WARN_FACTOR * needed:
+        warning = (
+            f"only {have} of recorded demand, less than {WARN_FACTOR:g} x {what} "
+            f"({duration_text(needed)}): the figures cover few scaling decisions"
+        )
 
     def run(spec: PolicySpec) -> ReplayOutcome:
         scen = scenario_for(
@@ -158,6 +214,10 @@ def what_if(
         requests=round(float(per_s.sum())),
         service_rate_rps=rate,
         slo_s=slo_s,
+        history_step_s=demand.step_s,
+        needed_s=needed,
+        needed_for=what,
+        warning=warning,
         current=run(current) if current is not None else None,
         proposed=run(proposed),
     )

@@ -35,6 +35,11 @@ _CHUNK = 3600  # keys per MGET: a bounded reply
 DEFAULT_HISTORY_STEP_S = float(PrescalerSettings.model_fields["step_s"].default)
 
 
+def configured_step_s() -> float:
+    """The prescaler's ``step_s`` as this environment configures it."""
+    return float(PrescalerSettings().step_s)
+
+
 class DemandSource(Protocol):
     async def recorded(self, model: str, end: float, seconds: int) -> RateSeries | None:
         """Arrivals per second over ``[end - seconds, end)``, trimmed to what was recorded;
@@ -43,12 +48,14 @@ class DemandSource(Protocol):
 
 
 class RedisDemand:
-    """``history_step_s``: the prescaler's ``step_s`` (its history hash is per step); the
-    default is the prescaler's default."""
+    """``history_step_s``: the prescaler's ``step_s`` (its history hash is per step). By
+    default the step the prescaler is configured with (``FORESCALE_PRESCALER_STEP_S``, the
+    deployment sets it for both), not its built-in default: with another step the kept
+    history would be missed and only the last hour of counters replayed."""
 
-    def __init__(self, redis: aioredis.Redis, history_step_s: float = DEFAULT_HISTORY_STEP_S) -> None:
+    def __init__(self, redis: aioredis.Redis, history_step_s: float | None = None) -> None:
         self.redis = redis
-        self.history_step_s = history_step_s
+        self.history_step_s = configured_step_s() if history_step_s is None else history_step_s
 
     async def recorded(self, model: str, end: float, seconds: int) -> RateSeries | None:
         last = math.floor(end) - 1  # the second in progress is incomplete

@@ -74,11 +74,19 @@ def status(models: Sequence[dict[str, Any]]) -> str:
     return table(headers, rows)
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def what_if(answer: dict[str, Any] | None, note: str | None) -> str:
     if answer is None:
-        return f"  what-if: not available ({note})"
-    head = (f"  what-if: {answer['duration_s']} s of recorded demand ({answer['requests']} requests), "
-            f"SLO {answer['slo_s']:g} s")  # fmt: skip
+        return f"  what-if: not available: {note}"
+    head = (f"  what-if: replayed {_duration(answer['duration_s'])} of recorded demand "
+            f"({answer['requests']:,} requests, step {answer.get('history_step_s', 1):g} s), "
+            f"SLO {answer['slo_s']:g} s; longest lead time/window "
+            f"{_duration(answer.get('needed_s', 0))} ({answer.get('needed_for', '?')})")  # fmt: skip
     rows = [
         (label, f"{r['cost_usd']:.2f}", f"{100 * r['slo_attainment']:.2f}%", r["peak_replicas"],
          f"{r['mean_replicas']:.1f}")
@@ -86,4 +94,5 @@ def what_if(answer: dict[str, Any] | None, note: str | None) -> str:
         if r is not None
     ]  # fmt: skip
     body = table(("", "COST-USD", "SLO", "PEAK-REPLICAS", "MEAN-REPLICAS"), rows)
-    return head + "\n" + "\n".join("    " + line for line in body.splitlines())
+    warning = [f"  WARNING: {answer['warning']}"] if answer.get("warning") else []
+    return "\n".join([head, *warning, *("    " + line for line in body.splitlines()), *warning])
