@@ -47,13 +47,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b.add_argument("--every", type=parse_duration, help="Spacing of forecast origins (default: the horizon).")
     b.add_argument("--refit", type=parse_duration, default=86400.0, help="Refit period (default 1d).")
     b.add_argument("--json", action="store_true", help="End with one JSON line of the summary.")
-    b.add_argument("--quiet", action="store_true", help="No progress bar on stderr (none when not a terminal).")
+    b.add_argument(
+        "--quiet", action="store_true", help="No progress bar on stderr (there is none off a terminal)."
+    )
     b.set_defaults(func=_backtest)
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from forescale.prescaler.backtest import backtest
     from forescale.cliutil import reject_archive
+    from forescale.prescaler.backtest import backtest
     from forescale.prescaler.base import FORECASTERS, RateSeries
     from forescale.progress import progress
     from forescale.traces import trace_from_args

@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--refit", type=_duration, default=3600.0, help="Refit the forecaster this often (default 1h)."
     )
-    p.add_argument("--quiet", action="store_true", help="No progress bar on stderr (none when not a terminal).")
+    p.add_argument(
+        "--quiet", action="store_true", help="No progress bar on stderr (there is none off a terminal)."
+    )
     p.set_defaults(func=_simulate)
 
 

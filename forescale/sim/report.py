@@ -1,36 +1,64 @@
-"""``report.html`` with PNG plots beside it, and the summary table for the terminal."""
+"""``report.html`` with PNG charts beside it (``plots.py``), and the summary table for the
+terminal.
+
+The table leads with what a user decides on: SLO attainment, cost, and what the policy
+saves against a peer (the first of ``PEERS`` that ran: the HPA-style baseline, else the
+static peak-sized one, else forescale without spot), then the detail.
+"""
 
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from forescale.sim.plots import REAL_EPOCH, write_plots
 
-from forescale.sim.metrics import cohort_latency
-from forescale.sim.run import Outcome
+__all__ = ["peer_of", "summary_table", "table_rows", "write_html", "write_plots"]
 
+PEERS = ("hpa", "static", "forescale-on-demand")
+
+# (key in the results row, header, format); `savings` is computed against the peer.
 COLUMNS = (
-    ("policy", "{}"),
-    ("requests", "{:,}"),
-    ("slo_attainment", "{:.4%}"),
-    ("dropped", "{:,}"),
-    ("p50_latency_s", "{:.2f}"),
-    ("p99_latency_s", "{:.2f}"),
-    ("gpu_hours", "{:,.1f}"),
-    ("cost_usd", "{:,.2f}"),
-    ("spot_fraction", "{:.1%}"),
-    ("preemptions", "{:,}"),
-    ("cost_vs_oracle", "{:.3f}"),
+    ("policy", "policy", "{}"),
+    ("slo_attainment", "SLO attainment", "{:.4%}"),
+    ("cost_usd", "cost (USD)", "${:,.2f}"),
+    ("savings", "savings vs {peer}", "{:+.1%}"),
+    ("cost_vs_oracle", "cost x oracle", "{:.2f}"),
+    ("requests", "requests", "{:,}"),
+    ("dropped", "dropped", "{:,}"),
+    ("p50_latency_s", "p50 latency (s)", "{:.2f}"),
+    ("p99_latency_s", "p99 latency (s)", "{:.2f}"),
+    ("gpu_hours", "GPU-hours", "{:,.1f}"),
+    ("spot_fraction", "spot share", "{:.1%}"),
+    ("preemptions", "preemptions", "{:,}"),
 )
 
 
+def peer_of(results: dict[str, Any]) -> str | None:
+    """The baseline the savings column compares against, when one of them ran."""
+    return next((p for p in PEERS if p in results["policies"]), None)
+
+
+def headers(results: dict[str, Any]) -> list[str]:
+    peer = peer_of(results)
+    return [h.format(peer=peer) for key, h, _ in COLUMNS if key != "savings" or peer]
+
+
 def table_rows(results: dict[str, Any]) -> list[list[str]]:
+    peer = peer_of(results)
+    peer_cost = results["policies"][peer]["cost_usd"] if peer else None
     rows = []
     for name, row in results["policies"].items():
         cells = []
-        for key, fmt in COLUMNS:
+        for key, _, fmt in COLUMNS:
+            if key == "savings":
+                if peer is None:
+                    continue
+                value = None if name == peer or not peer_cost else 1 - row["cost_usd"] / peer_cost
+                cells.append("(peer)" if name == peer else "-" if value is None else fmt.format(value))
+                continue
             value = name if key == "policy" else row[key]
             cells.append("-" if value is None else fmt.format(value))
         rows.append(cells)
@@ -38,9 +66,8 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
 
 
 def summary_table(results: dict[str, Any]) -> str:
-    head = [k for k, _ in COLUMNS]
-    rows = [head, *table_rows(results)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    rows = [headers(results), *table_rows(results)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         for r in rows
@@ -48,74 +75,65 @@ def summary_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _bin_s(n: int) -> int:
-    """Plot bin: a minute, or longer so that a long trace has at most ~3000 points."""
-    return max(60, -(-n // 3000 // 60) * 60)
+def _when(epoch: float) -> str:
+    if epoch > REAL_EPOCH:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"t = {epoch:g} s (relative timestamps)"
 
 
-def _binned(values: np.ndarray, width: int, how: str = "mean") -> np.ndarray:
-    n = len(values) // width * width
-    if n == 0:
-        return values
-    blocks = values[:n].reshape(-1, width)
-    return blocks.max(axis=1) if how == "max" else blocks.mean(axis=1)
+def _length(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    return f"{seconds / 3600:.1f} hours" if seconds >= 7200 else f"{seconds / 60:.0f} minutes"
 
 
-def write_plots(outcome: Outcome, folder: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    width = _bin_s(len(outcome.demand))
-    hours = np.arange(len(_binned(outcome.demand, width))) * width / 3600.0
-    names: list[str] = []
-
-    fig, ax = plt.subplots(figsize=(11, 4))
-    ax.plot(hours, _binned(outcome.need, width, "max"), color="black", lw=0.8, label="need (max per bin)")
-    for name, run in outcome.runs.items():
-        ax.plot(hours, _binned(run.ready, width), lw=0.8, label=f"{name} ready (mean per bin)")
-    ax.set(xlabel="hours", ylabel="replicas", title=f"Demand (need) vs ready capacity, {width} s bins")
-    ax.legend(fontsize=7)
-    names.append(_save(fig, folder, "capacity.png"))
-
-    fig, ax = plt.subplots(figsize=(11, 4))
-    for name, run in outcome.runs.items():
-        ax.plot(np.asarray(run.tick_t) / 3600.0, run.tick_cost, lw=1, label=name)
-    ax.set(xlabel="hours", ylabel="USD (cumulative)", title="Cost over time", yscale="log")
-    ax.legend(fontsize=7)
-    names.append(_save(fig, folder, "cost.png"))
-
-    fig, ax = plt.subplots(figsize=(11, 4))
-    for name, run in outcome.runs.items():
-        latency = cohort_latency(outcome.scenario, outcome.demand, run)
-        # No arrivals: 0 (nothing waited); never served: drawn at 1e6 s, off the chart's scale.
-        worst = _binned(np.nan_to_num(latency, nan=0.0, posinf=1e6), width, "max")
-        ax.plot(hours, worst, lw=0.8, label=name)
-    ax.axhline(outcome.scenario.slo.latency_s, color="black", ls="--", lw=0.8, label="SLO")
-    ax.set(xlabel="hours", ylabel="s", title=f"Latency (worst per {width} s bin)", yscale="log")
-    ax.legend(fontsize=7)
-    names.append(_save(fig, folder, "latency.png"))
-    plt.close("all")
-    return names
+def trace_facts(trace: dict[str, Any]) -> list[tuple[str, str]]:
+    """The trace summary as (label, readable value)."""
+    facts = [
+        ("trace", str(trace.get("source", ""))),
+        ("scenario", f"{trace.get('scenario', '')} ({trace.get('scenario_file', '')})"),
+        ("from", f"{_when(trace['start'])}, {_length(trace['duration_s'])}"),
+        (
+            "requests",
+            f"{trace['requests']:,} (mean {trace['mean_rps']:,.1f} req/s, "
+            f"peak {trace['peak_rps_1s']:,.0f} req/s in one second)",
+        ),
+        ("peak need", f"{trace['peak_need_replicas']:,} replicas"),
+        ("forecaster", str(trace.get("forecaster", ""))),
+    ]
+    return facts
 
 
-def _save(fig: Any, folder: Path, name: str) -> str:
-    fig.tight_layout()
-    fig.savefig(folder / name, dpi=90)
-    return name
+CAPTIONS = {
+    "capacity.png": "Grey: replicas the demand needed. Line: replicas each policy had ready. "
+    "Both are means over the same bins.",
+    "cost.png": "What each policy has spent so far; the final figure is at the end of each line.",
+    "latency.png": "The slowest request in each bin (log scale); above the dashed line is an SLO miss.",
+    "cost-slo.png": "Each policy's cost and SLO attainment; a sweep's frontier is drawn here when present.",
+}
 
 
 def write_html(results: dict[str, Any], images: list[str], path: Path) -> None:
-    head = "".join(f"<th>{html.escape(k)}</th>" for k, _ in COLUMNS)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers(results))
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table_rows(results)
     )
-    trace = html.escape(", ".join(f"{k}: {v}" for k, v in results["trace"].items()))
-    imgs = "".join(f'<p><img src="{html.escape(i)}" alt="{html.escape(i)}"></p>' for i in images)
+    facts = "".join(
+        f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in trace_facts(results["trace"])
+    )
+    figures = "".join(
+        f'<figure><img src="{html.escape(i)}" alt="{html.escape(i)}">'
+        f"<figcaption>{html.escape(CAPTIONS.get(i, ''))}</figcaption></figure>"
+        for i in images
+    )
     path.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>forescale simulate</title>"
-        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}</style></head>"
-        f"<body><h1>forescale simulate</h1><p>{trace}</p><table><tr>{head}</tr>{body}</table>{imgs}"
-        "</body></html>\n"
+        "<!doctype html><html><head><meta charset='utf-8'><title>forescale simulate</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1320px;color:#222}"
+        "table{border-collapse:collapse;margin:12px 0}td,th{padding:4px 10px;text-align:right;"
+        "border-bottom:1px solid #ddd}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+        "td:nth-child(-n+4){font-weight:600}dl{display:grid;grid-template-columns:max-content auto;"
+        "gap:2px 16px;margin:8px 0}dt{color:#666}dd{margin:0}figure{margin:18px 0}img{width:100%;"
+        "height:auto}figcaption{color:#555;font-size:90%}</style></head>"
+        f"<body><h1>forescale simulate: {html.escape(str(results['trace'].get('scenario', '')))}</h1>"
+        f"<dl>{facts}</dl><table><tr>{head}</tr>{body}</table>{figures}</body></html>\n"
     )

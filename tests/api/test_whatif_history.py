@@ -18,7 +18,8 @@ pytestmark = pytest.mark.timeout(120)
 async def dry_run(api: Api, seconds: int, lead_time_s: float = 240) -> dict[str, object]:
     first = int(NOW) - seconds
     await api.redis.mset({f"fs:arr:chat:{first + i}": 30 for i in range(seconds)})
-    assert (await api.client.put("/v1/pools/od-a", json=pool(lead_time_s=lead_time_s), headers=W)).status == 201
+    reply = await api.client.put("/v1/pools/od-a", json=pool(lead_time_s=lead_time_s), headers=W)
+    assert reply.status == 201
     r = await api.client.put("/v1/policies/chat?dry_run=true", json=policy(), headers=W)
     assert r.status == 200, await r.text()
     body: dict[str, object] = await r.json()
