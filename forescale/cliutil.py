@@ -17,10 +17,45 @@ class CliError(Exception):
 
 
 def validation_message(source: str | Path, exc: ValidationError) -> str:
-    """``FILE: field.path: message`` for the first error pydantic found (one line)."""
+    """``FILE: field.path: message`` for the first error pydantic found (one line); a
+    whole-object error has no field, and pydantic's ``Value error, `` is not news."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(root)"
-    return f"{source}: {where}: {err['msg']}"
+    where = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{source}: {where}: {msg}" if where else f"{source}: {msg}"
+
+
+def yaml_line(text: str, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the deepest YAML node on the path ``loc`` (keys and list
+    indexes, as in a pydantic error's ``loc``); 1 when nothing matches."""
+    import yaml
+
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return 1
+    line = 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if k.value == str(key)]
+            if not match:
+                break
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def yaml_reason(exc: Exception) -> str:
+    """``line N: <the parser's own reason>`` for a YAML (or JSON-as-YAML) syntax error."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    reason = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return f"{where}not valid YAML: {reason}" + (f" ({context})" if context else "")
 
 
 def command_name(args: Any) -> str:

@@ -13,8 +13,14 @@ def register(sub: Any) -> None:
     p = sub.add_parser("models", help="register, list and remove served models (Redis fs:models)")
     p.add_argument("--redis-url", default=None, help="Redis URL (default: FORESCALE_REDIS_URL)")
     msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    # `--redis-url` also after the action (`models list --redis-url URL`), where users type it;
+    # SUPPRESS keeps a value given before the action when none is given after.
+    url_after = argparse.ArgumentParser(add_help=False)
+    url_after.add_argument(
+        "--redis-url", default=argparse.SUPPRESS, help="Redis URL (default: FORESCALE_REDIS_URL)"
+    )
 
-    add = msub.add_parser("add", help="register or replace a model")
+    add = msub.add_parser("add", help="register or replace a model", parents=[url_after])
     add.add_argument("name")
     add.add_argument("--engine", required=True, help="echo, sleep, transformer, torchscript, export")
     add.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
@@ -27,10 +33,10 @@ def register(sub: Any) -> None:
     add.add_argument("--max-deliveries", type=int, default=None, help="deliveries before dead letter")
     add.set_defaults(func=_add)
 
-    ls = msub.add_parser("list", help="list registered models as JSON lines")
+    ls = msub.add_parser("list", help="list registered models as JSON lines", parents=[url_after])
     ls.set_defaults(func=_list)
 
-    rm = msub.add_parser("remove", help="unregister a model (its queue is kept)")
+    rm = msub.add_parser("remove", help="unregister a model (its queue is kept)", parents=[url_after])
     rm.add_argument("name")
     rm.set_defaults(func=_remove)
 
@@ -62,12 +68,16 @@ def build_config(args: argparse.Namespace) -> Any:
         "min_idle_ms": args.min_idle_ms,
         "max_deliveries": args.max_deliveries,
     }
+    from forescale.worker.engines import ENGINES
+
+    if args.engine not in ENGINES:  # at once, not when a worker first tries to load it
+        raise CliError(f"--engine: unknown engine {args.engine!r}; expected one of: {', '.join(ENGINES)}")
     data = {k: v for k, v in fields.items() if v is not None}
     data |= {"name": args.name, "engine": args.engine, "engine_options": parse_options(args.option)}
     try:
         return ModelConfig.model_validate(data)
     except ValidationError as exc:
-        raise CliError(validation_message("models add", exc)) from None
+        raise CliError(validation_message(f"model {args.name!r}", exc)) from None
 
 
 def _run(args: argparse.Namespace, action: Any) -> int:
@@ -121,7 +131,7 @@ def _remove(args: argparse.Namespace) -> int:
 
     async def action(r: Any) -> int:
         if not await registry.remove(r, args.name):
-            raise CliError(f"models remove: no model named {args.name!r}")
+            raise CliError(f"no model named {args.name!r}")
         return 0
 
     return _run(args, action)

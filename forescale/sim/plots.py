@@ -124,7 +124,7 @@ def write_plots(outcome: Outcome, folder: Path) -> list[str]:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
     ax.set(xlabel=xlabel, ylabel="cost so far (USD)", title="Cumulative cost")
     ax.set_ylim(bottom=0)
-    ax.margins(x=0.12)
+    ax.margins(x=0.2)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     _format_time(ax, dates)

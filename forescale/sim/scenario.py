@@ -15,7 +15,7 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from forescale.cliutil import CliError
+from forescale.cliutil import CliError, yaml_line, yaml_reason
 from forescale.core.model import NAME_PATTERN, Frozen, PolicySpec, PoolSpec
 
 
@@ -158,9 +158,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as exc:
         raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise CliError(f"{path}: {where}not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise CliError(f"{path}: {yaml_reason(exc)}") from None
     if not isinstance(data, dict):
         raise CliError(f"{path}: line 1: expected a mapping of scenario fields")
     try:
@@ -169,26 +167,8 @@ def load_scenario(path: str | Path) -> Scenario:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or "(root)"
-        raise CliError(f"{path}: line {_line_of(text, loc)}: {field}: {err['msg']}") from None
+        raise CliError(f"{path}: line {yaml_line(text, loc)}: {field}: {err['msg']}") from None
     return _resolve_paths(scenario, path.parent)
-
-
-def _line_of(text: str, loc: tuple[Any, ...]) -> int:
-    """The line of the deepest YAML node on the path ``loc`` (1 when nothing matches)."""
-    node = yaml.compose(text)
-    line = 1
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = [v for k, v in node.value if k.value == str(key)]
-            if not match:
-                break
-            node = match[0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
 
 
 def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:

@@ -106,7 +106,7 @@ def test_a_bad_file_names_file_line_and_field_and_sends_nothing(
 ) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(FILE.format(min=1).replace("max_nodes: 10", "max_nodes: -1"))
-    with pytest.raises(CliError, match=r"bad.yaml: line 2: pools\[0\]\.max_nodes"):
+    with pytest.raises(CliError, match=r"bad.yaml: line 5: pools\[0\]\.max_nodes"):
         run("policy", "apply", "-f", str(path))
     assert redis.Redis.from_url(redis_url).hlen("fs:pools") == 0
 
@@ -173,3 +173,68 @@ def test_forescale_main_runs_these_commands(url: str, capsys: pytest.CaptureFixt
     assert capsys.readouterr().out.strip() == "No policies found."
     assert main(["policy", "delete", "ghost"]) == 2
     assert "404" in capsys.readouterr().err
+
+
+POLICY_FILE_ERRORS = [
+    # (file text, what the one line must say)
+    ("policies:\n  - model: chat\n    min_replicas: 1\n    target_rps_per_replica: -5\n",
+     "line 4: policies[0].target_rps_per_replica: Input should be greater than 0"),
+    ("policies:\n  - model: chat\n    min_replicas: 1\n",  # missing: the entry's line
+     "line 2: policies[0].target_rps_per_replica: Field required"),
+    ("model: chat\ntarget_rps_per_replica: 5\nscale_down:\n  stabilization_window_s: nope\n",
+     "line 4: policies[0].scale_down.stabilization_window_s"),
+    ("policies:\n  - model: chat\n    pools: [a, b\n",
+     "line 4, column 1: not valid YAML: expected ',' or ']', but got '<stream end>'"),
+    ("policy:\n  - model: chat\n    target_rps_per_replica: 5\n",
+     "unknown top-level key 'policy': did you mean `policies:`?"),
+    ("pool:\n  - name: a\n", "unknown top-level key 'pool': did you mean `pools:`?"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), POLICY_FILE_ERRORS)
+def test_policy_file_errors_name_the_fields_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    from forescale.cli import main
+
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    assert main(["policy", "apply", "-f", str(path)]) == 2  # refused before any request
+    err = capsys.readouterr().err
+    assert err.startswith(f"forescale policy apply: error: {path}: {expected}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("token", "hint"),
+    [
+        ("", "set FORESCALE_API_TOKEN to one of the controller's FORESCALE_API_TOKENS"),
+        ("wrong", "FORESCALE_API_TOKEN (or `token:` in the config file) is not one the controller accepts"),
+    ],
+)
+def test_401_names_the_variable_to_set(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], token: str, hint: str
+) -> None:
+    from forescale.cli import main
+
+    monkeypatch.setenv("FORESCALE_API_TOKEN", token)
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("forescale status: error: GET /v1/status: 401") and hint in err
+    assert err.count("\n") == 1
+
+
+def test_policy_get_into_a_closed_pipe_is_quiet(url: str, tmp_path: Path) -> None:
+    """`forescale policy get | head`: the reader leaves early; no traceback, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    assert run("policy", "apply", "-f", write(tmp_path, 1)) == 0
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.Popen([sys.executable, "-m", "forescale.cli", "policy", "get", "-o", "yaml"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == "", err

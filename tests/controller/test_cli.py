@@ -56,14 +56,14 @@ def test_bad_file_names_line_and_field(tmp_path: Path) -> None:
     f.write_text(BAD)
     with pytest.raises(CliError) as exc:
         load_policy_file(f)  # nothing is returned, so a caller writes nothing
-    assert str(exc.value).startswith(f"{f}: line 4: policies[1].target_rps_per_replica")
+    assert str(exc.value).startswith(f"{f}: line 5: policies[1].target_rps_per_replica")  # the field's line
     assert "\n" not in str(exc.value)
 
 
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("model: [unclosed", "line 1: not valid YAML"),
+        ("model: [unclosed", "not valid YAML: expected ',' or ']', but got '<stream end>'"),
         ("- 3\n", "policies[0].(entry)"),
         ("42", "expected a policy"),
         ("policies: []\nextra: 1\n", "unknown top-level keys ['extra']"),

@@ -1,0 +1,118 @@
+"""The command line as a new user meets it: --version, --help naming every setting the
+CLI reads, one-line errors that do not repeat themselves, `models` options where users
+type them, an unknown engine refused at once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import redis
+
+from forescale import keys
+from forescale.cli import main
+from forescale.cliutil import one_line
+from forescale.worker.engines import ENGINES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("forescale ") and len(out.split()) == 2 and out.split()[1][0].isdigit()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["policy", "--help"], ["status", "--help"]])
+def test_help_names_the_cli_settings(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(argv)
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("FORESCALE_API_URL", "FORESCALE_API_TOKEN", "forescale/config.yaml", "docs/settings.md"):
+        assert name in text, (argv, name)
+
+
+def test_settings_doc_has_the_cli_settings() -> None:
+    doc = (REPO / "docs" / "settings.md").read_text()
+    for name in ("`FORESCALE_API_URL`", "`FORESCALE_API_TOKEN`", "config.yaml", "`FORESCALE_REDIS_URL`"):
+        assert name in doc
+
+
+@pytest.mark.parametrize(
+    ("message", "argv", "expected"),
+    [
+        ("models add: name: bad", {"command": "models", "models_command": "add"}, "name: bad"),
+        ("models: x", {"command": "models", "models_command": "list"}, "x"),
+        ("error: boom", {"command": "simulate"}, "boom"),
+        ("two\nlines", {"command": "simulate"}, "two lines"),
+        ("GET /v1/x: 404", {"command": "policy", "policy_command": "get"}, "GET /v1/x: 404"),
+    ],
+)
+def test_no_repeated_prefix(message: str, argv: dict[str, str], expected: str) -> None:
+    assert one_line(message, SimpleNamespace(**argv)) == expected
+
+
+def test_models_redis_url_after_the_action(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "add", "m", "--engine", "echo", "--redis-url", redis_url]) == 0
+    capsys.readouterr()
+    assert main(["models", "list", "--redis-url", redis_url]) == 0
+    assert [json.loads(line)["name"] for line in capsys.readouterr().out.splitlines()] == ["m"]
+    assert main(["models", "--redis-url", redis_url, "list"]) == 0  # before the action still works
+    assert "m" in capsys.readouterr().out
+    assert main(["models", "remove", "m", "--redis-url", redis_url]) == 0
+    assert redis.Redis.from_url(redis_url).hget(keys.MODELS, "m") is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["add", "m", "--engine", "pytorch"],
+            "forescale models add: error: --engine: unknown engine 'pytorch'; "
+            f"expected one of: {', '.join(ENGINES)}",
+        ),
+        (["remove", "ghost"], "forescale models remove: error: no model named 'ghost'"),
+        (
+            ["add", "m", "--engine", "echo", "--max-batch", "0"],
+            "forescale models add: error: model 'm': max_batch: ",
+        ),
+    ],
+)
+def test_models_errors_are_one_clean_line(
+    redis_url: str, argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", *argv, "--redis-url", redis_url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(line) and err.count("\n") == 1
+    assert redis.Redis.from_url(redis_url).hlen(keys.MODELS) == 0
+
+
+def test_missing_required_option_lists_what_is_expected(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse's own message, with the usage line naming the options."""
+    with pytest.raises(SystemExit) as done:
+        main(["models", "add", "m"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "the following arguments are required: --engine" in err and "Traceback" not in err
+
+
+def test_closed_stdout_is_not_a_traceback() -> None:
+    """`forescale settings | head -1`: the reader leaves early; exit 0, nothing on stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forescale.cli", "settings"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before it writes anything: every write fails with EPIPE
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == ""
