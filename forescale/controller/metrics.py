@@ -26,6 +26,10 @@ class ControllerMetrics:
             "forescale_controller_current_replicas", "Replicas requested.", ["model"], registry=r
         )
         self.ready = Gauge("forescale_controller_ready_replicas", "Replicas ready.", ["model"], registry=r)
+        self.slo = Gauge(  # dashboards draw each model's own objective against its latency
+            "forescale_controller_latency_slo_seconds", "Latency objective of the model's policy.",
+            ["model"], registry=r,
+        )  # fmt: skip
         self.term = Gauge(
             "forescale_controller_decision_term_replicas",
             "Replicas each decision term asked for at the last tick (NaN: term gave none).",
@@ -77,6 +81,7 @@ class ControllerMetrics:
 
     def decided(self, d: Decision, spec: PolicySpec) -> None:
         self.desired.labels(d.model).set(d.desired_replicas)
+        self.slo.labels(d.model).set(spec.latency_slo_s)
         by_term = {r.term: r.replicas for r in d.reasons}
         # floor: the policy minimum, raised by an active schedule window
         by_term["floor"] = max(spec.min_replicas, by_term.get("schedule") or 0)

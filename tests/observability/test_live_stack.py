@@ -51,7 +51,9 @@ EXPECTED_EMPTY = {
     "Forecast quantiles against actual demand": None,  # has data: the actual-demand query
     "Forecast age": NO_FORECAST,
     "model:forescale_prescale_excess_replicas:max": NO_FORECAST,
-    "Firing forescale alerts": "every alert needs minutes of `for:` before it fires",
+    "Firing forescale alerts": None,  # has data: 0 (`or vector(0)`), no alert fires this soon
+    "annotation Spot interruptions": "no spot node gets an interruption notice in this run",
+    "annotation Fallbacks (insufficient capacity)": "no pool runs out of capacity in this run",
 }
 
 
