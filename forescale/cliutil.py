@@ -68,10 +68,14 @@ def command_name(args: Any) -> str:
 def one_line(message: str, args: Any) -> str:
     """The message without a prefix the caller already printed (``models add: ...`` after
     ``forescale models add: error:``), so no line says the same thing twice."""
+    import re
+
     name = command_name(args)
     for prefix in (f"{name}: ", f"{name.split(' ')[0]}: ", "error: "):
         if name and message.startswith(prefix):
             message = message[len(prefix) :]
+    # A layer that prefixed what the layer below had already prefixed (`X: X: reason`).
+    message = re.sub(r"(?<![^\s])([^\s:][^:]*: )\1+", r"\1", message)
     return " ".join(message.split("\n"))
 
 

@@ -52,6 +52,9 @@ def test_settings_doc_has_the_cli_settings() -> None:
         ("error: boom", {"command": "simulate"}, "boom"),
         ("two\nlines", {"command": "simulate"}, "two lines"),
         ("GET /v1/x: 404", {"command": "policy", "policy_command": "get"}, "GET /v1/x: 404"),
+        ("A_B: A_B: line 1: bad", {"command": "controller"}, "A_B: line 1: bad"),
+        ("f.yaml: line 2: x: x: y", {"command": "simulate"}, "f.yaml: line 2: x: y"),
+        ("a: ba: c", {"command": "simulate"}, "a: ba: c"),
     ],
 )
 def test_no_repeated_prefix(message: str, argv: dict[str, str], expected: str) -> None:
