@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from forescale import keys
 from forescale.controller.api.audit import AUDIT_KEY
 from forescale.core.model import PolicySpec
 from forescale.sim.engine import Simulation
@@ -51,7 +52,7 @@ def direct_run(spec: PolicySpec, demand: np.ndarray, start: float, service_rate:
 async def test_dry_run_equals_a_direct_simulator_run_and_stores_nothing(api: Api) -> None:
     demand = recorded_demand()
     first = int(NOW) - SECONDS
-    await api.redis.mset({f"fs:arr:chat:{first + i}": int(n) for i, n in enumerate(demand)})
+    await api.redis.mset({keys.arrivals("chat", first + i): int(n) for i, n in enumerate(demand)})
     for p in (pool("od-a", lead_time_s=240), pool("spot-a", capacity_type="spot", price_per_node_hour=1.5,
                                                    lead_time_s=240)):  # fmt: skip
         assert (await api.client.put(f"/v1/pools/{p['name']}", json=p, headers=W)).status == 201

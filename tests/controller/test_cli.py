@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.cli import main
 from forescale.cliutil import CliError
 from forescale.controller.policyfile import load_policy_file
@@ -109,7 +110,7 @@ async def test_controller_local_provider_runs_workers_and_stops_them(
     try:
         deadline = time.monotonic() + 60
         while True:  # waits for real processes; not a timing assertion
-            workers = {k: json.loads(v) for k, v in (await aredis.hgetall("fs:workers:m1")).items()}
+            workers = {k: json.loads(v) for k, v in (await aredis.hgetall(keys.workers("m1"))).items()}
             if any(w["state"] == "ready" for w in workers.values()):
                 break
             assert time.monotonic() < deadline and proc.returncode is None

@@ -120,10 +120,9 @@ async def test_interruption_replacement_ready_before_drain_ends(provider: LocalP
 
 
 async def ready_pids(provider: LocalProvider, pids: set[int]) -> bool:
-    from forescale.controller.signals.direct import worker_states
+    from forescale.queue import heartbeat
 
-    states = await worker_states(provider.redis, "m1", time.time())
-    return pids <= {int(e["pid"]) for e in states.values() if e.get("state") == "ready"}
+    return pids <= (await heartbeat.live(provider.redis, "m1", time.time())).ready_pids
 
 
 async def test_reserved_pool_launches_its_reservation_then_raises(provider: LocalProvider) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.controller.store import CREATE, NotFound, Store, VersionConflict
 from forescale.core.model import Decision, Forecast, PolicyState
 from tests.controller.conftest import SPEC, SPOT
@@ -78,7 +79,7 @@ async def test_state_round_trip_and_default(store: Store, aredis: aioredis.Redis
     assert await store.load_state("m1") == PolicyState()
     await store.save_state("m1", PolicyState(last_at=5.0, last_desired=3))
     assert await store.load_state("m1") == PolicyState(last_at=5.0, last_desired=3)
-    await aredis.set("fs:state:m1", "not json")
+    await aredis.set(keys.policy_state("m1"), "not json")
     assert await store.load_state("m1") == PolicyState()
 
 
@@ -95,7 +96,7 @@ async def test_decisions_are_bounded_and_filtered(store: Store) -> None:
 async def test_forecasts_read(store: Store, aredis: aioredis.Redis) -> None:
     assert await store.load_forecasts("m1") == ()
     f = Forecast(issued_at=1.0, step_s=60, quantiles=(0.5, 0.9))
-    await aredis.set("fs:forecast:m1", f"[{f.model_dump_json()}]")
+    await aredis.set(keys.forecast("m1"), f"[{f.model_dump_json()}]")
     assert await store.load_forecasts("m1") == (f,)
-    await aredis.set("fs:forecast:m1", "garbage")
+    await aredis.set(keys.forecast("m1"), "garbage")
     assert await store.load_forecasts("m1") == ()

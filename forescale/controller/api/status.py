@@ -22,9 +22,10 @@ from forescale.controller.api.schemas import (
     SignalStatus,
     Status,
 )
-from forescale.controller.signals.direct import DirectSource, worker_states
+from forescale.controller.signals.direct import DirectSource
 from forescale.core.model import NAME_PATTERN, Decision, PolicySpec, PolicyState, PoolSpec
 from forescale.core.ports import PoolReplicas, ReplicaCounts
+from forescale.queue import heartbeat
 
 MAX_LIMIT = 1000
 
@@ -32,9 +33,8 @@ MAX_LIMIT = 1000
 async def _replicas(deps: ApiDeps, spec: PolicySpec, pools: list[PoolSpec], now: float) -> PoolReplicas:
     if deps.replicas is not None:
         return await deps.replicas.replicas(spec.model, pools)
-    states = await worker_states(deps.store.redis, spec.model, now)
-    ready = sum(1 for e in states.values() if e.get("state") == "ready")
-    warming = sum(1 for e in states.values() if e.get("state") == "warming")
+    live = await heartbeat.live(deps.store.redis, spec.model, now)
+    ready, warming = live.count("ready"), live.count("warming")
     return PoolReplicas({"": ReplicaCounts(desired=ready + warming, ready=ready, starting=warming)})
 
 
