@@ -4,6 +4,11 @@ Admission checks the limit and enqueues in one step, so two routers cannot both 
 room for the last slot. The fence makes "only the current owner of an entry publishes
 its reply" hold even when a slow worker and a reclaiming worker race: the first ack
 XACKs + XDELs the entry, after which nobody owns it and the second ack is a no-op.
+
+Slots (Redis Cluster): ADMIT and RENEW take one model's request stream only. FENCED_ACK
+and DEAD_LETTER also take a router's reply stream, which is in another slot: they run on
+one Redis only; on a cluster ``queue/slotsafe.py`` splits them into a slot-local script
+and the reply.
 """
 
 from __future__ import annotations
