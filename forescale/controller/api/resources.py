@@ -11,6 +11,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -84,7 +85,7 @@ class Resource:
 
     def routes(self) -> list[web.RouteDef]:
         base = f"/v1/{self.k.plural}"
-        item = f"{base}/{{{self.k.key}}}"
+        item = f"{base}/{{{self.k.key}:[^/]+}}"  # free-text names: "/" arrives as %2F, braces too
         return [
             web.get(base, self.list), web.post(base, self.create), web.get(item, self.get),
             web.put(item, self.put), web.patch(item, self.patch), web.delete(item, self.delete),
@@ -178,7 +179,7 @@ class Resource:
         await self._audit(request, getattr(spec, self.k.key), current, (spec, version))
         name = getattr(spec, self.k.key)
         if current is None:
-            loc = f"/v1/{self.k.plural}/{name}"
+            loc = f"/v1/{self.k.plural}/{quote(name, safe='')}"
             return _spec_response(spec, version, 201, Location=loc)
         return _spec_response(spec, version)
 

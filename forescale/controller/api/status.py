@@ -23,7 +23,7 @@ from forescale.controller.api.schemas import (
     Status,
 )
 from forescale.controller.signals.direct import DirectSource
-from forescale.core.model import NAME_PATTERN, Decision, PolicySpec, PolicyState, PoolSpec
+from forescale.core.model import MODEL_NAME_PATTERN, Decision, PolicySpec, PolicyState, PoolSpec
 from forescale.core.ports import PoolReplicas, ReplicaCounts
 from forescale.queue import heartbeat
 
@@ -131,7 +131,7 @@ async def decisions(request: web.Request) -> web.Response:
 
     errors: list[FieldError] = []
     model = request.query.get("model")
-    if model is not None and not re.match(NAME_PATTERN, model):
+    if model is not None and not re.match(MODEL_NAME_PATTERN, model):
         errors.append(FieldError(pointer="query/model", field="model", detail="not a valid model name"))
     since = _number(request, "since", errors, 0, 1e11)
     limit = _limit(request, errors)
