@@ -46,8 +46,8 @@ async def configure(r: aioredis.Redis, plan: DemoPlan) -> None:
     await registry.add(r, model_config())
     store = Store(r)
     for pool in pools():
-        await store.put_pool(pool)
-    await store.put_policy(policy(plan))
+        await store.pools.put(pool)
+    await store.policies.put(policy(plan))
 
 
 def start_services(children: Children, redis_url: str, plan: DemoPlan) -> Endpoints:

@@ -26,8 +26,8 @@ def decision(at: float, desired: int, model: str = "chat") -> Decision:
 
 
 async def seed(api: Api) -> None:
-    await api.store.put_pool(PoolSpec.model_validate(pool()))
-    await api.store.put_policy(PolicySpec.model_validate(policy(pools=["od-a"])))
+    await api.store.pools.put(PoolSpec.model_validate(pool()))
+    await api.store.policies.put(PolicySpec.model_validate(policy(pools=["od-a"])))
     for i, n in enumerate((2, 3, 4)):
         await api.store.append_decision(decision(NOW - 30 + 10 * i, n))
     await api.store.save_state("chat", PolicyState(lead_time_s={"od-a": 222.0}))
@@ -78,7 +78,7 @@ async def test_status_uses_the_hosts_signal_source_and_replica_setter(api: Api) 
 
 async def test_decision_history_filters_and_orders(api: Api) -> None:
     await seed(api)
-    await api.store.put_policy(PolicySpec.model_validate(policy(model="code")))
+    await api.store.policies.put(PolicySpec.model_validate(policy(model="code")))
     await api.store.append_decision(decision(NOW - 25, 9, model="code"))
     r = await api.client.get(f"/v1/decisions?model=chat&since={NOW - 30}&limit=5", headers=R)
     assert [d["desired_replicas"] for d in (await r.json())["items"]] == [3, 4]

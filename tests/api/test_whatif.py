@@ -66,7 +66,7 @@ async def test_dry_run_equals_a_direct_simulator_run_and_stores_nothing(api: Api
     body = await r.json()
     assert body["dry_run"] is True
     assert {c["path"] for c in body["changes"]} == {"/min_replicas", "/spot_max_fraction"}
-    stored = await api.store.get_policy("chat")
+    stored = await api.store.policies.get("chat")
     assert stored is not None and f'"{stored.version}"' == etag  # nothing stored
     assert await api.redis.xlen(AUDIT_KEY) == audit_before  # and nothing audited
 
@@ -87,17 +87,17 @@ async def test_dry_run_without_recorded_demand_says_why(api: Api) -> None:
     body = await r.json()
     assert (r.status, body["what_if"], body["current"]) == (200, None, None)
     assert "no demand recorded" in body["what_if_note"]
-    assert await api.store.get_policy("chat") is None
+    assert await api.store.policies.get("chat") is None
 
 
 async def test_dry_run_flag_must_be_true_or_false(api: Api) -> None:
     r = await api.client.put("/v1/policies/chat?dry_run=maybe", json=policy(), headers=W)
     assert r.status == 422
     assert [e["field"] for e in (await r.json())["errors"]] == ["dry_run"]
-    assert await api.store.get_policy("chat") is None
+    assert await api.store.policies.get("chat") is None
 
 
 async def test_pools_have_no_dry_run_and_are_not_written_by_one(api: Api) -> None:
     r = await api.client.put("/v1/pools/od-a?dry_run=true", json=pool(), headers=W)
     assert r.status == 422
-    assert await api.store.get_pool("od-a") is None
+    assert await api.store.pools.get("od-a") is None

@@ -70,9 +70,9 @@ async def test_kill_9_mid_reconcile_resumes_without_spike_or_duplicate(
     drop to 1 at once): every value the Deployment ever had is non-decreasing and at most
     6, and B's decisions are all 6."""
     store = Store(aredis)
-    await store.put_pool(ON_DEMAND)
-    await store.put_policy(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=10,
-                                      scale_up=FAST_UP, pools=("od-a",)))  # fmt: skip
+    await store.pools.put(ON_DEMAND)
+    await store.policies.put(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1,
+                                        max_replicas=10, scale_up=FAST_UP, pools=("od-a",)))  # fmt: skip
     now = int(time.time())
     await aredis.mset({keys.arrivals("m1", s): 60 for s in range(now - 120, now + 600)})
     a = await start_controller(redis_url, fake_kube.url)

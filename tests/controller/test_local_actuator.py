@@ -87,8 +87,8 @@ async def test_interruption_replacement_ready_before_drain_ends(provider: LocalP
     from forescale.sim.fakes import FakeMetricsSource
 
     pool = SPOT.model_copy(update={"lead_time_s": 30})
-    await store.put_pool(pool)
-    await store.put_policy(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=4,
+    await store.pools.put(pool)
+    await store.policies.put(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=4,
                                       spot_max_fraction=1.0, pools=("spot-a",)))  # fmt: skip
     source = FakeMetricsSource()
     source.set("m1", rps=10.0)

@@ -41,18 +41,16 @@ class Kind:
     dry_run: DryRun | None = None
 
     def get(self, store: Store, name: str) -> Awaitable[Versioned[Any] | None]:
-        return store.get_policy(name) if self.kind == "policy" else store.get_pool(name)
+        return store.of(self.kind).get(name)
 
     def all(self, store: Store) -> Awaitable[list[Versioned[Any]]]:
-        return store.list_policies() if self.kind == "policy" else store.list_pools()
+        return store.of(self.kind).list()
 
     def put(self, store: Store, spec: Any, expected: str) -> Awaitable[str]:
-        return store.put_policy(spec, expected) if self.kind == "policy" else store.put_pool(spec, expected)
+        return store.of(self.kind).put(spec, expected)
 
     def delete(self, store: Store, name: str, expected: str) -> Awaitable[None]:
-        if self.kind == "policy":
-            return store.delete_policy(name, expected)
-        return store.delete_pool(name, expected)
+        return store.of(self.kind).delete(name, expected)
 
 
 class BadBody(Exception):

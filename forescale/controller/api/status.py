@@ -94,8 +94,8 @@ async def model_status(deps: ApiDeps, spec: PolicySpec, all_pools: list[PoolSpec
 async def status(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     now = deps.clock.now()
-    pools = [p.value for p in await deps.store.list_pools()]
-    models = [await model_status(deps, p.value, pools, now) for p in await deps.store.list_policies()]
+    pools = [p.value for p in await deps.store.pools.list()]
+    models = [await model_status(deps, p.value, pools, now) for p in await deps.store.policies.list()]
     return web.json_response(text=Status(at=now, models=models).model_dump_json())
 
 
@@ -138,7 +138,7 @@ async def decisions(request: web.Request) -> web.Response:
     if errors:
         return invalid(errors, "invalid query parameters")
     store = request.app[DEPS].store
-    models = [model] if model else [p.value.model for p in await store.list_policies()]
+    models = [model] if model else [p.value.model for p in await store.policies.list()]
     items = [d for m in models for d in await store.list_decisions(m, since, limit)]
     items = sorted(items, key=lambda d: (d.at, d.model))[-limit:]
     return web.json_response(text=DecisionList(items=items).model_dump_json())
