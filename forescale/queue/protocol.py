@@ -16,9 +16,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from forescale import keys
-from forescale.queue import scripts
+from forescale.queue import scripts, slotsafe
 from forescale.queue.admission import AdmitBatcher
-from forescale.queue.slotsafe import SlotSafe
 
 DEFAULT_REPLY_TTL_S = 120
 
@@ -74,7 +73,7 @@ class Queue:
         self._renew = fast.register_script(scripts.RENEW)
         self._dead = fast.register_script(scripts.DEAD_LETTER)
         # A cluster refuses scripts that span slots: ack and dead-letter go split there.
-        self._cluster = SlotSafe(fast, reply_ttl_s) if isinstance(fast, RedisCluster) else None
+        self._cluster = slotsafe.SlotSafe(fast, reply_ttl_s) if isinstance(fast, RedisCluster) else None
 
     async def ensure_group(self, model: str) -> None:
         try:
@@ -137,9 +136,9 @@ class Queue:
         return [parse_entry(eid, f, counts.get(_s(eid), 1)) for eid, f in claimed]
 
     async def dead_letter(self, model: str, consumer: str, entry: Entry, reply: bytes, reason: str) -> bool:
-        if self._cluster is not None:
-            return await self._cluster.dead_letter(model, consumer, entry, reply, reason)
-        ks = [keys.request_stream(model), keys.dead_letters(model), entry.reply_to]
-        args: list[Any] = [keys.GROUP, consumer, entry.entry_id, entry.req_id, reply, reason]
-        args.append(self.reply_ttl_s)
-        return bool(int(await self._dead(keys=ks, args=args)))
+        """Move the entry to the dead letters (if still ours), then answer its client."""
+        ks = [keys.request_stream(model), keys.dead_letters(model)]
+        if not int(await self._dead(keys=ks, args=[keys.GROUP, consumer, entry.entry_id, reason])):
+            return False
+        await slotsafe.publish(self.fast, [(entry, reply)], self.reply_ttl_s)
+        return True

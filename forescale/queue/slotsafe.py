@@ -1,16 +1,16 @@
-"""Admission, ack and dead letters on a Redis Cluster, where a script takes one slot only.
+"""Admission and ack on a Redis Cluster, where a script takes one slot only.
 
 Admission: redis-py's cluster pipeline refuses EVALSHA, so the router's batching of
 admissions (``admission.py``) does not apply; each ADMIT is its own call, which the
 cluster client sends to the model's shard (following MOVED while slots migrate).
 
-On one Redis, ``scripts.FENCED_ACK`` and ``scripts.DEAD_LETTER`` fence, ack and publish
-the reply in one atomic step. On a cluster they cannot: the request stream is in the
-model's slot (``keys.tag``), the reply stream in its router's, and a script whose keys
-span two slots is refused (CROSSSLOT). So here each is split in two, in this order:
+On one Redis, ``scripts.FENCED_ACK`` fences, acks and publishes the replies in one
+atomic step. On a cluster it cannot: the request stream is in the model's slot
+(``keys.tag``), the reply stream in its router's, and a script whose keys span two slots
+is refused (CROSSSLOT). So here it is split in two, in this order (the order
+``scripts.DEAD_LETTER`` + ``publish`` follow on every Redis):
 
-1. a script on the model's slot alone: fence (still ours?), then XACK + XDEL (and, for a
-   dead letter, the copy to the model's dead-letter stream, same slot);
+1. a script on the model's slot alone: fence (still ours?), then XACK + XDEL;
 2. then, for the entries the fence let through, the reply (XADD + EXPIRE NX).
 
 The fence keeps its meaning: only the worker that acked an entry publishes its reply, so
@@ -49,24 +49,6 @@ end
 return out
 """
 
-# KEYS[1] request stream, KEYS[2] dead-letter stream (the same model: the same slot).
-# ARGV: group, consumer, entry_id, reason. Copies the entry to the dead letters and acks
-# it, only if still ours; returns 1 then, else 0. The caller then answers the client.
-FENCE_DEAD_LETTER = """
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
-if #p ~= 1 or p[1][2] ~= ARGV[2] then return 0 end
-local e = redis.call('XRANGE', KEYS[1], ARGV[3], ARGV[3])
-if #e == 1 then
-  local f = e[1][2]
-  table.insert(f, 'deliveries'); table.insert(f, tostring(p[1][4]))
-  table.insert(f, 'reason'); table.insert(f, ARGV[4])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', unpack(f))
-end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
-redis.call('XDEL', KEYS[1], ARGV[3])
-return 1
-"""
-
 
 class _Entry(Protocol):
     @property
@@ -78,14 +60,13 @@ class _Entry(Protocol):
 
 
 class SlotSafe:
-    """``Queue``'s admit, ack and dead_letter for a cluster client (same results)."""
+    """``Queue``'s admit and ack for a cluster client (same results)."""
 
     def __init__(self, r: aioredis.Redis, reply_ttl_s: int) -> None:
         self.r = r
         self.reply_ttl_s = reply_ttl_s
         self._admit = r.register_script(scripts.ADMIT)
         self._ack = r.register_script(FENCE_ACK)
-        self._dead = r.register_script(FENCE_DEAD_LETTER)
 
     async def admit(self, stream: str, args: list[Any]) -> Any:
         return await self._admit(keys=[stream], args=args)
@@ -94,22 +75,18 @@ class SlotSafe:
         ids = [e.entry_id for e, _ in replies]
         res = await self._ack(keys=[keys.request_stream(model)], args=[keys.GROUP, consumer, *ids])
         acked = [bool(int(x)) for x in res]
-        await self._publish([(e, reply) for (e, reply), ok in zip(replies, acked, strict=True) if ok])
+        await publish(self.r, [(e, reply) for (e, reply), ok in zip(replies, acked, strict=True) if ok],
+                      self.reply_ttl_s)  # fmt: skip
         return acked
 
-    async def dead_letter(self, model: str, consumer: str, entry: _Entry, reply: bytes, reason: str) -> bool:
-        ks = [keys.request_stream(model), keys.dead_letters(model)]
-        if not int(await self._dead(keys=ks, args=[keys.GROUP, consumer, entry.entry_id, reason])):
-            return False
-        await self._publish([(entry, reply)])
-        return True
 
-    async def _publish(self, replies: Sequence[tuple[_Entry, bytes]]) -> None:
-        """One pipeline; the cluster client sends each reply stream's commands to its shard."""
-        if not replies:
-            return
-        pipe: Any = self.r.pipeline(transaction=False)
-        for e, reply in replies:
-            pipe.xadd(e.reply_to, {"req_id": e.req_id, "reply": reply}, maxlen=100_000, approximate=True)
-            pipe.expire(e.reply_to, self.reply_ttl_s, nx=True)  # a router's heartbeat owns it after
-        await pipe.execute()
+async def publish(r: aioredis.Redis, replies: Sequence[tuple[_Entry, bytes]], reply_ttl_s: int) -> None:
+    """Answer each entry's client; one pipeline (a cluster client sends each reply stream's
+    commands to its shard)."""
+    if not replies:
+        return
+    pipe: Any = r.pipeline(transaction=False)
+    for e, reply in replies:
+        pipe.xadd(e.reply_to, {"req_id": e.req_id, "reply": reply}, maxlen=100_000, approximate=True)
+        pipe.expire(e.reply_to, reply_ttl_s, nx=True)  # a router's heartbeat owns it after
+    await pipe.execute()
