@@ -34,8 +34,10 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+from forescale import keys
 from forescale.devstack.ports import free_port, wait_port
 from forescale.devstack.redis_server import RedisServer
+from forescale.queue.heartbeat import Heartbeat
 
 VENV_BIN = Path(sys.executable).parent
 BODY = {"id": "b", "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 8], "data": [0.5] * 8}]}
@@ -144,12 +146,16 @@ def add_model(redis_url: str, name: str, engine: str, opts: dict[str, Any], max_
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
 
+def _beat(item: tuple[bytes, bytes]) -> Heartbeat | None:
+    return Heartbeat.decode(item[0].decode(), item[1])
+
+
 def wait_worker(redis_url: str, model: str, timeout_s: float = 60) -> None:
     import redis
 
     r = redis.Redis.from_url(redis_url)
     end = time.monotonic() + timeout_s
-    while not any(json.loads(v)["state"] == "ready" for v in r.hgetall(f"fs:workers:{model}").values()):
+    while not any(hb and hb.state == "ready" for hb in map(_beat, r.hgetall(keys.workers(model)).items())):
         if time.monotonic() > end:
             raise TimeoutError(f"worker for {model} not ready")
         time.sleep(0.1)

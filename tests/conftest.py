@@ -8,6 +8,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from forescale.devstack.redis_cluster import RedisCluster
 from forescale.devstack.redis_server import RedisServer
 
 
@@ -32,3 +33,20 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A real 3-shard Redis Cluster (redis-server processes), started on first use."""
+    with RedisCluster(shards=3) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: RedisCluster) -> str:
+    """The cluster's ``redis+cluster://`` URL, with every shard emptied first."""
+    for node in redis_cluster.nodes:
+        client = redis.Redis(port=node.port)
+        client.flushall()
+        client.close()
+    return redis_cluster.url

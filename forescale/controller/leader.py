@@ -17,6 +17,7 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.controller.errors import ActuatorError
 from forescale.core.clock import Clock
 
@@ -94,7 +95,7 @@ return 0
 class RedisLease:
     """The local provider's lease: one key holding ``{holder, renew, duration}``."""
 
-    def __init__(self, redis: aioredis.Redis, duration_s: float = 15.0, key: str = "fs:controller:leader"):
+    def __init__(self, redis: aioredis.Redis, duration_s: float = 15.0, key: str = keys.LEADER):
         self.redis = redis
         self.duration_s = duration_s
         self.key = key

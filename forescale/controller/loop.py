@@ -71,10 +71,10 @@ class Controller:
         if self.elector is not None and not self.elector.leading():
             return []
         started = time.perf_counter()  # tick duration is a measurement, not control time
-        pools = [p.value for p in await self.store.list_pools()]
+        pools = [p.value for p in await self.store.pools.list()]
         self.metrics.catalog.update(pools)
         decisions = []
-        for entry in await self.store.list_policies():
+        for entry in await self.store.policies.list():
             try:
                 decisions.append(await self.reconcile(entry.value, pools))
             except ActuatorError as exc:

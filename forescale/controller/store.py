@@ -4,19 +4,21 @@
 - ``fs:state:{model}`` PolicyState JSON; ``fs:decisions:{model}`` bounded list, newest first.
 - ``fs:forecast:{model}`` JSON list of Forecasts (written by the prescaler; read here).
 
-Optimistic concurrency for policies and pools: an entry's version is a hash of its stored
-JSON (a strong ETag, no extra key to keep in step). A put or delete names the version it
-expects; the check and the write run in one WATCH/MULTI transaction, so a concurrent
-writer makes it fail with ``VersionConflict`` instead of being silently overwritten.
+Policies and pools are one generic ``Versions[T]`` each (``store.policies``,
+``store.pools``, or ``store.of(kind)`` for code that serves either): optimistic concurrency,
+where an entry's version is a hash of its stored JSON (a strong ETag, no extra key to keep
+in step). A put or delete names the version it expects; the check and the write run in
+one WATCH/MULTI transaction, so a concurrent writer makes it fail with
+``VersionConflict`` instead of being silently overwritten.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -64,13 +66,20 @@ async def _await(x: Awaitable[Any] | Any) -> Any:
     return await cast(Awaitable[Any], x)
 
 
-class _VersionedHash(Generic[T]):
-    """One Redis hash of name -> JSON of a frozen pydantic model, with versioned writes."""
+Kind = Literal["policy", "pool"]
 
-    def __init__(self, redis: aioredis.Redis, key: str, model: type[T]) -> None:
+
+class Versions(Generic[T]):
+    """One Redis hash of name -> JSON of a frozen pydantic model, with versioned writes.
+
+    ``expected`` on put/delete: None = unconditional, ``CREATE`` = must not exist yet,
+    else the version the caller read (``VersionConflict`` when it changed meanwhile)."""
+
+    def __init__(self, redis: aioredis.Redis, key: str, model: type[T], name_of: Callable[[T], str]) -> None:
         self.redis = redis
         self.key = key
         self.model = model
+        self.name_of = name_of  # the spec field that names an entry
 
     def _parse(self, name: str, raw: bytes) -> Versioned[T] | None:
         try:
@@ -88,12 +97,12 @@ class _VersionedHash(Generic[T]):
         parsed = (self._parse(k.decode(), v) for k, v in sorted(raw.items()))
         return [p for p in parsed if p is not None]
 
-    async def put(self, name: str, value: T, expected: str | None) -> str:
+    async def put(self, value: T, expected: str | None = None) -> str:
         body = value.model_dump_json()
-        await self._transact(name, expected, body)
+        await self._transact(self.name_of(value), expected, body)
         return version_of(body)
 
-    async def delete(self, name: str, expected: str | None) -> None:
+    async def delete(self, name: str, expected: str | None = None) -> None:
         await self._transact(name, expected, None)
 
     async def _transact(self, name: str, expected: str | None, body: str | None) -> None:
@@ -131,35 +140,12 @@ class Store:
     def __init__(self, redis: aioredis.Redis, decision_history: int = 1000) -> None:
         self.redis = redis
         self.decision_history = decision_history
-        self._policies = _VersionedHash(redis, keys.POLICIES, PolicySpec)
-        self._pools = _VersionedHash(redis, keys.POOLS, PoolSpec)
+        self.policies: Versions[PolicySpec] = Versions(redis, keys.POLICIES, PolicySpec, lambda s: s.model)
+        self.pools: Versions[PoolSpec] = Versions(redis, keys.POOLS, PoolSpec, lambda p: p.name)
 
-    # policies ---------------------------------------------------------------
-    async def get_policy(self, model: str) -> Versioned[PolicySpec] | None:
-        return await self._policies.get(model)
-
-    async def list_policies(self) -> list[Versioned[PolicySpec]]:
-        return await self._policies.list()
-
-    async def put_policy(self, spec: PolicySpec, expected_version: str | None = None) -> str:
-        """Write ``spec``; ``expected_version`` None = unconditional, ``CREATE`` = must be new."""
-        return await self._policies.put(spec.model, spec, expected_version)
-
-    async def delete_policy(self, model: str, expected_version: str | None = None) -> None:
-        await self._policies.delete(model, expected_version)
-
-    # pools ------------------------------------------------------------------
-    async def get_pool(self, name: str) -> Versioned[PoolSpec] | None:
-        return await self._pools.get(name)
-
-    async def list_pools(self) -> list[Versioned[PoolSpec]]:
-        return await self._pools.list()
-
-    async def put_pool(self, pool: PoolSpec, expected_version: str | None = None) -> str:
-        return await self._pools.put(pool.name, pool, expected_version)
-
-    async def delete_pool(self, name: str, expected_version: str | None = None) -> None:
-        await self._pools.delete(name, expected_version)
+    def of(self, kind: Kind) -> Versions[Any]:
+        """The versioned specs of one kind (the admin API serves both through this)."""
+        return self.policies if kind == "policy" else self.pools
 
     # state, decisions, forecasts ----------------------------------------------
     async def load_state(self, model: str) -> PolicyState:

@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 CapacityType = Literal["reserved", "spot", "on-demand"]
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
+# Model names are free text (``meta-llama/Llama-3.1-8B-Instruct``): 1-256 characters, no
+# white space or control characters. Keys derived from them escape what would break a
+# Redis hash tag (forescale/keys.py); URLs percent-encode the rest ("/" as %2F).
+MODEL_NAME_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]{1,256}$"
 
 
 class Frozen(BaseModel):
@@ -123,7 +127,7 @@ class ScheduleSpec(Frozen):
 class PolicySpec(Frozen):
     """A model's scaling policy; loaded by the admin API, the controller and the simulator."""
 
-    model: str = Field(pattern=NAME_PATTERN, description="Model name (as served by the router).")
+    model: str = Field(pattern=MODEL_NAME_PATTERN, description="Model name (as served by the router).")
     policy: str = Field(default="forescale", description="Registered policy name.")
     mode: Literal["active", "dry-run"] = Field(
         default="active", description="`dry-run` decides and records but never actuates."

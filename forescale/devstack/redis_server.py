@@ -12,6 +12,12 @@ from pathlib import Path
 from forescale.devstack.ports import free_port, wait_port
 
 
+def redis_errors() -> type[Exception]:
+    import redis
+
+    return redis.RedisError
+
+
 class ServiceMissing(RuntimeError):
     """A required executable is not installed; the message says how to install it."""
 
@@ -32,8 +38,10 @@ class RedisServer:
     The data dir outlives restarts so that an AOF reload can be tested for real.
     """
 
-    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, data_dir: Path | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.port = port or free_port()
+        self.extra_args = extra_args
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="fs-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -56,14 +64,24 @@ class RedisServer:
             "--protected-mode", "no",
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "redis.log"),
+            *self.extra_args,
         ]  # fmt: skip
         # Its own session: a terminal's Ctrl-C reaches the demo, which then stops Redis in order.
         self.proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        wait_port(self.port, timeout_s)
-        self._wait_loaded(timeout_s)
+        try:
+            wait_port(self.port, timeout_s)
+            self._wait_loaded(timeout_s)
+        except (OSError, TimeoutError, redis_errors()) as exc:
+            raise RuntimeError(f"redis-server on port {self.port} did not start: {self._log_tail()}") from exc
         return self
+
+    def _log_tail(self) -> str:
+        """The last lines of its log: why it exited (port taken, bad option, ...)."""
+        log = self.data_dir / "redis.log"
+        lines = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
+        return " | ".join(lines) or "(no log)"
 
     def _wait_loaded(self, timeout_s: float) -> None:
         """After an AOF reload Redis answers LOADING for a while; wait for PING."""

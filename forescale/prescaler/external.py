@@ -14,7 +14,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from forescale.core.model import NAME_PATTERN, Forecast, ForecastPoint, Frozen
+from forescale.core.model import MODEL_NAME_PATTERN, Forecast, ForecastPoint, Frozen
 
 MAX_WINDOW_S = 31 * 86400
 
@@ -44,7 +44,7 @@ class ExternalForecast(Frozen):
     """One posted forecast; posting the same ``id`` again replaces it."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$", description="Caller's id of this forecast.")
-    model: str = Field(pattern=NAME_PATTERN, description="Model the windows are for.")
+    model: str = Field(pattern=MODEL_NAME_PATTERN, description="Model the windows are for.")
     source: str = Field(min_length=1, max_length=63, description="Who says so (team, campaign).")
     windows: tuple[ExternalWindow, ...] = Field(min_length=1, max_length=1000)
     received_at: float | None = Field(default=None, description="Set by the prescaler on receipt.")

@@ -17,10 +17,11 @@ from urllib3.util.retry import Retry
 
 from forescale import keys
 from forescale.prescaler.base import RateSeries
+from forescale.queue import arrivals
 
 # Prometheus refuses more than 11,000 points per series per query; stay under it.
 MAX_POINTS_PER_QUERY = 10_000
-COUNTER_TTL_S = 3600  # routers EXPIRE fs:arr:{model}:{sec} after an hour (contracts.md)
+COUNTER_TTL_S = arrivals.TTL_S  # routers let the arrival counters expire after an hour
 
 
 def rate_query(model: str, step_s: float) -> str:
@@ -84,8 +85,7 @@ def _fill(values: np.ndarray, result: list[dict[str, Any]], start: float, step_s
                 values[i] = v
 
 
-def history_key(model: str, step_s: float) -> str:
-    return f"fs:prescaler:history:{model}:{step_s:g}"
+history_key = keys.prescaler_history
 
 
 async def redis_history(
@@ -149,8 +149,8 @@ async def counter_history(
     if first >= n:
         return RateSeries(start, step_s, values)
     seconds = np.arange(int(known_from), int(start + n * step_s))
-    raw = await client.mget([keys.arrivals(model, int(s)) for s in seconds])
-    counts = np.array([float(v) if v is not None else 0.0 for v in raw])
+    counted = await arrivals.read(client, model, int(seconds[0]), int(seconds[-1]))
+    counts = np.array(counted.per_second(), dtype=float)
     per_step = max(1, int(step_s))
     sums = counts[: (len(counts) // per_step) * per_step].reshape(-1, per_step).sum(axis=1)
     values[first : first + len(sums)] = sums / step_s

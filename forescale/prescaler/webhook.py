@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from standardwebhooks import Webhook
 
+from forescale import keys
 from forescale.prescaler.external import ExternalForecast
 
-EXTERNAL_KEY = "fs:prescaler:external"  # hash: forecast id -> ExternalForecast JSON
+EXTERNAL_KEY = keys.PRESCALER_EXTERNAL
 
 
-def seen_key(webhook_id: str) -> str:
-    return f"fs:prescaler:webhook-seen:{webhook_id}"
+seen_key = keys.webhook_seen
 
 
 class SignatureError(Exception):

@@ -3,14 +3,20 @@
 redis-py retries a failed command ten times with backoff by default; on the request path
 that turns a dead Redis into a hung request. Here a dead Redis fails at once and the
 caller decides (503, back off, retry the loop).
+
+``redis+cluster://host:port`` (or ``rediss+cluster://``) names a Redis Cluster by one
+seed node: the client is redis-py's ``RedisCluster``, which finds the other shards and
+follows MOVED/ASK redirections. Every key of a model shares a slot (``keys.tag``) and
+no script takes keys of two slots (``scripts.py``), so the same queue code runs on both.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -35,8 +41,31 @@ class HiredisPacking(Connection):
             raise DataError(str(exc)) from None
 
 
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
+def _cluster(url: str, read_timeout_s: float, timeout_s: float) -> aioredis.Redis | None:
+    """A cluster client for a ``*+cluster://`` URL, else None.
+
+    Typed as ``Redis``: the queue, registry and readers use only commands both clients
+    have, with the same signatures (RedisCluster is no subclass, so the cast)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in CLUSTER_SCHEMES:
+        return None
+    client = RedisCluster.from_url(
+        f"{CLUSTER_SCHEMES[scheme]}://{rest}",
+        socket_timeout=read_timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),  # as below: fail at once, the caller decides
+    )
+    return cast(aioredis.Redis, client)
+
+
 def connect(url: str, timeout_s: float = 1.0) -> aioredis.Redis:
     """A client for short commands: connect and read within ``timeout_s``."""
+    cluster = _cluster(url, timeout_s, timeout_s)
+    if cluster is not None:
+        return cluster
     return aioredis.Redis.from_url(
         url,
         socket_timeout=timeout_s,
@@ -49,6 +78,9 @@ def connect(url: str, timeout_s: float = 1.0) -> aioredis.Redis:
 
 def connect_blocking(url: str, block_s: float, timeout_s: float = 1.0) -> aioredis.Redis:
     """A client for XREAD/XREADGROUP BLOCK: its read timeout exceeds the block time."""
+    cluster = _cluster(url, block_s + timeout_s, timeout_s)
+    if cluster is not None:
+        return cluster
     return aioredis.Redis.from_url(
         url,
         socket_timeout=block_s + timeout_s,

@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+from forescale.core.model import MODEL_NAME_PATTERN
+
+NAME_RE = re.compile(MODEL_NAME_PATTERN)
 
 
 class ModelConfig(BaseModel):
@@ -39,5 +41,5 @@ class ModelConfig(BaseModel):
     @classmethod
     def _name(cls, v: str) -> str:
         if not NAME_RE.match(v):
-            raise ValueError("model names are 1-128 of [A-Za-z0-9_.-], starting with a letter or digit")
+            raise ValueError("model names are 1-256 characters, without white space or control characters")
         return v

@@ -12,10 +12,11 @@ from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from forescale import keys
-from forescale.queue import scripts
+from forescale.queue import scripts, slotsafe
 from forescale.queue.admission import AdmitBatcher
 
 DEFAULT_REPLY_TTL_S = 120
@@ -71,6 +72,8 @@ class Queue:
         self._ack = fast.register_script(scripts.FENCED_ACK)
         self._renew = fast.register_script(scripts.RENEW)
         self._dead = fast.register_script(scripts.DEAD_LETTER)
+        # A cluster refuses scripts that span slots: ack and dead-letter go split there.
+        self._cluster = slotsafe.SlotSafe(fast, reply_ttl_s) if isinstance(fast, RedisCluster) else None
 
     async def ensure_group(self, model: str) -> None:
         try:
@@ -84,7 +87,7 @@ class Queue:
         """Enqueue unless XLEN >= limit; the entry id, or None when the queue is full.
         Concurrent calls share one round trip (``admission.py``), each still atomic."""
         args: list[Any] = [limit, req_id, reply_to, deadline_ms, payload]
-        res = await self._admit.admit(keys.request_stream(model), args)
+        res = await (self._cluster or self._admit).admit(keys.request_stream(model), args)
         return None if res is None else _s(res)
 
     async def read(self, model: str, consumer: str, count: int, block_ms: int | None) -> list[Entry]:
@@ -103,6 +106,8 @@ class Queue:
         """Fenced publish + XACK + XDEL of each (entry, reply); False where fenced off."""
         if not replies:
             return []
+        if self._cluster is not None:
+            return await self._cluster.ack(model, consumer, replies)
         ks = [keys.request_stream(model)] + [e.reply_to for e, _ in replies]
         args: list[Any] = [keys.GROUP, consumer, self.reply_ttl_s]
         for e, reply in replies:
@@ -131,7 +136,9 @@ class Queue:
         return [parse_entry(eid, f, counts.get(_s(eid), 1)) for eid, f in claimed]
 
     async def dead_letter(self, model: str, consumer: str, entry: Entry, reply: bytes, reason: str) -> bool:
-        ks = [keys.request_stream(model), keys.dead_letters(model), entry.reply_to]
-        args: list[Any] = [keys.GROUP, consumer, entry.entry_id, entry.req_id, reply, reason]
-        args.append(self.reply_ttl_s)
-        return bool(int(await self._dead(keys=ks, args=args)))
+        """Move the entry to the dead letters (if still ours), then answer its client."""
+        ks = [keys.request_stream(model), keys.dead_letters(model)]
+        if not int(await self._dead(keys=ks, args=[keys.GROUP, consumer, entry.entry_id, reason])):
+            return False
+        await slotsafe.publish(self.fast, [(entry, reply)], self.reply_ttl_s)
+        return True

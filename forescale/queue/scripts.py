@@ -4,6 +4,11 @@ Admission checks the limit and enqueues in one step, so two routers cannot both 
 room for the last slot. The fence makes "only the current owner of an entry publishes
 its reply" hold even when a slow worker and a reclaiming worker race: the first ack
 XACKs + XDELs the entry, after which nobody owns it and the second ack is a no-op.
+
+Slots (Redis Cluster): ADMIT, RENEW and DEAD_LETTER take one model's keys only.
+FENCED_ACK also takes a router's reply stream, which is in another slot: it runs on one
+Redis only; on a cluster ``queue/slotsafe.py`` splits it into a slot-local script and
+the reply.
 """
 
 from __future__ import annotations
@@ -53,9 +58,10 @@ table.insert(args, 'JUSTID')  -- unpack() must come last in a Lua argument list
 return redis.call('XCLAIM', unpack(args))
 """
 
-# KEYS[1] request stream, KEYS[2] dead-letter stream, KEYS[3] reply stream.
-# ARGV: group, consumer, entry_id, req_id, reply, reason, reply_ttl_s.
-# Copies the entry to the dead letters, answers the client, acks; only if still ours.
+# KEYS[1] request stream, KEYS[2] dead-letter stream (one model: one slot on a cluster).
+# ARGV: group, consumer, entry_id, reason. Copies the entry to the dead letters and acks
+# it, only if still ours; returns 1 then, else 0. The caller then answers the client
+# (``slotsafe.publish``): a dead letter is rare, so one path serves one Redis and a cluster.
 DEAD_LETTER = """
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
 if #p ~= 1 or p[1][2] ~= ARGV[2] then return 0 end
@@ -63,11 +69,9 @@ local e = redis.call('XRANGE', KEYS[1], ARGV[3], ARGV[3])
 if #e == 1 then
   local f = e[1][2]
   table.insert(f, 'deliveries'); table.insert(f, tostring(p[1][4]))
-  table.insert(f, 'reason'); table.insert(f, ARGV[6])
+  table.insert(f, 'reason'); table.insert(f, ARGV[4])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', unpack(f))
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'req_id', ARGV[4], 'reply', ARGV[5])
-if redis.call('TTL', KEYS[3]) < 0 then redis.call('EXPIRE', KEYS[3], ARGV[7]) end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
 redis.call('XDEL', KEYS[1], ARGV[3])
 return 1

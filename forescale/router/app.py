@@ -31,9 +31,9 @@ def create_app(settings: RouterSettings, clock: Clock | None = None) -> web.Appl
     app.router.add_get("/v2", handlers.server_metadata)
     app.router.add_get("/v2/health/live", handlers.live)
     app.router.add_get("/v2/health/ready", handlers.ready)
-    app.router.add_get("/v2/models/{model}", handlers.model_metadata)
-    app.router.add_get("/v2/models/{model}/ready", handlers.model_ready)
-    app.router.add_post("/v2/models/{model}/infer", handlers.infer)
+    app.router.add_get("/v2/models/{model:[^/]+}", handlers.model_metadata)
+    app.router.add_get("/v2/models/{model:[^/]+}/ready", handlers.model_ready)
+    app.router.add_post("/v2/models/{model:[^/]+}/infer", handlers.infer)
     app.router.add_get("/metrics", handlers.metrics)
     return app
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import Counter
 
@@ -12,7 +11,7 @@ from redis.exceptions import RedisError
 
 from forescale import keys
 from forescale.core.clock import Clock
-from forescale.queue import registry
+from forescale.queue import arrivals, heartbeat, registry
 from forescale.queue.config import ModelConfig
 from forescale.queue.protocol import Queue
 from forescale.router.metrics import RouterMetrics
@@ -59,9 +58,7 @@ class Router:
         counts, self._arrivals = self._arrivals, Counter()
         models = list(self._models)
         pipe = self.redis.pipeline(transaction=False)
-        for (model, sec), n in counts.items():
-            pipe.incrby(keys.arrivals(model, sec), n)
-            pipe.expire(keys.arrivals(model, sec), keys.ARRIVALS_TTL_S)
+        arrivals.add(pipe, counts)
         pipe.expire(self.reply_stream, self.settings.reply_ttl_s)
         pipe.xtrim(self.reply_stream, minid=self.replies.last_id)
         for m in models:
@@ -83,13 +80,7 @@ class Router:
             await self.clock.sleep(self.settings.heartbeat_s)
 
     async def workers_ready(self, model: str) -> bool:
-        raw = await self.redis.hgetall(keys.workers(model))
-        now = self.clock.now()
-        for v in raw.values():
-            w = json.loads(v)
-            if w.get("state") == "ready" and now - float(w.get("at", 0)) < keys.WORKER_DEAD_AFTER_S:
-                return True
-        return False
+        return bool((await heartbeat.live(self.redis, model, self.clock.now())).ready_pids)
 
     async def ping(self) -> bool:
         try:

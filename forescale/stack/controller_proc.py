@@ -22,6 +22,7 @@ import socket
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY, start_http_server
 
+from forescale import keys
 from forescale.controller.actuators.local import LocalProvider
 from forescale.controller.leader import LeaderElector, RedisLease
 from forescale.controller.loop import Controller
@@ -32,7 +33,7 @@ from forescale.controller.store import Store
 from forescale.core.clock import Clock, SystemClock
 
 log = logging.getLogger("forescale.stack.controller")
-OUTAGES_KEY = "fs:demo:outages"
+OUTAGES_KEY = keys.DEMO_OUTAGES
 
 
 async def stage_outages(

@@ -25,9 +25,9 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from forescale import keys
-from forescale.controller.signals.direct import worker_states
 from forescale.core.model import Decision, PolicyState, PoolSpec
 from forescale.loadgen.runner import LoadGen
+from forescale.queue import arrivals, heartbeat
 
 NODE_STATES = ("ready", "starting", "draining")
 
@@ -78,14 +78,14 @@ class Recorder:
         decision = Decision.model_validate_json(raw) if raw else None
         raw_state = await self.redis.get(keys.policy_state(self.model))
         state = PolicyState.model_validate_json(raw_state) if raw_state else PolicyState()
-        workers = await worker_states(self.redis, self.model, now)
+        workers = await heartbeat.live(self.redis, self.model, now)
         queue = int(await self.redis.xlen(keys.request_stream(self.model)))
-        arrived = await self.redis.get(keys.arrivals(self.model, int(now) - 1))
+        arrived = (await arrivals.read(self.redis, self.model, int(now) - 1, int(now) - 1)).per_second()[0]
         nodes = await self._nodes(http)
         s = {
             "t": round(t, 3),
             "desired": decision.desired_replicas if decision else 0,
-            "ready": sum(1 for w in workers.values() if w.get("state") == "ready"),
+            "ready": workers.count("ready"),
             "queue": queue,
             "arrived_rps": int(arrived or 0),
             "sent_rps": self._sent_rate(t, 5.0),

@@ -20,12 +20,11 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from forescale import keys
-from forescale.controller.signals.direct import worker_states
 from forescale.controller.store import Store
 from forescale.devstack.ports import free_port
 from forescale.prescaler.external import ExternalForecast
 from forescale.prescaler.webhook import sign
-from forescale.queue import registry
+from forescale.queue import heartbeat, registry
 from forescale.stack.procs import Children
 from forescale.stack.scenario import MODEL, DemoPlan, model_config, policy, pools
 
@@ -47,8 +46,8 @@ async def configure(r: aioredis.Redis, plan: DemoPlan) -> None:
     await registry.add(r, model_config())
     store = Store(r)
     for pool in pools():
-        await store.put_pool(pool)
-    await store.put_policy(policy(plan))
+        await store.pools.put(pool)
+    await store.policies.put(policy(plan))
 
 
 def start_services(children: Children, redis_url: str, plan: DemoPlan) -> Endpoints:
@@ -113,8 +112,7 @@ async def wait_ready(
     deadline = time.monotonic() + timeout_s
     while not stop.is_set():
         check(children)
-        states = await worker_states(r, MODEL, time.time())
-        if sum(1 for s in states.values() if s.get("state") == "ready") >= want:
+        if (await heartbeat.live(r, MODEL, time.time())).count("ready") >= want:
             first = await r.lindex(keys.decisions(MODEL), -1)  # type: ignore[misc]
             return time.time() - json.loads(first)["at"] if first else 0.0
         if time.monotonic() > deadline:

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from forescale import keys
 from forescale.core.clock import Clock, SystemClock
-from forescale.queue import registry
+from forescale.queue import heartbeat, registry
 from forescale.queue.client import connect, connect_blocking
 from forescale.queue.protocol import Queue
 from forescale.worker import engines, upkeep
@@ -92,7 +92,7 @@ async def serve(w: Worker) -> None:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(*REDIS_DOWN):
-            await w.queue.fast.hdel(keys.workers(w.cfg.name), w.consumer)
+            await heartbeat.remove(w.queue.fast, w.cfg.name, w.consumer)
         await w.queue.fast.aclose()
         await w.queue.blocking.aclose()
 

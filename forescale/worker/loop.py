@@ -11,6 +11,7 @@ from collections import deque
 from redis.exceptions import RedisError
 
 from forescale.core.clock import Clock
+from forescale.queue import heartbeat
 from forescale.queue.config import ModelConfig
 from forescale.queue.protocol import Entry, Queue, error_reply, ok_reply
 from forescale.worker import tensors
@@ -32,7 +33,7 @@ class Worker:
         self.clock = clock
         self.metrics = metrics
         self.consumer = settings.worker_id
-        self.state = "warming"
+        self.state: heartbeat.State = "warming"
         self.inflight: dict[str, Entry] = {}  # read, not yet acked: the lease covers these
         self.reclaimed: deque[Entry] = deque()  # claimed by the reaper, run before new entries
         self.stopping = asyncio.Event()

@@ -1,16 +1,16 @@
 """Background duties of a worker beside its consumer loop: lease renewal (so a long
 batch is not reclaimed), the reaper (reclaim entries of dead workers, dead-letter
-poison), the heartbeat in ``fs:workers:{model}`` and the busy ratio.
+poison), the heartbeat (``queue/heartbeat.py``) and the busy ratio.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
 
 from forescale import keys
+from forescale.queue import heartbeat
 from forescale.queue.protocol import error_reply
 from forescale.worker.loop import REDIS_DOWN, Worker
 
@@ -42,8 +42,8 @@ async def reap_once(w: Worker) -> None:
 
 
 async def heartbeat_once(w: Worker) -> None:
-    doc = {"state": w.state, "at": w.clock.now(), "pid": os.getpid()}
-    await w.queue.fast.hset(keys.workers(w.cfg.name), w.consumer, json.dumps(doc))
+    hb = heartbeat.Heartbeat(w.consumer, w.state, w.clock.now(), os.getpid())
+    await heartbeat.beat(w.queue.fast, w.cfg.name, hb)
 
 
 async def _every(w: Worker, period_s: float, step: Callable[[Worker], Awaitable[None]], name: str) -> None:

@@ -41,7 +41,7 @@ async def test_read_token_cannot_write(api: Api, method: str, path: str) -> None
     r = await api.client.request(method, path, json=policy(), headers=R)
     assert r.status == 403
     assert 'error="insufficient_scope"' in r.headers["WWW-Authenticate"]
-    assert await api.store.get_policy("chat") is None
+    assert await api.store.policies.get("chat") is None
 
 
 async def test_read_token_reads_and_write_token_reads_too(api: Api) -> None:

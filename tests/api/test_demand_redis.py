@@ -8,6 +8,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
+from forescale import keys
 from forescale.controller.api.app import create_app
 from forescale.controller.api.demand import RedisDemand
 from forescale.controller.api.deps import ApiDeps
@@ -30,7 +31,7 @@ async def keep(aredis: aioredis.Redis, model: str, start: float, steps: int, rat
 
 
 async def count(aredis: aioredis.Redis, model: str, first: int, per_second: int) -> None:
-    await aredis.mset({f"fs:arr:{model}:{first + i}": per_second for i in range(RECENT)})
+    await aredis.mset({keys.arrivals(model, first + i): per_second for i in range(RECENT)})
 
 
 async def test_a_day_of_what_if_replays_the_prescaler_history(aredis: aioredis.Redis) -> None:

@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from forescale import keys
 from forescale.controller.api.openapi import document
 from forescale.devstack.redis_server import RedisServer
 from tests.api.conftest import W
@@ -37,8 +38,9 @@ def base_url(redis_server: RedisServer) -> Iterator[str]:
     client.hset("fs:pools", "od-a", '{"name":"od-a","capacity_type":"on-demand","price_per_node_hour":4,'
                 '"max_nodes":10}')  # fmt: skip
     client.hset("fs:policies", "chat", '{"model":"chat","target_rps_per_replica":10,"pools":["od-a"]}')
-    client.lpush("fs:decisions:chat", '{"model":"chat","at":1700000000,"desired_replicas":2,"winner":"hpa",'
-                 '"pools":[{"pool":"od-a","capacity_type":"on-demand","nodes":2,"replicas":2}]}')  # fmt: skip
+    client.lpush(keys.decisions("chat"), '{"model":"chat","at":1700000000,"desired_replicas":2,'
+                 '"winner":"hpa","pools":[{"pool":"od-a","capacity_type":"on-demand","nodes":2,'
+                 '"replicas":2}]}')  # fmt: skip
     client.close()
     with live_api(redis_server.url, api_settings()) as url:
         yield url

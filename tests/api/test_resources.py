@@ -50,7 +50,7 @@ async def test_update_needs_if_match_428_and_a_stale_one_is_412(api: Api) -> Non
     )
     assert r.status == 412
     assert r.headers["ETag"] == new
-    stored = await api.store.get_policy("chat")
+    stored = await api.store.policies.get("chat")
     assert stored is not None and stored.value.min_replicas == 2
 
 
@@ -75,7 +75,7 @@ async def test_two_racing_puts_with_the_same_etag_exactly_one_wins(api: Api) -> 
         assert statuses == [200, 412], statuses
         winner = next(r for r in replies if r.status == 200)
         etag = winner.headers["ETag"]
-        stored = await api.store.get_policy("chat")
+        stored = await api.store.policies.get("chat")
         assert stored is not None and f'"{stored.version}"' == etag
 
 
@@ -93,7 +93,7 @@ async def test_oversized_body_is_413_problem(api: Api) -> None:
     r = await api.client.put("/v1/policies/chat", json=big, headers=W)
     assert r.status == 413
     assert r.content_type == "application/problem+json"
-    assert await api.store.get_policy("chat") is None
+    assert await api.store.policies.get("chat") is None
 
 
 async def test_invalid_fields_are_422_naming_each_field(api: Api) -> None:
@@ -119,7 +119,7 @@ async def test_cross_field_and_catalog_rules_name_their_fields(api: Api) -> None
     r = await api.client.put("/v1/policies/chat", json=body, headers=W)
     assert r.status == 422
     assert {e["field"] for e in (await r.json())["errors"]} == {"policy", "pools[1]"}
-    assert await api.store.get_policy("chat") is None
+    assert await api.store.policies.get("chat") is None
 
 
 async def test_body_name_must_match_the_path(api: Api) -> None:
@@ -136,7 +136,7 @@ async def test_merge_patch_changes_only_what_it_names(api: Api) -> None:
     r = await api.client.patch("/v1/policies/chat", data=patch, headers={**W, **MERGE, "If-Match": etag})
     assert r.status == 200
     etag = r.headers["ETag"]
-    stored = await api.store.get_policy("chat")
+    stored = await api.store.policies.get("chat")
     assert stored is not None
     assert (stored.value.min_replicas, stored.value.max_replicas) == (4, 20)
     assert (stored.value.prescale.quantile, stored.value.prescale.headroom) == (0.5, 0.1)
@@ -154,7 +154,7 @@ async def test_delete_needs_if_match_and_blocks_pools_in_use(api: Api) -> None:
     r = await api.client.delete("/v1/pools/od-a", headers={**W, "If-Match": pool_etag})
     assert r.status == 409
     assert (await api.client.delete("/v1/policies/chat", headers={**W, "If-Match": etag})).status == 204
-    assert await api.store.get_policy("chat") is None
+    assert await api.store.policies.get("chat") is None
     assert (await api.client.delete("/v1/policies/chat", headers={**W, "If-Match": etag})).status == 404
     assert (await api.client.delete("/v1/pools/od-a", headers={**W, "If-Match": pool_etag})).status == 204
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from forescale import keys
 from forescale.controller.api.app import create_app
 from forescale.controller.api.deps import ApiDeps
 from forescale.core.model import Decision, Forecast, PolicySpec, PolicyState, PoolSpec, PoolTarget, Reason
@@ -25,24 +26,24 @@ def decision(at: float, desired: int, model: str = "chat") -> Decision:
 
 
 async def seed(api: Api) -> None:
-    await api.store.put_pool(PoolSpec.model_validate(pool()))
-    await api.store.put_policy(PolicySpec.model_validate(policy(pools=["od-a"])))
+    await api.store.pools.put(PoolSpec.model_validate(pool()))
+    await api.store.policies.put(PolicySpec.model_validate(policy(pools=["od-a"])))
     for i, n in enumerate((2, 3, 4)):
         await api.store.append_decision(decision(NOW - 30 + 10 * i, n))
     await api.store.save_state("chat", PolicyState(lead_time_s={"od-a": 222.0}))
     fresh = Forecast(issued_at=NOW - 60, step_s=60, quantiles=(0.9,))
     old = Forecast(source="ext", issued_at=NOW - 3600, step_s=60, quantiles=(0.9,))
-    await api.redis.set("fs:forecast:chat", json.dumps([fresh.model_dump(), old.model_dump()]))
+    await api.redis.set(keys.forecast("chat"), json.dumps([fresh.model_dump(), old.model_dump()]))
 
 
 async def test_status_from_redis_counters_heartbeats_and_the_last_decision(api: Api) -> None:
     await seed(api)
     last = int(NOW) - 1
-    await api.redis.mset({f"fs:arr:chat:{last - i}": 30 for i in range(60)})
+    await api.redis.mset({keys.arrivals("chat", last - i): 30 for i in range(60)})
     # w3 has not beaten for a minute: dead, not counted
     beat = {"w1": {"state": "ready", "at": NOW, "pid": 1}, "w2": {"state": "warming", "at": NOW, "pid": 2},
             "w3": {"state": "ready", "at": NOW - 60, "pid": 3}}  # fmt: skip
-    await api.redis.hset("fs:workers:chat", mapping={k: json.dumps(v) for k, v in beat.items()})
+    await api.redis.hset(keys.workers("chat"), mapping={k: json.dumps(v) for k, v in beat.items()})
     r = await api.client.get("/v1/status", headers=R)
     assert r.status == 200
     (m,) = (await r.json())["models"]
@@ -77,7 +78,7 @@ async def test_status_uses_the_hosts_signal_source_and_replica_setter(api: Api) 
 
 async def test_decision_history_filters_and_orders(api: Api) -> None:
     await seed(api)
-    await api.store.put_policy(PolicySpec.model_validate(policy(model="code")))
+    await api.store.policies.put(PolicySpec.model_validate(policy(model="code")))
     await api.store.append_decision(decision(NOW - 25, 9, model="code"))
     r = await api.client.get(f"/v1/decisions?model=chat&since={NOW - 30}&limit=5", headers=R)
     assert [d["desired_replicas"] for d in (await r.json())["items"]] == [3, 4]
@@ -89,7 +90,7 @@ async def test_decision_history_filters_and_orders(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("query", "fields"),
-    [("limit=0", ["limit"]), ("since=yesterday&limit=x", ["since", "limit"]), ("model=Bad!", ["model"])],
+    [("limit=0", ["limit"]), ("since=yesterday&limit=x", ["since", "limit"]), ("model=a%09b", ["model"])],
 )
 async def test_bad_query_parameters_are_named(api: Api, query: str, fields: list[str]) -> None:
     r = await api.client.get(f"/v1/decisions?{query}", headers=R)

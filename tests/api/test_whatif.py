@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from forescale import keys
 from forescale.controller.api.audit import AUDIT_KEY
 from forescale.core.model import PolicySpec
 from forescale.sim.engine import Simulation
@@ -51,7 +52,7 @@ def direct_run(spec: PolicySpec, demand: np.ndarray, start: float, service_rate:
 async def test_dry_run_equals_a_direct_simulator_run_and_stores_nothing(api: Api) -> None:
     demand = recorded_demand()
     first = int(NOW) - SECONDS
-    await api.redis.mset({f"fs:arr:chat:{first + i}": int(n) for i, n in enumerate(demand)})
+    await api.redis.mset({keys.arrivals("chat", first + i): int(n) for i, n in enumerate(demand)})
     for p in (pool("od-a", lead_time_s=240), pool("spot-a", capacity_type="spot", price_per_node_hour=1.5,
                                                    lead_time_s=240)):  # fmt: skip
         assert (await api.client.put(f"/v1/pools/{p['name']}", json=p, headers=W)).status == 201
@@ -65,7 +66,7 @@ async def test_dry_run_equals_a_direct_simulator_run_and_stores_nothing(api: Api
     body = await r.json()
     assert body["dry_run"] is True
     assert {c["path"] for c in body["changes"]} == {"/min_replicas", "/spot_max_fraction"}
-    stored = await api.store.get_policy("chat")
+    stored = await api.store.policies.get("chat")
     assert stored is not None and f'"{stored.version}"' == etag  # nothing stored
     assert await api.redis.xlen(AUDIT_KEY) == audit_before  # and nothing audited
 
@@ -86,17 +87,17 @@ async def test_dry_run_without_recorded_demand_says_why(api: Api) -> None:
     body = await r.json()
     assert (r.status, body["what_if"], body["current"]) == (200, None, None)
     assert "no demand recorded" in body["what_if_note"]
-    assert await api.store.get_policy("chat") is None
+    assert await api.store.policies.get("chat") is None
 
 
 async def test_dry_run_flag_must_be_true_or_false(api: Api) -> None:
     r = await api.client.put("/v1/policies/chat?dry_run=maybe", json=policy(), headers=W)
     assert r.status == 422
     assert [e["field"] for e in (await r.json())["errors"]] == ["dry_run"]
-    assert await api.store.get_policy("chat") is None
+    assert await api.store.policies.get("chat") is None
 
 
 async def test_pools_have_no_dry_run_and_are_not_written_by_one(api: Api) -> None:
     r = await api.client.put("/v1/pools/od-a?dry_run=true", json=pool(), headers=W)
     assert r.status == 422
-    assert await api.store.get_pool("od-a") is None
+    assert await api.store.pools.get("od-a") is None

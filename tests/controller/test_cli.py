@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.cli import main
 from forescale.cliutil import CliError
 from forescale.controller.policyfile import load_policy_file
@@ -98,8 +99,8 @@ async def test_controller_local_provider_runs_workers_and_stops_them(
     f.write_text(GOOD)
     policies, pools = load_policy_file(f)
     store = Store(aredis)
-    await store.put_pool(pools[0])
-    await store.put_policy(policies[0])
+    await store.pools.put(pools[0])
+    await store.policies.put(policies[0])
     await aredis.hset("fs:models", "m1", json.dumps({"name": "m1", "engine": "echo"}))
     env = {**os.environ, "FORESCALE_REDIS_URL": redis_url, "FORESCALE_CONTROLLER_INTERVAL_S": "0.5",
            "FORESCALE_CONTROLLER_METRICS_PORT": "0", "FORESCALE_API_PORT": "0",
@@ -109,7 +110,7 @@ async def test_controller_local_provider_runs_workers_and_stops_them(
     try:
         deadline = time.monotonic() + 60
         while True:  # waits for real processes; not a timing assertion
-            workers = {k: json.loads(v) for k, v in (await aredis.hgetall("fs:workers:m1")).items()}
+            workers = {k: json.loads(v) for k, v in (await aredis.hgetall(keys.workers("m1"))).items()}
             if any(w["state"] == "ready" for w in workers.values()):
                 break
             assert time.monotonic() < deadline and proc.returncode is None

@@ -14,6 +14,7 @@ import time
 
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.controller.store import Store
 from forescale.core.model import PolicySpec, ScalingBehavior, ScalingRule
 from tests.controller.conftest import ON_DEMAND
@@ -69,17 +70,17 @@ async def test_kill_9_mid_reconcile_resumes_without_spike_or_duplicate(
     drop to 1 at once): every value the Deployment ever had is non-decreasing and at most
     6, and B's decisions are all 6."""
     store = Store(aredis)
-    await store.put_pool(ON_DEMAND)
-    await store.put_policy(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=10,
-                                      scale_up=FAST_UP, pools=("od-a",)))  # fmt: skip
+    await store.pools.put(ON_DEMAND)
+    await store.policies.put(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1,
+                                        max_replicas=10, scale_up=FAST_UP, pools=("od-a",)))  # fmt: skip
     now = int(time.time())
-    await aredis.mset({f"fs:arr:m1:{s}": 60 for s in range(now - 120, now + 600)})
+    await aredis.mset({keys.arrivals("m1", s): 60 for s in range(now - 120, now + 600)})
     a = await start_controller(redis_url, fake_kube.url)
     b = None
     try:
         await until(lambda: asyncio.sleep(0, result=replica_history(fake_kube)[-1:] == [6]))
-        await until(lambda: aredis.exists("fs:state:m1"))
-        await aredis.delete(*[f"fs:arr:m1:{s}" for s in range(now - 120, now + 600)])
+        await until(lambda: aredis.exists(keys.policy_state("m1")))
+        await aredis.delete(*[keys.arrivals("m1", s) for s in range(now - 120, now + 600)])
         in_scale = asyncio.Event()
         fake_kube.inject(method="GET", path=f"{WORKER}/scale", delay_s=30, action=in_scale.set)
         await asyncio.wait_for(in_scale.wait(), 30)

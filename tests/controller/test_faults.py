@@ -69,9 +69,9 @@ async def test_prometheus_down_ten_minutes_holds_replicas_and_recovers(
     decision keeps the replica count it had and the actuator is never asked for another;
     (2) forescale_signal_stale{model} is 1 throughout; (3) once Prometheus is back, a tick
     sees fresh signals again (stale 0, the reactive term computed from a real rate)."""
-    await store.put_pool(ON_DEMAND)
-    await store.put_policy(PolicySpec(model="m1", target_rps_per_replica=100, min_replicas=1, max_replicas=20,
-                                      scale_up=FAST_UP, pools=("od-a",)))  # fmt: skip
+    await store.pools.put(ON_DEMAND)
+    await store.policies.put(PolicySpec(model="m1", target_rps_per_replica=100, min_replicas=1,
+                                        max_replicas=20, scale_up=FAST_UP, pools=("od-a",)))  # fmt: skip
     clock = ManualClock()
     nodes, replicas = FakeNodePoolProvider(clock), FakeReplicaSetter()
     with PrometheusServer({"router": [f"127.0.0.1:{traffic.port}"]}, scrape_interval_s=0.2) as prom:
@@ -121,9 +121,9 @@ def spot_first(**update: object) -> PolicySpec:
 async def spot_setup(
     store: Store, metrics
 ) -> tuple[Controller, FakeNodePoolProvider, FakeReplicaSetter, ManualClock]:
-    await store.put_pool(SPOT.model_copy(update={"lead_time_s": 60}))
-    await store.put_pool(ON_DEMAND.model_copy(update={"lead_time_s": 60}))
-    await store.put_policy(spot_first())
+    await store.pools.put(SPOT.model_copy(update={"lead_time_s": 60}))
+    await store.pools.put(ON_DEMAND.model_copy(update={"lead_time_s": 60}))
+    await store.policies.put(spot_first())
     clock = ManualClock()
     source, nodes, replicas = FakeMetricsSource(), FakeNodePoolProvider(clock), FakeReplicaSetter()
     source.set("m1", rps=40.0)
@@ -225,8 +225,8 @@ async def test_api_bursts_of_429_500_409_lose_no_update_and_never_spin(
     matches the last decision (no lost update); (2) the racing writer's annotation
     survives (its update is not lost either); (3) every 429 is followed by a 2 s wait,
     every 500 by a backoff >= 0.5 s, and no operation exceeds retry_attempts requests."""
-    await store.put_pool(ON_DEMAND)
-    await store.put_policy(spot_first(pools=("od-a",)))
+    await store.pools.put(ON_DEMAND)
+    await store.policies.put(spot_first(pools=("od-a",)))
     clock = SteppingClock()
     source = FakeMetricsSource()
     ctl = Controller(store, source, KubeNodes(kube_api, KS, clock), KubeReplicas(kube_api, KS, clock), clock,

@@ -22,9 +22,9 @@ def workers(fake: FakeKube) -> dict[str, int]:
 
 
 async def test_loop_scales_deployments_per_pool(store: Store, metrics, registry, kube_api, fake_kube) -> None:
-    await store.put_pool(SPOT)
-    await store.put_pool(ON_DEMAND)
-    await store.put_policy(SPEC.model_copy(update={"on_demand_base": 1}))
+    await store.pools.put(SPOT)
+    await store.pools.put(ON_DEMAND)
+    await store.policies.put(SPEC.model_copy(update={"on_demand_base": 1}))
     clock = SteppingClock()
     source = FakeMetricsSource()
     ctl = Controller(

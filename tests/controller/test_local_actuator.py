@@ -87,8 +87,8 @@ async def test_interruption_replacement_ready_before_drain_ends(provider: LocalP
     from forescale.sim.fakes import FakeMetricsSource
 
     pool = SPOT.model_copy(update={"lead_time_s": 30})
-    await store.put_pool(pool)
-    await store.put_policy(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=4,
+    await store.pools.put(pool)
+    await store.policies.put(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=4,
                                       spot_max_fraction=1.0, pools=("spot-a",)))  # fmt: skip
     source = FakeMetricsSource()
     source.set("m1", rps=10.0)
@@ -120,10 +120,9 @@ async def test_interruption_replacement_ready_before_drain_ends(provider: LocalP
 
 
 async def ready_pids(provider: LocalProvider, pids: set[int]) -> bool:
-    from forescale.controller.signals.direct import worker_states
+    from forescale.queue import heartbeat
 
-    states = await worker_states(provider.redis, "m1", time.time())
-    return pids <= {int(e["pid"]) for e in states.values() if e.get("state") == "ready"}
+    return pids <= (await heartbeat.live(provider.redis, "m1", time.time())).ready_pids
 
 
 async def test_reserved_pool_launches_its_reservation_then_raises(provider: LocalProvider) -> None:

@@ -26,9 +26,9 @@ def make(store: Store, metrics: ControllerMetrics, clock: ManualClock | None = N
 
 
 async def seed(store: Store, **spec_update: object) -> None:
-    await store.put_pool(SPOT)
-    await store.put_pool(ON_DEMAND)
-    await store.put_policy(SPEC.model_copy(update=spec_update))
+    await store.pools.put(SPOT)
+    await store.pools.put(ON_DEMAND)
+    await store.policies.put(SPEC.model_copy(update=spec_update))
 
 
 async def test_tick_observes_decides_actuates_and_persists(store: Store, metrics, registry) -> None:
@@ -93,7 +93,7 @@ async def test_pool_left_out_of_decision_is_scaled_to_zero(store: Store, metrics
 
 async def test_one_policy_failing_does_not_stop_the_others(store: Store, metrics, registry) -> None:
     await seed(store, pools=("spot-a",))
-    await store.put_policy(SPEC.model_copy(update={"model": "m2", "pools": ("spot-a",)}))
+    await store.policies.put(SPEC.model_copy(update={"model": "m2", "pools": ("spot-a",)}))
     ctl, source, _, replicas, _ = make(store, metrics)
     source.set("m1", rps=20.0)
     source.set("m2", rps=20.0)
@@ -183,7 +183,7 @@ async def test_unknown_policy_name_skips_only_that_policy(store: Store, metrics,
     from forescale.controller.loop import core_decide
 
     await seed(store, pools=("spot-a",))
-    await store.put_policy(SPEC.model_copy(update={"model": "m2", "policy": "nope", "pools": ("spot-a",)}))
+    await store.policies.put(SPEC.model_copy(update={"model": "m2", "policy": "nope", "pools": ("spot-a",)}))
     ctl, source, _, _, _ = make(store, metrics)
     ctl.decide = core_decide
     source.set("m1", rps=20.0)

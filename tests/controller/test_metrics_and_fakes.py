@@ -18,8 +18,8 @@ from tests.controller.conftest import SPEC, SPOT
 
 async def test_metrics_after_ticks_and_promtool_clean(store: Store) -> None:
     registry = CollectorRegistry()
-    await store.put_pool(SPOT)
-    await store.put_policy(SPEC.model_copy(update={"pools": ("spot-a",), "spot_max_fraction": 1.0}))
+    await store.pools.put(SPOT)
+    await store.policies.put(SPEC.model_copy(update={"pools": ("spot-a",), "spot_max_fraction": 1.0}))
     clock = ManualClock()
     source, nodes, replicas = FakeMetricsSource(), FakeNodePoolProvider(clock), FakeReplicaSetter()
     source.set("m1", rps=30.0)

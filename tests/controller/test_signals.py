@@ -14,10 +14,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from forescale import keys
-from forescale.controller.signals.direct import DirectSource, worker_states
+from forescale.controller.signals.direct import DirectSource
 from forescale.controller.signals.prometheus import PrometheusSource
 from forescale.devstack.ports import free_port
 from forescale.devstack.prometheus_server import PrometheusServer
+from forescale.queue import heartbeat
 from tests.controller.conftest import SPEC
 
 NOW = 1_700_000_100.5
@@ -31,8 +32,8 @@ async def test_direct_sums_whole_seconds_before_now(aredis: aioredis.Redis) -> N
     await aredis.set(keys.arrivals("m1", 1_700_000_098), 30)
     for s in range(1_700_000_090, 1_700_000_098):
         await aredis.set(keys.arrivals("m1", s), 5)
-    await aredis.xadd("fs:req:m1", {"x": "1"})
-    await aredis.xadd("fs:req:m1", {"x": "2"})
+    await aredis.xadd(keys.request_stream("m1"), {"x": "1"})
+    await aredis.xadd(keys.request_stream("m1"), {"x": "2"})
     sig = await DirectSource(aredis).read(SPEC_W, NOW)
     assert sig.rps_short == 20.0  # (10 + 30) / 2
     assert sig.rps_stable == (10 + 30 + 8 * 5) / 10
@@ -51,11 +52,19 @@ async def test_direct_redis_down_is_stale() -> None:
     assert sig.rps_stable is None and set(sig.stale) == {"rps_short", "rps_stable", "queue_depth"}
 
 
-async def test_worker_states_drop_dead_entries(aredis: aioredis.Redis) -> None:
-    await aredis.hset("fs:workers:m1", "w1", json.dumps({"state": "ready", "at": NOW - 1, "pid": 1}))
-    await aredis.hset("fs:workers:m1", "w2", json.dumps({"state": "ready", "at": NOW - 60, "pid": 2}))
-    await aredis.hset("fs:workers:m1", "w3", "not json")
-    assert list(await worker_states(aredis, "m1", NOW)) == ["w1"]
+async def test_heartbeats_drop_dead_and_malformed_entries(aredis: aioredis.Redis) -> None:
+    """One cut-off for every reader: a beat exactly WORKER_DEAD_AFTER_S old is still alive."""
+    dead = keys.WORKER_DEAD_AFTER_S
+    await heartbeat.beat(aredis, "m1", heartbeat.Heartbeat("w1", "ready", NOW - 1, 1))
+    await heartbeat.beat(aredis, "m1", heartbeat.Heartbeat("w2", "ready", NOW - 60, 2))
+    await heartbeat.beat(aredis, "m1", heartbeat.Heartbeat("w4", "warming", NOW - dead, 4))
+    await aredis.hset(keys.workers("m1"), "w3", "not json")
+    await aredis.hset(keys.workers("m1"), "w5", json.dumps({"state": "bogus", "at": NOW, "pid": 5}))
+    live = await heartbeat.live(aredis, "m1", NOW)
+    assert [b.worker_id for b in live] == ["w1", "w4"]
+    assert live.ready_pids == {1} and live.count("warming") == 1
+    await heartbeat.remove(aredis, "m1", "w1")
+    assert not (await heartbeat.live(aredis, "m1", NOW)).ready_pids
 
 
 class Exporter:

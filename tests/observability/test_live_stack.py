@@ -115,8 +115,8 @@ async def configure(redis_url: str) -> None:
         await registry.add(r, ModelConfig(name="slow", engine="echo", queue_limit=2))
         store = Store(r)
         for pool in POOLS:
-            await store.put_pool(pool)
-        await store.put_policy(POLICY)
+            await store.pools.put(pool)
+        await store.policies.put(POLICY)
     finally:
         await r.aclose()
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.core.clock import ManualClock
 from forescale.core.model import Forecast, ForecastPoint, PolicySpec
 from forescale.devstack.ports import free_port
@@ -73,14 +74,14 @@ def test_values_are_capped_at_the_policy_max() -> None:
 async def test_counters_give_the_last_hour_and_persist_it(aredis: aioredis.Redis) -> None:
     end = NOW
     for sec in range(int(end) - 600, int(end)):
-        await aredis.set(f"fs:arr:m1:{sec}", 3 if sec % 2 else 1)  # 2 req/s on average
+        await aredis.set(keys.arrivals("m1", sec), 3 if sec % 2 else 1)  # 2 req/s on average
     series = await redis_history(aredis, "m1", end, 7200, 60)
     assert len(series.values) == 120 and series.end == end
     assert np.isnan(series.values[:60]).all()  # older than the counters' hour: unknown
     assert series.values[-10:] == pytest.approx(np.full(10, 2.0))
     assert series.values[60:110] == pytest.approx(np.zeros(50))  # no counter: no arrivals
     # an hour later the counters are gone, but the steps seen before are kept
-    await aredis.delete(*[f"fs:arr:m1:{sec}" for sec in range(int(end) - 600, int(end))])
+    await aredis.delete(*[keys.arrivals("m1", sec) for sec in range(int(end) - 600, int(end))])
     later = await redis_history(aredis, "m1", end + 3600, 7200, 60)
     assert later.values[50:60] == pytest.approx(np.full(10, 2.0))
 

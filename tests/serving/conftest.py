@@ -7,10 +7,10 @@ about processes (kill -9, SIGTERM): then ``spawn_worker`` starts the real CLI.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,8 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from forescale import keys
 from forescale.devstack.ports import free_port
-from forescale.queue import registry
+from forescale.queue import heartbeat, registry
 from forescale.queue.config import ModelConfig
 from forescale.router.app import create_app as create_router
 from forescale.router.handlers import ROUTER
@@ -116,13 +115,12 @@ async def wait_workers_ready(r: aioredis.Redis, model: str, n: int, timeout_s: f
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout_s
     while True:
-        raw = await r.hgetall(keys.workers(model))
-        ready = [json.loads(v) for v in raw.values()]
-        pids = [w["pid"] for w in ready if w["state"] == "ready"]
+        live = await heartbeat.live(r, model, time.time())
+        pids = sorted(live.ready_pids)
         if len(pids) >= n:
             return pids
         if loop.time() > end:
-            raise AssertionError(f"{n} workers of {model} not ready: {ready}")
+            raise AssertionError(f"{n} workers of {model} not ready: {live}")
         await asyncio.sleep(0.05)
 
 

@@ -35,11 +35,11 @@ import redis.asyncio as aioredis
 
 from forescale.controller.actuators.local_procs import ProcessTable
 from forescale.controller.settings import LocalSettings
-from forescale.controller.signals.direct import worker_states
 from forescale.core.clock import Clock, SystemClock
 from forescale.core.errors import InsufficientCapacity, ReservationExhausted
 from forescale.core.model import PoolObservation, PoolSpec
 from forescale.core.ports import PoolReplicas, ReplicaCounts
+from forescale.queue import heartbeat
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
@@ -201,8 +201,7 @@ class LocalProvider:
 
     # --------------------------------------------------------- ReplicaSetter
     async def replicas(self, model: str, pools: Sequence[PoolSpec]) -> PoolReplicas:
-        states = await worker_states(self.redis, model, self.wall.now())
-        ready_pids = {int(e.get("pid", -1)) for e in states.values() if e.get("state") == "ready"}
+        ready_pids = (await heartbeat.live(self.redis, model, self.wall.now())).ready_pids
         counts = {}
         for pool in pools:
             want = self._slot(model, pool.name).want

@@ -16,9 +16,10 @@ from typing import Any, Literal, cast
 import redis.asyncio as aioredis
 from pydantic import BaseModel, Field
 
+from forescale import keys
 from forescale.controller.api.jsondiff import diff
 
-AUDIT_KEY = "fs:audit"
+AUDIT_KEY = keys.AUDIT
 
 
 class Change(BaseModel):

@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 import numpy as np
 import redis.asyncio as aioredis
 
-from forescale import keys
 from forescale.prescaler.base import RateSeries
 from forescale.prescaler.history import COUNTER_TTL_S, kept_history
 from forescale.prescaler.settings import PrescalerSettings
+from forescale.queue import arrivals
 
-_CHUNK = 3600  # keys per MGET: a bounded reply
 DEFAULT_HISTORY_STEP_S = float(PrescalerSettings.model_fields["step_s"].default)
 
 
@@ -75,15 +73,11 @@ class RedisDemand:
 
     async def _counters(self, model: str, first: int, last: int) -> RateSeries | None:
         """Per-second counts from the first counter found in ``[first, last]`` on."""
-        counts: list[Any] = []
-        for lo in range(first, last + 1, _CHUNK):
-            names = [keys.arrivals(model, s) for s in range(lo, min(lo + _CHUNK, last + 1))]
-            counts += await cast(Awaitable[list[Any]], self.redis.mget(names))
-        seen = [i for i, c in enumerate(counts) if c is not None]
-        if not seen:
+        counted = await arrivals.read(self.redis, model, first, last)
+        seen = counted.first_counted()
+        if seen is None:
             return None
-        values = np.array([0.0 if c is None else float(c) for c in counts[seen[0] :]])
-        return RateSeries(float(first + seen[0]), 1.0, values)
+        return RateSeries(float(first + seen), 1.0, np.array(counted.per_second()[seen:], dtype=float))
 
 
 def _spread(values: np.ndarray, first: int, kept: RateSeries) -> None:

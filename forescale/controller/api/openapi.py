@@ -23,7 +23,7 @@ from forescale.controller.api.schemas import (
     PoolList,
     Status,
 )
-from forescale.core.model import NAME_PATTERN, PolicySpec, PoolSpec
+from forescale.core.model import MODEL_NAME_PATTERN, NAME_PATTERN, PolicySpec, PoolSpec
 
 MERGE_PATCH = "application/merge-patch+json"
 ERRORS = {
@@ -133,7 +133,7 @@ def _item(comp: dict[str, Any], spec: type[BaseModel], kind: str, key: str) -> d
         "name": key,
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "pattern": NAME_PATTERN},
+        "schema": {"type": "string", "pattern": MODEL_NAME_PATTERN if kind == "policy" else NAME_PATTERN},
     }
     stored = {"description": f"The stored {kind}.", "headers": _etag_header(), **_json(_ref(comp, spec))}
     if_match = _header("If-Match", "ETag of the version being changed; required when it exists.")
@@ -185,7 +185,9 @@ def _reads(comp: dict[str, Any]) -> dict[str, Any]:
     limit = _query(
         "limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Most items returned."
     )
-    model = _query("model", {"type": "string", "pattern": NAME_PATTERN}, "One model (default: every model).")
+    model = _query(
+        "model", {"type": "string", "pattern": MODEL_NAME_PATTERN}, "One model (default: every model)."
+    )
     since = _query(
         "since", {"type": "number", "minimum": 0, "maximum": 1e11}, "Only decisions after this epoch second."
     )

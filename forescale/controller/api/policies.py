@@ -29,7 +29,7 @@ async def check_policy(store: Store, spec: PolicySpec) -> list[FieldError]:
     if spec.policy not in POLICIES:
         known = ", ".join(sorted(POLICIES))
         errors.append(FieldError(pointer="/policy", field="policy", detail=f"unknown policy; known: {known}"))
-    names = {p.value.name for p in await store.list_pools()}
+    names = {p.value.name for p in await store.pools.list()}
     for i, pool in enumerate(spec.pools):
         if pool not in names:
             errors.append(FieldError(pointer=f"/pools/{i}", field=f"pools[{i}]", detail=f"no pool {pool!r}"))
@@ -45,7 +45,7 @@ async def no_blocker(store: Store, name: str) -> str | None:
 
 
 async def pool_in_use(store: Store, name: str) -> str | None:
-    users = [p.value.model for p in await store.list_policies() if name in p.value.pools]
+    users = [p.value.model for p in await store.policies.list() if name in p.value.pools]
     if users:
         return f"pool {name!r} is named by the policies of {', '.join(users)}: change them first"
     return None
@@ -59,7 +59,7 @@ async def dry_run(request: web.Request, current: Versioned[Any] | None, proposed
     demand_source = deps.demand or RedisDemand(deps.store.redis)
     seconds = round(settings.whatif_hours * 3600)
     demand = await demand_source.recorded(proposed.model, deps.clock.now(), seconds)
-    pools = [p.value for p in await deps.store.list_pools()]
+    pools = [p.value for p in await deps.store.pools.list()]
     answer, note = None, None
     if demand is None:
         note = f"no demand recorded for {proposed.model} in the last {settings.whatif_hours:g} h"

@@ -11,6 +11,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -40,18 +41,16 @@ class Kind:
     dry_run: DryRun | None = None
 
     def get(self, store: Store, name: str) -> Awaitable[Versioned[Any] | None]:
-        return store.get_policy(name) if self.kind == "policy" else store.get_pool(name)
+        return store.of(self.kind).get(name)
 
     def all(self, store: Store) -> Awaitable[list[Versioned[Any]]]:
-        return store.list_policies() if self.kind == "policy" else store.list_pools()
+        return store.of(self.kind).list()
 
     def put(self, store: Store, spec: Any, expected: str) -> Awaitable[str]:
-        return store.put_policy(spec, expected) if self.kind == "policy" else store.put_pool(spec, expected)
+        return store.of(self.kind).put(spec, expected)
 
     def delete(self, store: Store, name: str, expected: str) -> Awaitable[None]:
-        if self.kind == "policy":
-            return store.delete_policy(name, expected)
-        return store.delete_pool(name, expected)
+        return store.of(self.kind).delete(name, expected)
 
 
 class BadBody(Exception):
@@ -84,7 +83,7 @@ class Resource:
 
     def routes(self) -> list[web.RouteDef]:
         base = f"/v1/{self.k.plural}"
-        item = f"{base}/{{{self.k.key}}}"
+        item = f"{base}/{{{self.k.key}:[^/]+}}"  # free-text names: "/" arrives as %2F, braces too
         return [
             web.get(base, self.list), web.post(base, self.create), web.get(item, self.get),
             web.put(item, self.put), web.patch(item, self.patch), web.delete(item, self.delete),
@@ -178,7 +177,7 @@ class Resource:
         await self._audit(request, getattr(spec, self.k.key), current, (spec, version))
         name = getattr(spec, self.k.key)
         if current is None:
-            loc = f"/v1/{self.k.plural}/{name}"
+            loc = f"/v1/{self.k.plural}/{quote(name, safe='')}"
             return _spec_response(spec, version, 201, Location=loc)
         return _spec_response(spec, version)
 

@@ -22,9 +22,10 @@ from forescale.controller.api.schemas import (
     SignalStatus,
     Status,
 )
-from forescale.controller.signals.direct import DirectSource, worker_states
-from forescale.core.model import NAME_PATTERN, Decision, PolicySpec, PolicyState, PoolSpec
+from forescale.controller.signals.direct import DirectSource
+from forescale.core.model import MODEL_NAME_PATTERN, Decision, PolicySpec, PolicyState, PoolSpec
 from forescale.core.ports import PoolReplicas, ReplicaCounts
+from forescale.queue import heartbeat
 
 MAX_LIMIT = 1000
 
@@ -32,9 +33,8 @@ MAX_LIMIT = 1000
 async def _replicas(deps: ApiDeps, spec: PolicySpec, pools: list[PoolSpec], now: float) -> PoolReplicas:
     if deps.replicas is not None:
         return await deps.replicas.replicas(spec.model, pools)
-    states = await worker_states(deps.store.redis, spec.model, now)
-    ready = sum(1 for e in states.values() if e.get("state") == "ready")
-    warming = sum(1 for e in states.values() if e.get("state") == "warming")
+    live = await heartbeat.live(deps.store.redis, spec.model, now)
+    ready, warming = live.count("ready"), live.count("warming")
     return PoolReplicas({"": ReplicaCounts(desired=ready + warming, ready=ready, starting=warming)})
 
 
@@ -94,8 +94,8 @@ async def model_status(deps: ApiDeps, spec: PolicySpec, all_pools: list[PoolSpec
 async def status(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     now = deps.clock.now()
-    pools = [p.value for p in await deps.store.list_pools()]
-    models = [await model_status(deps, p.value, pools, now) for p in await deps.store.list_policies()]
+    pools = [p.value for p in await deps.store.pools.list()]
+    models = [await model_status(deps, p.value, pools, now) for p in await deps.store.policies.list()]
     return web.json_response(text=Status(at=now, models=models).model_dump_json())
 
 
@@ -131,14 +131,14 @@ async def decisions(request: web.Request) -> web.Response:
 
     errors: list[FieldError] = []
     model = request.query.get("model")
-    if model is not None and not re.match(NAME_PATTERN, model):
+    if model is not None and not re.match(MODEL_NAME_PATTERN, model):
         errors.append(FieldError(pointer="query/model", field="model", detail="not a valid model name"))
     since = _number(request, "since", errors, 0, 1e11)
     limit = _limit(request, errors)
     if errors:
         return invalid(errors, "invalid query parameters")
     store = request.app[DEPS].store
-    models = [model] if model else [p.value.model for p in await store.list_policies()]
+    models = [model] if model else [p.value.model for p in await store.policies.list()]
     items = [d for m in models for d in await store.list_decisions(m, since, limit)]
     items = sorted(items, key=lambda d: (d.at, d.model))[-limit:]
     return web.json_response(text=DecisionList(items=items).model_dump_json())

@@ -8,17 +8,17 @@ flight; not XINFO lag, see DESIGN.md's known traps). A Redis error marks every s
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Awaitable
-from typing import Any, cast
+from typing import cast
 
 import redis.asyncio as aioredis
 
 from forescale import keys
 from forescale.core.model import PolicySpec
 from forescale.core.ports import Signals
+from forescale.queue import arrivals
 
 log = logging.getLogger(__name__)
 ALL_SIGNALS = ("rps_short", "rps_stable", "queue_depth")
@@ -32,14 +32,13 @@ class DirectSource:
         last = math.floor(now) - 1  # last whole second
         stable = max(1, round(spec.stable_window_s))
         short = max(1, min(stable, round(spec.panic_window_s)))
-        names = [keys.arrivals(spec.model, last - i) for i in range(stable)]
         try:
-            counts = await self.redis.mget(names)
+            counted = await arrivals.read(self.redis, spec.model, last + 1 - stable, last)
             depth = await cast(Awaitable[int], self.redis.xlen(keys.request_stream(spec.model)))
         except (aioredis.RedisError, OSError) as exc:
             log.warning("direct signals for %s failed: %s", spec.model, exc)
             return Signals(at=now, stale=ALL_SIGNALS)
-        per_second = [int(c) if c is not None else 0 for c in counts]  # newest first
+        per_second = counted.per_second()[::-1]  # newest first
         return Signals(
             at=now,
             rps_short=sum(per_second[:short]) / short,
@@ -49,17 +48,3 @@ class DirectSource:
 
     async def close(self) -> None:
         return None
-
-
-async def worker_states(redis: aioredis.Redis, model: str, now: float) -> dict[str, dict[str, Any]]:
-    """Live entries of ``fs:workers:{model}`` (worker_id -> {state, at, pid}), dead ones dropped."""
-    raw = await cast(Awaitable[dict[bytes, bytes]], redis.hgetall(keys.workers(model)))
-    live = {}
-    for wid, body in raw.items():
-        try:
-            entry = json.loads(body)
-        except ValueError:
-            continue
-        if now - float(entry.get("at", 0)) <= keys.WORKER_DEAD_AFTER_S:
-            live[wid.decode()] = entry
-    return live
