@@ -11,16 +11,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from forescale.controller.actuators import kube_objects as ko
 from forescale.controller.actuators.kube_world import KubeWorld, store_policies
 from forescale.controller.actuators.kubernetes import KubeNodes, KubeReplicas
+from forescale.controller.api.app import create_app
+from forescale.controller.api.deps import ApiDeps
 from forescale.controller.errors import ActuatorError
 from forescale.controller.loop import Controller
 from forescale.controller.settings import KubeSettings
 from forescale.controller.store import Store
 from forescale.core.targets import ScaleTarget
 from forescale.sim.fakes import FakeMetricsSource
+from tests.api.conftest import R
+from tests.api.conftest import settings as api_settings
 from tests.controller.conftest import ON_DEMAND, SPEC, SPOT, SteppingClock
 from tests.fakekube.server import FakeKube
 
@@ -198,3 +203,21 @@ async def test_one_target_splits_replicas_by_where_its_pods_run(store, kube_api,
     got = await KubeReplicas(kube_api, S, world.clock, world).replicas("m1", [SPOT, ON_DEMAND])
     assert {p: (c.desired, c.ready) for p, c in got.by_pool.items()} == {"spot-a": (2, 1), "od-a": (1, 1)}
     assert got.desired == 3 and ko.label_value("m1") == "m1"
+
+
+async def test_status_reports_target_problems(store, kube_api, fake_kube, world) -> None:
+    target = ScaleTarget(api_version="apps/v1", kind="StatefulSet", name="absent", namespace="serving")
+    await store.put_pool(SPOT)
+    await store.put_policy(SPEC.model_copy(update={"pools": ("spot-a",), "targets": (target,)}))
+    reps = KubeReplicas(kube_api, S, world.clock, world)
+    app = create_app(api_settings(), ApiDeps(store=store, clock=world.clock, replicas=reps))
+    async with TestClient(TestServer(app)) as http:
+        r = await http.get("/v1/status", headers=R)
+        assert r.status == 200
+        (m,) = (await r.json())["models"]
+    assert m["current_replicas"] == 0
+    assert m["target_problems"] == [
+        "scale target StatefulSet serving/absent not found: forescale never creates workloads; create it, "
+        "or name an existing object with a /scale subresource in the policy's `targets`"
+    ]
+    assert writes(fake_kube) == []

@@ -125,6 +125,11 @@ class KubeReplicas(_Kube):
                 counts.update(await self._split(model, b, obj, desired, ready))
         return PoolReplicas({p.name: counts.get(p.name, ReplicaCounts()) for p in pools})
 
+    def target_problems(self, model: str) -> list[str]:
+        """What is wrong with the model's targets as last observed (missing, no /scale,
+        scaled by an HPA or ScaledObject): shown in /v1/status."""
+        return list(self.world.problems.get(model, ()))
+
     async def _split(
         self, model: str, b: kt.Bound, obj: Obj, desired: int, ready: int
     ) -> dict[str, ReplicaCounts]:
