@@ -84,6 +84,9 @@ class KubeWorld:
         self.problems: dict[str, list[str]] = {}  # model -> target problems of its last observation
         self.bound: dict[str, list[Bound]] = {}  # model -> its targets over all its pools, last seen
         self.wanted: dict[str, dict[str, int]] = {}  # model -> replicas per pool of a shared target
+        # What this controller last wrote per object: the cache may not have seen that write
+        # yet, so "the cache shows the count wanted" skips a write only when it agrees.
+        self.written: dict[str, int] = {}
 
     async def call(self, what: str, op: Callable[[], Awaitable[Any]]) -> Any:
         return await with_retry(what, op, self.clock, self.retry)
@@ -197,8 +200,7 @@ class KubeWorld:
 
     async def write_scale(self, target: ScaleTarget, replicas: int) -> None:
         """Set ``spec.replicas`` of the target's Scale, carrying the resourceVersion read."""
-        info = await self.kind(target)
-        path = f"{info.base}/namespaces/{target.namespace or self.ns}/{info.plural}/{target.name}/scale"
+        path = await self.scale_path(target)
 
         async def op() -> None:
             scale = await read_json(await self.raw("GET", path))
@@ -208,6 +210,15 @@ class KubeWorld:
             await read_json(await self.raw("PUT", path, body=scale))
 
         await self.call(f"scale {target.ref(self.ns)} to {replicas}", op)
+        self.written[path] = replicas
+
+    def up_to_date(self, key: str, cached: int | None, want: int) -> bool:
+        """True when the cache shows ``want`` and our own last write (if any) agrees."""
+        return cached == want and self.written.get(key, want) == want
+
+    async def scale_path(self, target: ScaleTarget) -> str:
+        info = await self.kind(target)
+        return f"{info.base}/namespaces/{target.namespace or self.ns}/{info.plural}/{target.name}/scale"
 
     async def close(self) -> None:
         await self.cache.close()

@@ -172,7 +172,7 @@ class KubeReplicas(_Kube):
             wanted = self.world.wanted.setdefault(model, {})
             wanted[pool.name] = replicas
             want = sum(wanted.get(p, 0) for p in b.pools)
-        if kt.replicas_of(obj)[0] != want:
+        if not self.world.up_to_date(await self.world.scale_path(b.target), kt.replicas_of(obj)[0], want):
             await self.world.write_scale(b.target, want)
 
 
@@ -194,7 +194,8 @@ class KubeNodes(_Kube):
         name = ko.placeholder_name(model, pool.name)
         current = (await self.world.placeholders()).get(self.ns, name)
         have = None if current is None else int((current.get("spec") or {}).get("replicas") or 0)
-        if have == placeholders or (have is None and placeholders == 0):
+        never_made = have is None and name not in self.world.written
+        if self.world.up_to_date(name, have, placeholders) or (never_made and placeholders == 0):
             return
         await self._ensure_priority_class()
         await self._scale_placeholder(name, placeholders, lambda: ko.placeholder_deployment(
@@ -218,6 +219,7 @@ class KubeNodes(_Kube):
                 await apps.replace_namespaced_deployment_scale(name, self.ns, scale)
 
         await self.world.call(f"scale {name} to {replicas}", op)
+        self.world.written[name] = replicas
 
     async def _ensure_priority_class(self) -> None:
         if self._priority_class_ok:
