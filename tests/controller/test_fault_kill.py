@@ -68,8 +68,8 @@ async def test_kill_9_mid_reconcile_resumes_without_spike_or_duplicate(
     scale call to 7, after deciding and before persisting; demand then drops to 0;
     (3) controller B takes the Lease over, resumes from the persisted PolicyState and
     keeps 6 replicas (the scale-down stabilization window it inherited still holds; a
-    controller that lost its state would drop to 1 at once): every value the Deployment ever had is non-decreasing and at most
-    6, and B's decisions are all 6."""
+    controller that lost its state would drop to 1 at once): every value the Deployment
+    ever had is non-decreasing and at most 6, and B's decisions are all 6."""
     store = Store(aredis)
     await store.put_pool(ON_DEMAND)
     await store.put_policy(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=10,
