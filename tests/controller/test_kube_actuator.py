@@ -211,3 +211,19 @@ async def test_client_sends_strategic_merge_for_builtin_patch(kube_api, fake_kub
     worker(fake_kube, replicas=1)
     await apps.patch_namespaced_deployment_scale("fs-m1-spot-a", "fs", {"spec": {"replicas": 2}})
     assert fake_kube.requests[-1].content_type == "application/strategic-merge-patch+json"
+
+
+async def test_a_write_the_cache_has_not_seen_is_not_mistaken_for_no_change(
+    kube_api, fake_kube, world
+) -> None:
+    """The watch may lag our own write: 2 -> 9 -> 2 in quick succession must end at 2."""
+    reps = KubeReplicas(kube_api, S, world.clock, world)
+    worker(fake_kube, replicas=2)
+    await reps.replicas("m1", [SPOT])  # the cache shows 2, and stays so: its watch is held up
+    [deployments] = [i for k, i in world.cache.informers.items() if k.endswith("/deployments")]
+    fake_kube.inject(method="GET", query="watch=true", delay_s=5)
+    await deployments.close()
+    await reps.set_replicas("m1", SPOT, 9)
+    await reps.set_replicas("m1", SPOT, 2)  # the cache still shows 2: it is written anyway
+    assert fake_kube.objects("deployments", "apps")[0]["spec"]["replicas"] == 2
+    assert scale_puts(fake_kube) == [200, 200]

@@ -42,12 +42,15 @@ class Fault:
     reset: bool = False
     method: str | None = None
     path: str | None = None  # substring of the request path
+    query: str | None = None  # substring of the query string (e.g. "watch=true")
     times: int = 1
     action: Callable[[], object] | None = None  # runs before the request is handled (a racing writer)
 
     def matches(self, request: web.Request) -> bool:
-        return (self.method is None or request.method == self.method) and (
-            self.path is None or self.path in request.path
+        return (
+            (self.method is None or request.method == self.method)
+            and (self.path is None or self.path in request.path)
+            and (self.query is None or self.query in request.query_string)
         )
 
 
