@@ -111,7 +111,8 @@ async def test_informer_follows_events_and_relists_after_410(fake_kube: FakeKube
 
     fake_kube.put("nodes", {"metadata": {"name": "n1"}})
     await inf.ensure(first)
-    fake_kube.put("nodes", {"metadata": {"name": "n2", "labels": {"p": "a"}}})
+    big = {"note": "x" * 100_000}  # an event line over aiohttp's 64 KiB readline limit
+    fake_kube.put("nodes", {"metadata": {"name": "n2", "labels": {"p": "a"}, "annotations": big}})
     fake_kube.store.delete(KINDS[("", "v1", "nodes")], "", "n1")
     await fake_kube.settle([inf])
     assert [n["metadata"]["name"] for n in inf.select({"p": "a"})] == ["n2"] and inf.get("", "n1") is None

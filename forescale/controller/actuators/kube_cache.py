@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -174,9 +174,7 @@ class Informer:
         if resp.status != 200:
             await read_json(resp)  # raises
         try:
-            async for line in resp.content:
-                if not line.strip():
-                    continue
+            async for line in _lines(resp.content):
                 event = json.loads(line)
                 kind, obj = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
@@ -199,6 +197,20 @@ class Informer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+
+async def _lines(content: Any) -> AsyncIterator[bytes]:
+    """Newline-delimited events of any size (``readline`` refuses lines over 64 KiB, and
+    an object with large managedFields or annotations can be bigger)."""
+    buffer = b""
+    async for chunk in content.iter_any():
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield line
+    if buffer.strip():
+        yield buffer
 
 
 class KubeCache:
