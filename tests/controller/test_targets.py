@@ -221,3 +221,23 @@ async def test_status_reports_target_problems(store, kube_api, fake_kube, world)
         "or name an existing object with a /scale subresource in the policy's `targets`"
     ]
     assert writes(fake_kube) == []
+
+
+async def test_any_custom_resource_with_scale_and_no_keda_installed(
+    store, kube_api, fake_kube, world
+) -> None:
+    """An Argo Rollout is found through discovery and scaled through its /scale; a cluster
+    without KEDA (its ScaledObjects list answers 404) is no error."""
+    fake_kube.inject(status=404, path="/scaledobjects", times=1)
+    template = {"metadata": {"labels": {"app": "chat"}}, "spec": gpu_pod(2)}
+    spec = {"replicas": 1, "selector": {"matchLabels": {"app": "chat"}}, "template": template}
+    rollout = {"metadata": {"name": "chat", "namespace": "serving"}, "spec": spec}
+    fake_kube.put("rollouts", rollout, "argoproj.io", "v1alpha1")
+    target = ScaleTarget(api_version="argoproj.io/v1alpha1", kind="Rollout", name="chat", namespace="serving")
+    await store.put_policy(SPEC.model_copy(update={"targets": (target,)}))
+    reps = KubeReplicas(kube_api, S, world.clock, world)
+    assert (await reps.replicas("m1", [SPOT])).desired == 1
+    await reps.set_replicas("m1", SPOT, 3)
+    assert fake_kube.objects("rollouts", "argoproj.io", "v1alpha1")[0]["spec"]["replicas"] == 3
+    assert world.problems["m1"] == [] and world.cache.informers["scaledobjects/serving"].absent
+    assert writes(fake_kube) == [("PUT", "/apis/argoproj.io/v1alpha1/namespaces/serving/rollouts/chat/scale")]

@@ -41,6 +41,7 @@ KINDS = {
         # LeaderWorkerSet (multi-host replicas): a custom resource with /scale; a replica
         # is a group of spec.leaderWorkerTemplate.size pods.
         Kind("leaderworkerset.x-k8s.io", "v1", "leaderworkersets", "LeaderWorkerSet", True, True, True),
+        Kind("argoproj.io", "v1alpha1", "rollouts", "Rollout", True, custom=True, scale=True),
         Kind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True),
         Kind("keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", True, custom=True),
         Kind("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False),
