@@ -154,9 +154,13 @@ async def test_a_kind_without_scale_is_reported(store, kube_api, fake_kube, worl
     target = ScaleTarget(api_version="coordination.k8s.io/v1", kind="Lease", name="x", namespace="fs")
     await store.put_policy(SPEC.model_copy(update={"targets": (target,)}))
     await KubeReplicas(kube_api, S, world.clock, world).replicas("m1", [SPOT])
-    assert world.problems["m1"] == [
+    problem = (
         "scale target Lease fs/x: target-no-scale: Lease (coordination.k8s.io/v1) has no /scale subresource"
-    ]
+    )
+    assert world.problems["m1"] == [problem]
+    with pytest.raises(ActuatorError) as exc:
+        await KubeNodes(kube_api, S, world.clock, world).observe("m1", [SPOT], world.clock.now())
+    assert exc.value.kind == "target-no-scale" and str(exc.value) == f"target-no-scale: {problem}"
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,7 @@ class KubeWorld:
         self._specs_at: float | None = None
         self._kinds: dict[tuple[str, str], KindInfo] = dict(BUILTIN)
         self.problems: dict[str, list[str]] = {}  # model -> target problems of its last observation
+        self.errors: dict[str, list[tuple[str, str]]] = {}  # model -> (kind, message) blocking it
         self.bound: dict[str, list[Bound]] = {}  # model -> its targets over all its pools, last seen
         self.wanted: dict[str, dict[str, int]] = {}  # model -> replicas per pool of a shared target
         # What this controller last wrote per object: the cache may not have seen that write

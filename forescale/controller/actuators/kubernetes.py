@@ -65,24 +65,26 @@ class _Kube:
         w = self.world
         bounds = kt.bind(model, await w.spec(model), pools, self.ns)
         seen: Seen = []
-        problems = []
+        errors: list[tuple[str, str]] = []  # (error kind, message): the model cannot be actuated
+        conflicts: list[str] = []  # reported; that target is left alone
         for b in bounds:
             try:
                 obj = await self.cached(b)
             except ActuatorError as exc:
                 if not exc.kind.startswith("target-"):
                     raise
-                problems.append(f"scale target {b.ref}: {exc}")
+                errors.append((exc.kind, f"scale target {b.ref}: {exc}"))
                 seen.append((b, None))
                 continue
             if obj is None:
-                problems.append(kt.missing_message(b))
+                errors.append(("target-missing", kt.missing_message(b)))
             else:
-                problems += [f"{b.ref} is already scaled by {c}: forescale does not write it"
-                             for c in await self.conflicts(b)]  # fmt: skip
+                conflicts += [f"{b.ref} is already scaled by {c}: forescale does not write it"
+                              for c in await self.conflicts(b)]  # fmt: skip
             seen.append((b, obj))
         w.bound[model] = bounds
-        w.problems[model] = problems
+        w.errors[model] = errors
+        w.problems[model] = [m for _, m in errors] + conflicts
         return seen
 
     async def conflicts(self, b: kt.Bound) -> list[str]:
@@ -238,9 +240,8 @@ class KubeNodes(_Kube):
 
     async def observe(self, model: str, pools: Sequence[PoolSpec], now: float) -> tuple[PoolObservation, ...]:
         seen = await self.targets(model, pools)
-        missing = [kt.missing_message(b) for b, obj in seen if obj is None]
-        if missing:
-            raise ActuatorError("target-missing", "; ".join(missing))
+        if errors := self.world.errors.get(model):
+            raise ActuatorError(errors[0][0], "; ".join(m for _, m in errors))
         nodes = await self.world.nodes()
         pods = (await self.world.pods(self.ns)).select({ko.MODEL_LABEL: ko.label_value(model)})
         for b, obj in seen:
