@@ -245,3 +245,18 @@ async def test_any_custom_resource_with_scale_and_no_keda_installed(
     assert fake_kube.objects("rollouts", "argoproj.io", "v1alpha1")[0]["spec"]["replicas"] == 3
     assert world.problems["m1"] == [] and world.cache.informers["scaledobjects/serving"].absent
     assert writes(fake_kube) == [("PUT", "/apis/argoproj.io/v1alpha1/namespaces/serving/rollouts/chat/scale")]
+
+
+async def test_free_text_model_names_make_valid_objects_and_labels(kube_api, fake_kube, world) -> None:
+    model = "meta-llama/Llama-3.1-8B-Instruct"
+    nodes = KubeNodes(kube_api, S, world.clock, world)
+    await nodes.set_nodes(model, POOL8, 2, 0)  # no policy stored: the default target is missing
+    [ph] = fake_kube.objects("deployments", "apps")
+    name, label = ph["metadata"]["name"], ph["metadata"]["labels"]["forescale.io/model"]
+    assert name == ko.placeholder_name(model, "spot-a") and name.startswith(
+        "fs-placeholder-meta-llama-llama-3-1"
+    )
+    assert label == ko.label_value(model) and label.startswith("meta-llama_Llama-3.1-8B-Instruct-")
+    assert ph["spec"]["replicas"] == 2
+    with pytest.raises(ActuatorError, match=f"Deployment fs/{ko.worker_name(model, 'spot-a')} not found"):
+        await nodes.observe(model, [POOL8], world.clock.now())
