@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/core_scale.py
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/serving.py
+	PYTHONPATH=. $(BIN)/python bench/controller_scale.py
 
 dashboards: $(STAMP)
 	$(BIN)/python -m forescale.observability.dashboards deploy/grafana

@@ -52,13 +52,18 @@ async def _actuator(
 ) -> AsyncIterator[Parts]:
     if settings.provider == "kubernetes":
         from forescale.controller.actuators.kube_lease import KubeLease
+        from forescale.controller.actuators.kube_world import KubeWorld, store_policies
         from forescale.controller.actuators.kubernetes import KubeNodes, KubeReplicas
 
         ks = KubeSettings()
         api = await kube_client(ks)
         async with api:
             lease = KubeLease(api, ks.namespace, ks.lease_name, settings.lease_duration_s)
-            yield Parts(KubeNodes(api, ks, clock), KubeReplicas(api, ks, clock), lease)
+            world = KubeWorld(api, ks, clock, policies=store_policies(Store(redis)))  # one set of caches
+            try:
+                yield Parts(KubeNodes(api, ks, clock, world), KubeReplicas(api, ks, clock, world), lease)
+            finally:
+                await world.close()
         return
     from forescale.controller.actuators.local import LocalProvider
 

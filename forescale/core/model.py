@@ -16,6 +16,8 @@ from typing import Literal, Self
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from forescale.core.targets import ScaleTargets
+
 CapacityType = Literal["reserved", "spot", "on-demand"]
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
 # Model names are free text (``meta-llama/Llama-3.1-8B-Instruct``): 1-256 characters, no
@@ -155,6 +157,9 @@ class PolicySpec(Frozen):
     schedules: tuple[ScheduleSpec, ...] = ()
     gpus_per_replica: int = Field(default=1, ge=1, le=64)
     pools: tuple[str, ...] = Field(default=(), description="Allowed pools; empty means all.")
+    targets: ScaleTargets = Field(
+        default=(), description="Objects with /scale to set (core.targets); empty: the driver's default."
+    )
     spot_max_fraction: float = Field(default=0.8, ge=0, le=1)
     on_demand_base: int = Field(default=0, ge=0, description="Replicas always on on-demand.")
     spot_fallback_timeout_s: float = Field(

@@ -15,6 +15,8 @@ import time
 import redis.asyncio as aioredis
 
 from forescale import keys
+from forescale.controller.actuators import kube_objects as ko
+from forescale.controller.settings import KubeSettings
 from forescale.controller.store import Store
 from forescale.core.model import PolicySpec, ScalingBehavior, ScalingRule
 from tests.controller.conftest import ON_DEMAND
@@ -63,16 +65,18 @@ async def test_kill_9_mid_reconcile_resumes_without_spike_or_duplicate(
     redis_url: str, aredis: aioredis.Redis, fake_kube: FakeKube
 ) -> None:
     """Pass: (1) controller A scales the worker Deployment to 6 (60 req/s, 10 per replica);
-    (2) demand drops to 0 and A is killed (SIGKILL) while its reconcile is inside the
-    scale call, after deciding and before persisting; (3) controller B takes the Lease over,
-    resumes from the persisted PolicyState and keeps 6 replicas (the scale-down
-    stabilization window it inherited still holds; a controller that lost its state would
-    drop to 1 at once): every value the Deployment ever had is non-decreasing and at most
-    6, and B's decisions are all 6."""
+    (2) demand rises to 70 req/s and A is killed (SIGKILL) while its reconcile is inside the
+    scale call to 7, after deciding and before persisting; demand then drops to 0;
+    (3) controller B takes the Lease over, resumes from the persisted PolicyState and
+    keeps 6 replicas (the scale-down stabilization window it inherited still holds; a
+    controller that lost its state would drop to 1 at once): every value the Deployment
+    ever had is non-decreasing and at most 6, and B's decisions are all 6."""
     store = Store(aredis)
     await store.pools.put(ON_DEMAND)
     await store.policies.put(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1,
                                         max_replicas=10, scale_up=FAST_UP, pools=("od-a",)))  # fmt: skip
+    kube = KubeSettings(namespace="fs")  # the worker Deployment, as forescale's manifests create it
+    fake_kube.put("deployments", ko.worker_deployment("m1", ON_DEMAND, kube), "apps", ns="fs")
     now = int(time.time())
     await aredis.mset({keys.arrivals("m1", s): 60 for s in range(now - 120, now + 600)})
     a = await start_controller(redis_url, fake_kube.url)
@@ -80,10 +84,13 @@ async def test_kill_9_mid_reconcile_resumes_without_spike_or_duplicate(
     try:
         await until(lambda: asyncio.sleep(0, result=replica_history(fake_kube)[-1:] == [6]))
         await until(lambda: aredis.exists(keys.policy_state("m1")))
-        await aredis.delete(*[keys.arrivals("m1", s) for s in range(now - 120, now + 600)])
         in_scale = asyncio.Event()
         fake_kube.inject(method="GET", path=f"{WORKER}/scale", delay_s=30, action=in_scale.set)
+        # A reads from watch-fed caches and calls the API only to change something: a bit
+        # more demand makes it decide 7 and enter the scale call, where it is killed
+        await aredis.mset({keys.arrivals("m1", s): 70 for s in range(now - 120, now + 600)})
         await asyncio.wait_for(in_scale.wait(), 30)
+        await aredis.delete(*[keys.arrivals("m1", s) for s in range(now - 120, now + 600)])
         a.send_signal(signal.SIGKILL)
         await a.wait()
         killed_at = time.time()

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from forescale.controller.actuators import kube_objects as ko
 from forescale.controller.actuators.kubernetes import KubeNodes, KubeReplicas
 from forescale.controller.loop import Controller
 from forescale.controller.settings import KubeSettings
@@ -227,6 +228,7 @@ async def test_api_bursts_of_429_500_409_lose_no_update_and_never_spin(
     every 500 by a backoff >= 0.5 s, and no operation exceeds retry_attempts requests."""
     await store.pools.put(ON_DEMAND)
     await store.policies.put(spot_first(pools=("od-a",)))
+    fake_kube.put("deployments", ko.worker_deployment("m1", ON_DEMAND, KS), "apps", ns="fs")  # its manifests
     clock = SteppingClock()
     source = FakeMetricsSource()
     ctl = Controller(store, source, KubeNodes(kube_api, KS, clock), KubeReplicas(kube_api, KS, clock), clock,
@@ -244,13 +246,13 @@ async def test_api_bursts_of_429_500_409_lose_no_update_and_never_spin(
         for _ in range(rng.randint(1, 3)):
             kind = rng.choice(("429", "500", "409", "race"))
             if kind == "429":
-                fake_kube.inject(status=429, retry_after=2, path="/scale", times=rng.randint(1, 3))
+                fake_kube.inject(status=429, retry_after=2, path="od-a/scale", times=rng.randint(1, 3))
             elif kind == "500":
                 fake_kube.inject(status=500, times=rng.randint(1, 3))
             elif kind == "409":
                 fake_kube.inject(status=409, method="PUT", times=rng.randint(1, 2))
             else:
-                fake_kube.inject(method="PUT", path="/scale", action=racer)
+                fake_kube.inject(method="PUT", path="od-a/scale", action=racer)
         clock.slept.clear()
         start = len(fake_kube.requests)
         [d] = await ctl.tick() or [None]
@@ -259,7 +261,8 @@ async def test_api_bursts_of_429_500_409_lose_no_update_and_never_spin(
         failures = [r.status for r in seen if r.status in (429, 500)]
         waits = list(clock.slept)
         assert waits.count(2) >= failures.count(429)
-        assert len([w for w in waits if w >= 0.5]) >= len(failures)
+        # an operation that gave up (d is None) does not wait after its last failure
+        assert len([w for w in waits if w >= 0.5]) >= len(failures) - (d is None)
         if d is not None:  # None: the tick gave up (ActuatorError); the next one catches up
             dep = {x["metadata"]["name"]: x for x in fake_kube.objects("deployments", "apps")}
             target = {t.pool: t.replicas for t in d.pools}
@@ -271,3 +274,5 @@ async def test_api_bursts_of_429_500_409_lose_no_update_and_never_spin(
     assert dep["fs-m1-od-a"]["spec"]["replicas"] == {t.pool: t.replicas for t in last.pools}["od-a"]
     assert dep["fs-m1-od-a"]["metadata"].get("annotations", {}).get("touched") == "yes"
     assert sum(d is not None for d in decisions) >= 10
+    await ctl.nodes.close()  # type: ignore[attr-defined]
+    await ctl.replicas.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from kubernetes_asyncio import client
 
 from forescale.controller.actuators import kube_objects as ko
 from forescale.controller.actuators.kube_lease import KubeLease, micro_time
+from forescale.controller.actuators.kube_world import KubeWorld
 from forescale.controller.actuators.kubernetes import KubeNodes, KubeReplicas
 from forescale.controller.errors import ActuatorError
 from forescale.controller.settings import KubeSettings
@@ -19,46 +21,63 @@ S = KubeSettings(namespace="fs", retry_attempts=4, retry_base_s=0.5, retry_max_s
 GPU_POOL = SPOT.model_copy(update={"gpus_per_node": 4})
 
 
+@pytest.fixture
+async def world(kube_api) -> AsyncIterator[KubeWorld]:
+    w = KubeWorld(kube_api, S, SteppingClock())
+    yield w
+    await w.close()
+
+
 def scale_puts(fake: FakeKube) -> list[int]:
     return [r.status for r in fake.requests if r.method == "PUT" and r.path.endswith("/scale")]
 
 
-async def test_set_replicas_creates_pinned_deployment_then_scales(kube_api, fake_kube: FakeKube) -> None:
-    clock = SteppingClock()
-    reps = KubeReplicas(kube_api, S, clock)
+def worker(fake: FakeKube, pool=SPOT, replicas: int = 0) -> dict:
+    """forescale's own worker Deployment, as its manifests create it (the controller does not)."""
+    dep = ko.worker_deployment("m1", pool, S)
+    dep["spec"]["replicas"] = replicas
+    return fake.put("deployments", dep, "apps", ns="fs")
+
+
+async def test_set_replicas_scales_an_existing_target_and_never_creates(kube_api, fake_kube, world) -> None:
+    clock = world.clock
+    reps = KubeReplicas(kube_api, S, clock, world)
+    worker(fake_kube)
     await reps.set_replicas("m1", SPOT, 2)
-    [dep] = fake_kube.objects("deployments", "apps")
-    pod = dep["spec"]["template"]["spec"]
-    assert dep["metadata"]["name"] == "fs-m1-spot-a" and dep["spec"]["replicas"] == 2
-    assert pod["nodeSelector"] == {"forescale.io/pool": "spot-a"}
-    assert {
-        "key": "forescale.io/pool",
-        "operator": "Equal",
-        "value": "spot-a",
-        "effect": "NoSchedule",
-    } in pod["tolerations"]
+    assert scale_puts(fake_kube) == [200]
     fake_kube.ready_limit["fs-m1-spot-a"] = 3
     await reps.set_replicas("m1", SPOT, 5)
-    assert scale_puts(fake_kube) == [200]
+    assert scale_puts(fake_kube) == [200, 200]
+    await fake_kube.settle(world.cache.informers.values())
     got = await reps.replicas("m1", [SPOT, ON_DEMAND])
     assert got.by_pool["spot-a"].desired == 5 and got.by_pool["spot-a"].ready == 3
     assert got.by_pool["spot-a"].starting == 2 and got.by_pool["od-a"].desired == 0
+    assert world.problems["m1"] == [
+        "scale target Deployment fs/fs-m1-od-a not found: forescale never creates workloads; create it, "
+        "or name an existing object with a /scale subresource in the policy's `targets`"
+    ]
     await reps.set_replicas("m1", SPOT, 5)  # already there: no write
-    assert scale_puts(fake_kube) == [200]
+    assert scale_puts(fake_kube) == [200, 200]
+    with pytest.raises(ActuatorError) as exc:
+        await reps.set_replicas("m1", ON_DEMAND, 1)  # missing: an error, not a new Deployment
+    assert exc.value.kind == "target-missing"
+    assert [r for r in fake_kube.requests if r.method == "POST"] == []
+    assert [d["metadata"]["name"] for d in fake_kube.objects("deployments", "apps")] == ["fs-m1-spot-a"]
     assert clock.slept == []
 
 
-async def test_racing_writer_409_rereads_and_wins_without_losing_the_other_write(kube_api, fake_kube) -> None:
-    clock = SteppingClock()
-    reps = KubeReplicas(kube_api, S, clock)
-    await reps.set_replicas("m1", SPOT, 1)
-    dep = fake_kube.objects("deployments", "apps")[0]
+async def test_racing_writer_409_rereads_and_wins_without_losing_the_other_write(
+    kube_api, fake_kube, world
+) -> None:
+    clock = world.clock
+    reps = KubeReplicas(kube_api, S, clock, world)
+    dep = worker(fake_kube, replicas=1)
 
     def racer() -> None:  # someone labels the Deployment between our read and our write
         dep["metadata"].setdefault("annotations", {})["owner"] = "human"
         fake_kube.put("deployments", dep, "apps", ns="fs")
 
-    fake_kube.inject(method="PUT", path="/scale", action=racer)
+    fake_kube.inject(method="PUT", path="spot-a/scale", action=racer)
     await reps.set_replicas("m1", SPOT, 4)
     assert scale_puts(fake_kube) == [409, 200]
     assert clock.slept == [0.0]  # first conflict: re-read at once
@@ -66,41 +85,41 @@ async def test_racing_writer_409_rereads_and_wins_without_losing_the_other_write
     assert after["spec"]["replicas"] == 4 and after["metadata"]["annotations"] == {"owner": "human"}
 
 
-async def test_429_honours_retry_after_and_500_backs_off(kube_api, fake_kube: FakeKube) -> None:
-    clock = SteppingClock()
-    reps = KubeReplicas(kube_api, S, clock)
-    await reps.set_replicas("m1", SPOT, 1)
-    fake_kube.inject(status=429, retry_after=3, path="/scale", method="PUT")
-    fake_kube.inject(status=500, path="/scale", method="GET", times=2)
+async def test_429_honours_retry_after_and_500_backs_off(kube_api, fake_kube: FakeKube, world) -> None:
+    clock = world.clock
+    reps = KubeReplicas(kube_api, S, clock, world)
+    worker(fake_kube, replicas=1)
+    fake_kube.inject(status=429, retry_after=3, path="spot-a/scale", method="PUT")
+    fake_kube.inject(status=500, path="spot-a/scale", method="GET", times=2)
     await reps.set_replicas("m1", SPOT, 3)
     assert clock.slept == [0.5, 1.0, 3]  # two 500 backoffs, then the Retry-After of the 429
     assert fake_kube.objects("deployments", "apps")[0]["spec"]["replicas"] == 3
 
 
-async def test_persistent_errors_give_up_after_bounded_attempts(kube_api, fake_kube: FakeKube) -> None:
-    clock = SteppingClock()
-    reps = KubeReplicas(kube_api, S, clock)
-    await reps.set_replicas("m1", SPOT, 1)
-    before = len(fake_kube.requests)
-    fake_kube.inject(status=500, path="/scale", times=100)
+async def test_persistent_errors_give_up_after_bounded_attempts(kube_api, fake_kube: FakeKube, world) -> None:
+    clock = world.clock
+    reps = KubeReplicas(kube_api, S, clock, world)
+    worker(fake_kube, replicas=1)
+    fake_kube.inject(status=500, path="spot-a/scale", times=100)
     with pytest.raises(ActuatorError) as exc:
         await reps.set_replicas("m1", SPOT, 3)
     assert exc.value.kind == "kube-500"
-    assert len(fake_kube.requests) - before == S.retry_attempts
+    assert len([r for r in fake_kube.requests if r.path.endswith("/scale")]) == S.retry_attempts
     assert clock.slept == [0.5, 1.0, 2.0]
 
 
-async def test_forbidden_is_not_retried(kube_api, fake_kube: FakeKube) -> None:
-    clock = SteppingClock()
+async def test_forbidden_is_not_retried(kube_api, fake_kube: FakeKube, world) -> None:
+    clock = world.clock
     fake_kube.inject(status=403, times=10)
     with pytest.raises(ActuatorError) as exc:
-        await KubeReplicas(kube_api, S, clock).set_replicas("m1", SPOT, 1)
+        await KubeReplicas(kube_api, S, clock, world).set_replicas("m1", SPOT, 1)
     assert exc.value.kind == "kube-403" and clock.slept == [] and len(fake_kube.requests) == 1
 
 
-async def test_placeholders_fill_nodes_not_used_by_workers(kube_api, fake_kube: FakeKube) -> None:
-    clock = SteppingClock()
-    nodes, reps = KubeNodes(kube_api, S, clock), KubeReplicas(kube_api, S, clock)
+async def test_placeholders_fill_nodes_not_used_by_workers(kube_api, fake_kube: FakeKube, world) -> None:
+    clock = world.clock
+    nodes, reps = KubeNodes(kube_api, S, clock, world), KubeReplicas(kube_api, S, clock, world)
+    worker(fake_kube, GPU_POOL)
     await reps.set_replicas("m1", GPU_POOL, 5)  # 1 GPU each, 4 per node: 2 nodes in use
     await nodes.set_nodes("m1", GPU_POOL, 5, 5)
     deps = {d["metadata"]["name"]: d for d in fake_kube.objects("deployments", "apps")}
@@ -111,6 +130,7 @@ async def test_placeholders_fill_nodes_not_used_by_workers(kube_api, fake_kube: 
     assert pod["containers"][0]["resources"]["requests"] == {"nvidia.com/gpu": "4"}
     [pc] = fake_kube.objects("priorityclasses", "scheduling.k8s.io")
     assert pc["value"] < 0 and pc["preemptionPolicy"] == "Never"
+    await fake_kube.settle(world.cache.informers.values())
     await nodes.set_nodes("m1", GPU_POOL, 2, 5)
     assert fake_kube.objects("deployments", "apps")[1]["spec"]["replicas"] == 0
 
@@ -140,10 +160,11 @@ def pod(name: str, pool: str, role: str, node_name: str | None) -> dict:
             "status": {"phase": "Running" if node_name else "Pending"}}  # fmt: skip
 
 
-async def test_observe_nodes_lead_times_interruptions_and_launch_failures(kube_api, fake_kube) -> None:
-    clock = SteppingClock(start=1_700_000_000.0)
+async def test_observe_nodes_lead_times_interruptions_and_launch_failures(kube_api, fake_kube, world) -> None:
+    clock = world.clock
     t0 = clock.now()
-    nodes = KubeNodes(kube_api, S, clock)
+    nodes = KubeNodes(kube_api, S, clock, world)
+    worker(fake_kube)
     assert (await nodes.observe("m1", [SPOT], t0))[0].ready_nodes == 0  # first look: baseline
     fake_kube.put("nodes", node("n1", "spot-a", ready=True, created=t0 - 100, ready_at=t0 + 5))
     fake_kube.put("nodes", node("n2", "spot-a", ready=False, created=t0))
@@ -153,6 +174,7 @@ async def test_observe_nodes_lead_times_interruptions_and_launch_failures(kube_a
     for p in (pod("w1", "spot-a", "worker", "n1"), pod("w2", "spot-a", "worker", "n2"),
               pod("w3", "spot-a", "worker", "n3"), pod("ph1", "spot-a", "placeholder", None)):  # fmt: skip
         fake_kube.put("pods", p)
+    await fake_kube.settle(world.cache.informers.values())
     [obs] = await nodes.observe("m1", [SPOT], t0 + 15)
     assert (obs.ready_nodes, obs.starting_nodes, obs.draining_nodes) == (1, 2, 1)
     assert obs.lead_times_s == (105.0,) and obs.interruptions == 1
@@ -161,6 +183,7 @@ async def test_observe_nodes_lead_times_interruptions_and_launch_failures(kube_a
                                  "status": {"conditions": [{"type": "Launched", "status": "False",
                                                             "reason": "InsufficientCapacity"}]}},
                   group="karpenter.sh", version="v1")  # fmt: skip
+    await fake_kube.settle(world.cache.informers.values())
     [again] = await nodes.observe("m1", [SPOT], t0 + 30)
     assert again.lead_times_s == () and again.interruptions == 0  # each reported once
     assert again.insufficient_capacity_at == t0 + 30
@@ -185,6 +208,22 @@ async def test_lease_exactly_one_leader_and_takeover_after_expiry(kube_api, fake
 async def test_client_sends_strategic_merge_for_builtin_patch(kube_api, fake_kube: FakeKube) -> None:
     # documents the trap the actuator avoids by using PUT /scale with a resourceVersion
     apps = client.AppsV1Api(kube_api)
-    await KubeReplicas(kube_api, S, SteppingClock()).set_replicas("m1", SPOT, 1)
+    worker(fake_kube, replicas=1)
     await apps.patch_namespaced_deployment_scale("fs-m1-spot-a", "fs", {"spec": {"replicas": 2}})
     assert fake_kube.requests[-1].content_type == "application/strategic-merge-patch+json"
+
+
+async def test_a_write_the_cache_has_not_seen_is_not_mistaken_for_no_change(
+    kube_api, fake_kube, world
+) -> None:
+    """The watch may lag our own write: 2 -> 9 -> 2 in quick succession must end at 2."""
+    reps = KubeReplicas(kube_api, S, world.clock, world)
+    worker(fake_kube, replicas=2)
+    await reps.replicas("m1", [SPOT])  # the cache shows 2, and stays so: its watch is held up
+    [deployments] = [i for k, i in world.cache.informers.items() if k.endswith("/deployments")]
+    fake_kube.inject(method="GET", query="watch=true", delay_s=5)
+    await deployments.close()
+    await reps.set_replicas("m1", SPOT, 9)
+    await reps.set_replicas("m1", SPOT, 2)  # the cache still shows 2: it is written anyway
+    assert fake_kube.objects("deployments", "apps")[0]["spec"]["replicas"] == 2
+    assert scale_puts(fake_kube) == [200, 200]

@@ -24,6 +24,7 @@ class Kind:
     kind: str
     namespaced: bool
     custom: bool = False  # custom resources refuse strategic merge patches (415)
+    scale: bool = False  # has a /scale subresource (spec.replicas)
 
     @property
     def api_version(self) -> str:
@@ -35,7 +36,14 @@ KINDS = {
     for k in (
         Kind("", "v1", "pods", "Pod", True),
         Kind("", "v1", "nodes", "Node", False),
-        Kind("apps", "v1", "deployments", "Deployment", True),
+        Kind("apps", "v1", "deployments", "Deployment", True, scale=True),
+        Kind("apps", "v1", "statefulsets", "StatefulSet", True, scale=True),
+        # LeaderWorkerSet (multi-host replicas): a custom resource with /scale; a replica
+        # is a group of spec.leaderWorkerTemplate.size pods.
+        Kind("leaderworkerset.x-k8s.io", "v1", "leaderworkersets", "LeaderWorkerSet", True, True, True),
+        Kind("argoproj.io", "v1alpha1", "rollouts", "Rollout", True, custom=True, scale=True),
+        Kind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True),
+        Kind("keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", True, custom=True),
         Kind("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False),
         Kind("coordination.k8s.io", "v1", "leases", "Lease", True),
         Kind("karpenter.sh", "v1", "nodeclaims", "NodeClaim", False, custom=True),

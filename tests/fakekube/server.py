@@ -3,15 +3,18 @@
 What it keeps like the real one: resourceVersion (409 Conflict on stale PUT/PATCH
 preconditions), label selectors, the Deployment ``/scale`` subresource (autoscaling/v1
 Scale), list + watch (``ERROR`` event with 410 Gone for a resourceVersion older than the
-kept history), and patch content types: JSON patch and merge patch everywhere, strategic
-merge for built-in kinds only, anything else 415.
+kept history; ``BOOKMARK`` events at every change when asked, so tests can wait until a
+watch-fed cache has seen everything: ``settle``), and patch content types: JSON patch
+and merge patch everywhere, strategic merge for built-in kinds only, anything else 415.
 
 What it adds for tests: ``inject()`` faults (a status such as 429 with Retry-After or
 500, a delay, a connection reset) on matching requests, a log of every request, and
 direct server-side edits (``put``) standing in for kubelet, Karpenter or a human.
 
-Deployments' status follows spec at once (``status.replicas`` = spec, ``readyReplicas``
-capped by ``ready_limit[name]``), standing in for the Deployment controller.
+Kinds with ``/scale`` (Deployments, StatefulSets, the LeaderWorkerSet-like custom
+resource): status follows spec at once (``status.replicas`` = spec, ``readyReplicas``
+capped by ``ready_limit[name]``), standing in for their controllers. Discovery
+(``GET /api/v1``, ``GET /apis/{group}/{version}``) lists each kind and its ``/scale``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,12 +42,15 @@ class Fault:
     reset: bool = False
     method: str | None = None
     path: str | None = None  # substring of the request path
+    query: str | None = None  # substring of the query string (e.g. "watch=true")
     times: int = 1
     action: Callable[[], object] | None = None  # runs before the request is handled (a racing writer)
 
     def matches(self, request: web.Request) -> bool:
-        return (self.method is None or request.method == self.method) and (
-            self.path is None or self.path in request.path
+        return (
+            (self.method is None or request.method == self.method)
+            and (self.path is None or self.path in request.path)
+            and (self.query is None or self.query in request.query_string)
         )
 
 
@@ -62,6 +68,7 @@ class FakeKube:
         self.store = ObjectStore(now, history)
         self.faults: list[Fault] = []
         self.requests: list[Seen] = []
+        self.started = 0  # requests received, counted on arrival (a watch is logged when it ends)
         self.ready_limit: dict[str, int] = {}
         self.watch_timeout_s = 30.0
         self._runner: web.AppRunner | None = None
@@ -81,6 +88,15 @@ class FakeKube:
         if (kind, ns, name) in self.store.objects:
             return self.store.replace(kind, ns, name, obj, check_rv=False)
         return self.store.create(kind, ns, obj, server_side=True)
+
+    async def settle(self, informers: Iterable[Any], timeout_s: float = 10.0) -> None:
+        """Wait until every watch-fed cache (``kube_cache.Informer``) has seen the latest write."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not all(i.absent or (i.rv and int(i.rv) >= self.store.last_rv) for i in informers):
+            if loop.time() > deadline:
+                raise TimeoutError("caches did not catch up with the fake API server")
+            await asyncio.sleep(0.005)
 
     def objects(self, plural: str, group: str = "", version: str = "v1") -> list[Obj]:
         return self.store.list(KINDS[(group, version, plural)], None, None)
@@ -110,6 +126,7 @@ class FakeKube:
     async def _faults_mw(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        self.started += 1
         fault = next((f for f in self.faults if f.times > 0 and f.matches(request)), None)
         resp: web.StreamResponse
         if fault is not None:
@@ -134,6 +151,9 @@ class FakeKube:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
+            found = _discovery(request.path)
+            if found is not None and request.method == "GET":
+                return web.json_response(found)
             kind, ns, name, sub = _route(request.path)
             return await self._dispatch(request, kind, ns, name, sub)
         except ApiError as exc:
@@ -177,7 +197,7 @@ class FakeKube:
         raise ApiError(405, "MethodNotAllowed", request.method)
 
     async def _scale(self, request: web.Request, kind: Kind, ns: str, name: str) -> web.StreamResponse:
-        if kind.plural != "deployments":
+        if not kind.scale:
             raise ApiError(404, "NotFound", f"{kind.plural} have no scale subresource")
         dep = self.store.get(kind, ns, name)
         if request.method in ("PUT", "PATCH"):
@@ -195,8 +215,8 @@ class FakeKube:
         return web.json_response(_scale_of(dep))
 
     def _with_status(self, kind: Kind, obj: Obj) -> Obj:
-        """Stand-in for the Deployment controller: status follows spec at once."""
-        if kind.plural == "deployments":
+        """Stand-in for the workload controllers: status follows spec at once."""
+        if kind.scale:
             want = int((obj.get("spec") or {}).get("replicas", 1))
             obj.setdefault("spec", {})["replicas"] = want
             ready = min(want, self.ready_limit.get(obj["metadata"]["name"], want))
@@ -225,16 +245,67 @@ class FakeKube:
             last = int(since)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + float(q.get("timeoutSeconds", self.watch_timeout_s))
+        bookmarks = q.get("allowWatchBookmarks", "").lower() == "true"
         while True:
+            upto = self.store.last_rv
             for e in self.store.events_after(kind, ns, last, selector):
-                await resp.write(json.dumps({"type": e.type, "object": e.obj}).encode() + b"\n")
-                last = e.rv
+                if e.rv <= upto:
+                    await resp.write(json.dumps({"type": e.type, "object": e.obj}).encode() + b"\n")
+                    last = e.rv
+            if bookmarks and last < upto:  # at every change (a real server: about once a minute)
+                mark = {
+                    "kind": kind.kind,
+                    "apiVersion": kind.api_version,
+                    "metadata": {"resourceVersion": str(upto)},
+                }
+                await resp.write(json.dumps({"type": "BOOKMARK", "object": mark}).encode() + b"\n")
+                last = upto
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return resp
             async with self.store.changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.store.changed.wait(), remaining)
+                if (
+                    self.store.last_rv == upto
+                ):  # a write during our writes above: no wait (its wake-up passed)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.store.changed.wait(), remaining)
+
+
+def _discovery(path: str) -> Obj | None:
+    """An APIResourceList for ``/api/v1`` or ``/apis/{group}/{version}``, else None."""
+    parts = [p for p in path.split("/") if p]
+    if parts == ["api", "v1"]:
+        group, version = "", "v1"
+    elif len(parts) == 3 and parts[0] == "apis":
+        group, version = parts[1], parts[2]
+    else:
+        return None
+    kinds = [k for k in KINDS.values() if (k.group, k.version) == (group, version)]
+    if not kinds:
+        raise ApiError(404, "NotFound", f"no API group {path}")
+    resources = []
+    for k in kinds:
+        resources.append(
+            {
+                "name": k.plural,
+                "kind": k.kind,
+                "namespaced": k.namespaced,
+                "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+            }
+        )
+        if k.scale:
+            resources.append(
+                {
+                    "name": f"{k.plural}/scale",
+                    "kind": "Scale",
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "namespaced": True,
+                    "verbs": ["get", "update", "patch"],
+                }
+            )
+    gv = f"{group}/{version}" if group else version
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 
 
 def _too_old(store: ObjectStore, since: int) -> bool:
@@ -282,6 +353,8 @@ def _patched(request: web.Request, kind: Kind, current: Obj, patch: Any) -> Obj:
 def _scale_of(dep: Obj) -> Obj:
     meta = dep["metadata"]
     labels = (dep["spec"].get("selector") or {}).get("matchLabels") or {}
+    if dep.get("kind") == "LeaderWorkerSet":  # LWS labels its pods with its name
+        labels = {"leaderworkerset.sigs.k8s.io/name": meta["name"]}
     return {
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion")},

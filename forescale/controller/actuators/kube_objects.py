@@ -1,16 +1,19 @@
-"""Kubernetes objects forescale creates, and how it reads nodes (pure functions on dicts).
+"""Kubernetes objects forescale creates, and how it reads nodes and workloads (pure functions on dicts).
 
-- a worker Deployment per model x pool, pinned to the pool by node selector and tolerating
-  the pool's taint (and the GPU taint), scaled only through ``/scale``;
+- scale targets are the user's (see kube_targets): never created or edited here;
 - a placeholder Deployment per model x pool: pause pods of a negative-priority class that
   request a whole node's GPUs, so Karpenter / Cluster Autoscaler bring nodes up ahead of
   demand and real pods preempt them;
-- node classification: ready, starting, or draining (interruption signals below).
+- node classification: ready, starting, or draining (interruption signals below);
+- names and label values derived from free-text model names, encoded safely.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import math
+import re
 from typing import Any
 
 from forescale.controller.settings import KubeSettings
@@ -34,12 +37,40 @@ INTERRUPTION_TAINTS = frozenset({
 INTERRUPTION_CONDITIONS = frozenset({"SpotInterruption", "TerminationNotice", "ImpendingNodeTermination"})
 
 
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def label_value(text: str) -> str:
+    """``text`` as a label value: itself when valid, else a readable prefix and a hash of
+    the whole (model names are free text: ``meta-llama/Llama-3.1-8B-Instruct``)."""
+    if _LABEL_VALUE.match(text):
+        return text
+    readable = re.sub(r"[^-A-Za-z0-9_.]+", "_", text)[:50].strip("-_.")
+    return f"{readable}-{_digest(text)}" if readable else _digest(text)
+
+
+def dns_name(*parts: str) -> str:
+    """Parts joined with ``-`` as a DNS-1123 label (object names): as is when valid, else
+    lowercased, cleaned, truncated, with a hash of the original so names never collide."""
+    joined = "-".join(parts)
+    if _DNS_LABEL.match(joined):
+        return joined
+    readable = re.sub(r"[^-a-z0-9]+", "-", joined.lower())[:52].strip("-")
+    return f"{readable}-{_digest(joined)}" if readable else f"fs-{_digest(joined)}"
+
+
 def worker_name(model: str, pool: str) -> str:
-    return f"fs-{model}-{pool}"
+    """The default scale target of a model in a pool (forescale's own worker manifests)."""
+    return dns_name("fs", model, pool)
 
 
 def placeholder_name(model: str, pool: str) -> str:
-    return f"fs-placeholder-{model}-{pool}"
+    return dns_name("fs-placeholder", model, pool)
 
 
 def _placement(pool: PoolSpec, s: KubeSettings) -> Obj:
@@ -64,7 +95,10 @@ def _deployment(name: str, labels: dict[str, str], pod_spec: Obj, replicas: int)
 
 
 def worker_deployment(model: str, pool: PoolSpec, s: KubeSettings) -> Obj:
-    labels = {MODEL_LABEL: model, s.pool_label: pool.name, ROLE_LABEL: "worker"}
+    """The shape of forescale's own worker Deployment in a pool (deploy/ is checked against
+    it). The controller never creates it: the shipped manifests do, and the controller
+    scales it as the default target."""
+    labels = {MODEL_LABEL: label_value(model), s.pool_label: pool.name, ROLE_LABEL: "worker"}
     gpus = {s.gpu_resource: str(s.gpus_per_replica)} if s.gpus_per_replica else {}
     container = {
         "name": "worker",
@@ -78,7 +112,7 @@ def worker_deployment(model: str, pool: PoolSpec, s: KubeSettings) -> Obj:
 
 
 def placeholder_deployment(model: str, pool: PoolSpec, s: KubeSettings, replicas: int) -> Obj:
-    labels = {MODEL_LABEL: model, s.pool_label: pool.name, ROLE_LABEL: "placeholder"}
+    labels = {MODEL_LABEL: label_value(model), s.pool_label: pool.name, ROLE_LABEL: "placeholder"}
     gpus = {s.gpu_resource: str(pool.gpus_per_node)}
     container = {
         "name": "pause",
@@ -104,12 +138,24 @@ def priority_class(s: KubeSettings) -> Obj:
     }
 
 
-def gpus_per_worker(deployment: Obj | None, s: KubeSettings) -> int:
-    """GPUs one worker pod of this Deployment requests (its template is the truth)."""
-    if deployment is None:
-        return s.gpus_per_replica
-    containers = deployment["spec"]["template"]["spec"].get("containers", [])
-    return sum(int((c.get("resources") or {}).get("requests", {}).get(s.gpu_resource, 0)) for c in containers)
+def pod_gpus(pod_spec: Obj | None, gpu_resource: str) -> int:
+    """GPUs one pod of this template takes: requests, else limits (for extended resources
+    a limit alone implies the same request), summed over containers."""
+    total = 0
+    for c in (pod_spec or {}).get("containers") or []:
+        res = c.get("resources") or {}
+        value = (res.get("requests") or {}).get(gpu_resource, (res.get("limits") or {}).get(gpu_resource, 0))
+        total += int(value)
+    return total
+
+
+def nodes_for(replicas: int, pods_per_replica: int, gpus_per_pod: int, gpus_per_node: int) -> int:
+    """Nodes ``replicas`` take when each is ``pods_per_replica`` pods of ``gpus_per_pod``
+    GPUs (a multi-host replica spans nodes; pods of one GPU each pack onto a node)."""
+    if replicas <= 0:
+        return 0
+    per_node = max(1, gpus_per_node // max(1, gpus_per_pod))
+    return math.ceil(replicas * pods_per_replica / per_node)
 
 
 def parse_time(value: Any) -> float | None:

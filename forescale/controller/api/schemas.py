@@ -77,6 +77,9 @@ class ModelStatus(BaseModel):
     pools: list[PoolStatus]
     last_decision: Decision | None
     last_decision_age_s: float | None
+    target_problems: list[str] = Field(
+        default_factory=list, description="Scale targets missing, without /scale, or scaled by an HPA/KEDA."
+    )
 
 
 class Status(BaseModel):

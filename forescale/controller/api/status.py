@@ -8,6 +8,8 @@ the node provider's ``observe``, which consumes interruption events meant for th
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from aiohttp import web
 
 from forescale.controller.api import audit
@@ -28,6 +30,13 @@ from forescale.core.ports import PoolReplicas, ReplicaCounts
 from forescale.queue import heartbeat
 
 MAX_LIMIT = 1000
+
+
+@runtime_checkable
+class _TargetReports(Protocol):
+    """A replica setter that knows what is wrong with a model's scale targets (Kubernetes)."""
+
+    def target_problems(self, model: str) -> list[str]: ...
 
 
 async def _replicas(deps: ApiDeps, spec: PolicySpec, pools: list[PoolSpec], now: float) -> PoolReplicas:
@@ -88,6 +97,9 @@ async def model_status(deps: ApiDeps, spec: PolicySpec, all_pools: list[PoolSpec
         pools=pool_rows,
         last_decision=decision,
         last_decision_age_s=now - decision.at if decision else None,
+        target_problems=(
+            deps.replicas.target_problems(spec.model) if isinstance(deps.replicas, _TargetReports) else []
+        ),
     )
 
 
