@@ -11,13 +11,14 @@ from forescale.cliutil import CliError
 from forescale.sim.engine import Run, Simulation
 from forescale.sim.metrics import summarize
 from forescale.sim.oracle import need, oracle_run
+from forescale.sim.peers import PEERS, run_peer
 from forescale.sim.policies import CorePolicy, HpaPolicy, StaticPolicy
 from forescale.sim.scenario import Scenario
 from forescale.traces import Trace
 
 # `forescale-on-demand` is `forescale` with the spot pools taken away: the baseline for
 # what spot saves.
-POLICY_NAMES = ("forescale", "hpa", "static", "oracle", "forescale-on-demand")
+POLICY_NAMES = ("forescale", "hpa", "static", "oracle", "forescale-on-demand", *PEERS)
 
 
 @dataclass
@@ -62,6 +63,8 @@ def run_policy(
 ) -> Run:
     if name == "oracle":
         return oracle_run(scenario, demand)
+    if name in PEERS:
+        return run_peer(name, scenario, demand, start)
     if name == "static":
         return Simulation(scenario, demand, start).run(StaticPolicy(scenario, peak))
     if name == "hpa":
