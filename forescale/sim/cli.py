@@ -49,12 +49,14 @@ def _simulate(args: argparse.Namespace) -> int:
     import forescale.prescaler  # noqa: F401  (registers the forecasters)
     from forescale.prescaler.base import FORECASTERS
     from forescale.sim.frontier_plot import write_frontier_plot
+    from forescale.sim.llm_replica import add_llm_results
     from forescale.sim.report import summary_table, write_html, write_plots
     from forescale.sim.run import parse_policies, simulate
     from forescale.sim.scenario import load_scenario
     from forescale.sim.sweep import run_sweep
     from forescale.sim.sweep import summary_table as sweep_table
     from forescale.traces import trace_from_args
+    from forescale.traces.tokens import token_trace_from_args
 
     # Everything is read and checked before anything is written.
     policies = parse_policies(args.policies)
@@ -67,6 +69,8 @@ def _simulate(args: argparse.Namespace) -> int:
     trace = trace_from_args(args)
     outcome = simulate(trace, scenario, policies, forecaster=args.forecaster, refit_s=args.refit)
     outcome.results["trace"]["scenario_file"] = str(args.scenario)
+    if scenario.llm is not None:  # TTFT/TPOT per policy from the trace's token counts
+        add_llm_results(outcome, scenario.llm, token_trace_from_args(args))
     sweep = run_sweep(outcome, policies, args.forecaster, args.refit) if args.sweep else None
     if sweep is not None:
         outcome.results["sweep"] = sweep

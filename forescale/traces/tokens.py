@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,3 +125,17 @@ def _rescale(
     t = times[src] + np.where(first, 0.0, rng.random(len(src)))
     order = np.argsort(t, kind="stable")
     return t[order], prompt[src][order], output[src][order]
+
+
+def token_trace_from_args(args: Any) -> TokenTrace:
+    """The token trace the shared trace flags name (``--prompt-column``, ``--output-column``)."""
+    if getattr(args, "time_scale", 1.0) != 1.0:
+        raise TraceError(f"{args.trace}: --time-scale is not supported with token traces (the llm model)")
+    return load_token_trace(
+        args.trace,
+        time_column=args.time_column,
+        prompt_column=args.prompt_column,
+        output_column=args.output_column,
+        time_unit=args.time_unit,
+        rate_scale=args.rate_scale,
+    )
