@@ -15,6 +15,10 @@ Knobs (utilisations are of the model's service rate):
   the forecast floor off, over the target: the frontier with and without the forecast;
 - ``clairvoyant``: headroom, and the target at no headroom.
 
+Both forecast-driven series also run with ``prescale.scale_down_window_s`` 60 s at two
+targets: releasing capacity sooner is where a good forecast pays (see
+docs/designs/fair-evaluation.md).
+
 ``oracle`` and ``static`` have no knob: one point each. Attainment is the smallest over
 the SLOs a run reports (one latency SLO today).
 """
@@ -38,6 +42,8 @@ KEDA_WAITING = (1.0, 2.0, 5.0, 10.0, 20.0)
 CLAIRVOYANT_HEADROOMS = (0.1, 0.25, 0.5)
 CLAIRVOYANT_UTILISATIONS = (0.7, 0.8, 0.9, 0.95)
 PRESCALE_OFF = "forescale (prescale off)"
+DOWN_S = 60.0
+DOWN_UTILISATIONS = (0.75, 0.9)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,18 @@ def settings(scenario: Scenario, policies: list[str]) -> list[Setting]:
                 )
                 for u in UTILISATIONS
             ]
+            # What the forecast buys on the way down: a short scale-down window while a
+            # fresh forecast covers the lead time (prescale.scale_down_window_s).
+            out += [
+                Setting(
+                    name,
+                    name,
+                    f"target {u:.0%} down {DOWN_S:g}s",
+                    {"target_rps_per_replica": u * mu},
+                    {"scale_down_window_s": DOWN_S},
+                )
+                for u in DOWN_UTILISATIONS
+            ]
             if name == "forescale":
                 out += [
                     Setting(
@@ -101,6 +119,17 @@ def settings(scenario: Scenario, policies: list[str]) -> list[Setting]:
             out += [
                 Setting(name, name, f"target {u:.0%} +0%", {"target_rps_per_replica": u * mu}, knob=0.0)
                 for u in CLAIRVOYANT_UTILISATIONS
+            ]
+            out += [
+                Setting(
+                    name,
+                    name,
+                    f"target {u:.0%} down {DOWN_S:g}s",
+                    {"target_rps_per_replica": u * mu},
+                    {"scale_down_window_s": DOWN_S},
+                    knob=0.0,
+                )
+                for u in DOWN_UTILISATIONS
             ]
         elif name in ("oracle", "static"):
             out.append(Setting(name, name, "-"))
