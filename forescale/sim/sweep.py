@@ -170,6 +170,7 @@ def run_sweep(outcome: Outcome, policies: list[str], forecaster: str, refit_s: f
         "points": points,
         "frontier": {name: pareto(pts) for name, pts in points.items()},
         "cost_to_reach": {f"{x:.2%}": {n: cost_to_reach(p, x) for n, p in points.items()} for x in LEVELS},
+        "below_forescale": below(points, "forescale"),
     }
 
 
@@ -179,6 +180,25 @@ def pareto(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for p in sorted(points, key=lambda p: (p["cost_usd"], -p["slo_attainment"])):
         if not out or p["slo_attainment"] > out[-1]["slo_attainment"]:
             out.append(p)
+    return out
+
+
+def below(points: dict[str, list[dict[str, Any]]], ours: str) -> list[dict[str, Any]]:
+    """Peer points no point of ``ours`` matches (as cheap or cheaper with as high or higher
+    attainment): the goal is that there are none. The bounds (oracle, clairvoyant) and
+    forescale's own variants are not peers."""
+    mine = points.get(ours, [])
+    skip = {ours, "oracle", "clairvoyant", PRESCALE_OFF, "static"}
+    out = []
+    for name, pts in points.items():
+        if name in skip or not mine:
+            continue
+        for p in pts:
+            covered = any(
+                f["cost_usd"] <= p["cost_usd"] and f["slo_attainment"] >= p["slo_attainment"] for f in mine
+            )
+            if not covered:
+                out.append({"policy": name, **p})
     return out
 
 
@@ -204,4 +224,8 @@ def summary_table(sweep: dict[str, Any]) -> str:
                 cells.append(f"${p['cost_usd']:,.0f}{ratio} ({p['label']})")
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    if "forescale" in sweep["points"]:
+        peers = sweep.get("below_forescale", [])
+        lines.append(f"peer points forescale's sweep does not match: {len(peers)}")
+    return "\n".join(lines)

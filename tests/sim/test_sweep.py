@@ -9,7 +9,7 @@ import pytest
 from sim_helpers import base_scenario, scenario
 from test_cli import run_cli
 
-from forescale.sim.sweep import PRESCALE_OFF, cost_to_reach, pareto, settings
+from forescale.sim.sweep import PRESCALE_OFF, below, cost_to_reach, pareto, settings
 
 
 def pt(att: float, cost: float) -> dict[str, float]:
@@ -26,6 +26,18 @@ def test_cost_to_reach_is_the_cheapest_point_at_or_above_the_level() -> None:
     assert cost_to_reach(points, 0.999) == pt(0.9995, 12)
     assert cost_to_reach(points, 0.99) == pt(0.99, 10)
     assert cost_to_reach(points, 0.9999) is None
+
+
+def test_peer_points_below_forescale_are_listed() -> None:
+    points = {
+        "forescale": [pt(0.99, 10), pt(0.999, 14)],
+        "hpa-karpenter": [pt(0.98, 9), pt(0.99, 11), pt(0.999, 12)],
+        "clairvoyant": [pt(1.0, 1)],
+    }
+    assert below(points, "forescale") == [
+        {"policy": "hpa-karpenter", **pt(0.98, 9)},
+        {"policy": "hpa-karpenter", **pt(0.999, 12)},
+    ]
 
 
 def test_each_policy_sweeps_its_knob() -> None:
@@ -46,7 +58,7 @@ def test_simulate_sweep_writes_points_frontier_and_summary(
     assert run_cli(tmp_path, "--policies", "hpa-karpenter,keda-queue,oracle", "--sweep") == 0
     out = tmp_path / "out"
     sweep = json.loads((out / "results.json").read_text())["sweep"]
-    assert set(sweep) == {"points", "frontier", "cost_to_reach"}
+    assert set(sweep) == {"points", "frontier", "cost_to_reach", "below_forescale"}
     assert len(sweep["points"]["hpa-karpenter"]) == 5
     assert len(sweep["points"]["keda-queue"]) == 5
     for name, front in sweep["frontier"].items():
