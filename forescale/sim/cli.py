@@ -49,7 +49,7 @@ def _simulate(args: argparse.Namespace) -> int:
     import forescale.prescaler  # noqa: F401  (registers the forecasters)
     from forescale.prescaler.base import FORECASTERS
     from forescale.sim.frontier_plot import write_frontier_plot
-    from forescale.sim.llm_replica import add_llm_results
+    from forescale.sim.llm_replica import add_llm_results, slo_attainments
     from forescale.sim.report import summary_table, write_html, write_plots
     from forescale.sim.run import parse_policies, simulate
     from forescale.sim.scenario import load_scenario
@@ -69,9 +69,12 @@ def _simulate(args: argparse.Namespace) -> int:
     trace = trace_from_args(args)
     outcome = simulate(trace, scenario, policies, forecaster=args.forecaster, refit_s=args.refit)
     outcome.results["trace"]["scenario_file"] = str(args.scenario)
+    more_slos = None
     if scenario.llm is not None:  # TTFT/TPOT per policy from the trace's token counts
-        add_llm_results(outcome, scenario.llm, token_trace_from_args(args))
-    sweep = run_sweep(outcome, policies, args.forecaster, args.refit) if args.sweep else None
+        tokens = token_trace_from_args(args)
+        add_llm_results(outcome, scenario.llm, tokens)
+        more_slos = slo_attainments(scenario.llm, tokens, outcome.start)
+    sweep = run_sweep(outcome, policies, args.forecaster, args.refit, more_slos) if args.sweep else None
     if sweep is not None:
         outcome.results["sweep"] = sweep
     out.parent.mkdir(parents=True, exist_ok=True)

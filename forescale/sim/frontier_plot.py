@@ -51,7 +51,7 @@ def write_frontier_plot(sweep: dict[str, Any], folder: Path, name: str = "fronti
     ax.legend(fontsize=7)
     # The summary the user asks for, under the plot (report.html shows the images only).
     table.axis("off")
-    table.text(0, 1, summary_table(sweep), family="monospace", fontsize=7, va="top")
+    table.text(0, 1, summary_table(sweep), family="monospace", fontsize=7, va="top", parse_math=False)
     fig.tight_layout()
     fig.savefig(folder / name, dpi=90)
     plt.close(fig)

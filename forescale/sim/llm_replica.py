@@ -24,6 +24,7 @@ chat traffic on a hundred replicas in seconds. Requests unserved at the end miss
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from forescale.core.tokens import ReplicaTokens
 from forescale.traces.tokens import TokenTrace
 
 if TYPE_CHECKING:
+    from forescale.sim.engine import Run
     from forescale.sim.run import Outcome
 
 
@@ -227,3 +229,15 @@ def add_llm_results(outcome: Outcome, llm: LlmScenario, trace: TokenTrace) -> No
     """Each policy's TTFT/TPOT attainment into ``results.json`` (``policies.<name>.llm``)."""
     for name, row in outcome.results["policies"].items():
         row["llm"] = llm_summary(llm, trace, outcome.start, outcome.runs[name].ready)
+
+
+def slo_attainments(llm: LlmScenario, trace: TokenTrace, origin: float) -> Callable[[Run], dict[str, float]]:
+    """For the sweep: a run's attainment of each token SLO the scenario sets."""
+
+    def score(run: Run) -> dict[str, float]:
+        got = llm_summary(llm, trace, origin, run.ready)
+        return {
+            name: float(got[name]["attainment"]) for name in ("ttft", "tpot") if "attainment" in got[name]
+        }
+
+    return score

@@ -20,21 +20,24 @@ targets: releasing capacity sooner is where a good forecast pays (see
 docs/designs/fair-evaluation.md).
 
 ``oracle`` and ``static`` have no knob: one point each. Attainment is the smallest over
-the SLOs a run reports (one latency SLO today).
+the SLOs: the latency SLO, and TTFT and TPOT when the scenario has an ``llm`` section.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from forescale.sim.engine import Run
 from forescale.sim.metrics import summarize
 from forescale.sim.peers import PEERS, run_peer
 from forescale.sim.run import Outcome, run_policy
 from forescale.sim.scenario import Scenario
 
 LEVELS = (0.99, 0.999, 0.9999)
+MoreSlos = Callable[[Run], dict[str, float]]
 UTILISATIONS = (0.5, 0.6, 0.7, 0.8, 0.9)
 QUANTILES = (0.5, 0.9, 0.99)
 HEADROOMS = (0.0, 0.25)
@@ -145,8 +148,12 @@ def with_spec(scenario: Scenario, s: Setting) -> Scenario:
     return scenario.model_copy(update={"policy": spec}) if spec is not scenario.policy else scenario
 
 
-def run_sweep(outcome: Outcome, policies: list[str], forecaster: str, refit_s: float) -> dict[str, Any]:
-    """Run every setting on the outcome's demand; the ``sweep`` section of results.json."""
+def run_sweep(
+    outcome: Outcome, policies: list[str], forecaster: str, refit_s: float, more_slos: MoreSlos | None = None
+) -> dict[str, Any]:
+    """Run every setting on the outcome's demand; the ``sweep`` section of results.json.
+    ``more_slos(run)``: attainment of further SLOs (TTFT, TPOT); a point's attainment is
+    then the smallest over all of them."""
     sc0, demand, start = outcome.scenario, outcome.demand, outcome.start
     peak = int(outcome.need.max()) if len(outcome.need) else 0
     oracle = outcome.runs["oracle"].cost_usd if "oracle" in outcome.runs else math.nan
@@ -159,9 +166,11 @@ def run_sweep(outcome: Outcome, policies: list[str], forecaster: str, refit_s: f
             run = run_policy(s.policy, sc, demand, start, peak, forecaster, refit_s)
         row = summarize(sc, demand, run)
         cost = float(row["cost_usd"] or 0.0)
+        per_slo = {"latency": float(row["slo_attainment"] or 0.0), **(more_slos(run) if more_slos else {})}
         points.setdefault(s.series, []).append({
             "label": s.label,
-            "slo_attainment": float(row["slo_attainment"] or 0.0),
+            "slo_attainment": min(per_slo.values()),
+            "per_slo": per_slo,
             "cost_usd": cost,
             "cost_vs_oracle": cost / oracle if oracle > 0 else None,
             "spot_fraction": row["spot_fraction"],

@@ -85,8 +85,12 @@ def test_simulate_reports_ttft_and_tpot_per_policy(tmp_path: Path) -> None:
     )
     out = tmp_path / "out"
     args = ["simulate", "--trace", str(trace), "--scenario", str(sc), "--out", str(out)]
-    assert main([*args, "--policies", "hpa-karpenter,oracle"]) == 0
-    rows = json.loads((out / "results.json").read_text())["policies"]
+    assert main([*args, "--policies", "hpa-karpenter,oracle", "--sweep"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    rows = results["policies"]
+    for p in results["sweep"]["points"]["hpa-karpenter"]:  # the frontier counts every SLO
+        assert set(p["per_slo"]) == {"latency", "ttft", "tpot"}
+        assert p["slo_attainment"] == min(p["per_slo"].values())
     for row in rows.values():
         assert set(row["llm"]) == {"ttft", "tpot", "unserved"}
         assert 0 <= row["llm"]["ttft"]["attainment"] <= 1
