@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+import forescale.prescaler.baselines  # noqa: F401  (registers arima and ets)
 from forescale.core.model import Forecast
 from forescale.prescaler.base import RateSeries, get_forecaster
 from forescale.prescaler.forecasters import DAY_S

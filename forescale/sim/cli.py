@@ -31,8 +31,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--policies",
         default="forescale,hpa,static,oracle",
-        help="Comma-separated: forescale, hpa, static, oracle, forescale-on-demand.",
+        help="Comma-separated: forescale, hpa, static, oracle, forescale-on-demand, hpa-karpenter, "
+        "keda-queue, keda-concurrency, clairvoyant, hpa-ondemand.",
     )
+    p.add_argument("--sweep", action="store_true", help="Also run each policy over its main knob: frontier.")
     p.add_argument("--out", required=True, help="Folder for results.json, report.html and PNGs.")
     p.add_argument(
         "--forecaster", default="seasonal-naive", help="Forecaster for `forescale` (default seasonal-naive)."
@@ -50,10 +52,15 @@ def _simulate(args: argparse.Namespace) -> int:
     import forescale.prescaler  # noqa: F401  (registers the forecasters)
     from forescale.prescaler.base import FORECASTERS
     from forescale.progress import progress
+    from forescale.sim.frontier_plot import write_frontier_plot
+    from forescale.sim.llm_replica import add_llm_results, slo_attainments
     from forescale.sim.report import summary_table, write_html, write_plots
     from forescale.sim.run import parse_policies, simulate
     from forescale.sim.scenario import load_scenario
+    from forescale.sim.sweep import run_sweep
+    from forescale.sim.sweep import summary_table as sweep_table
     from forescale.traces import trace_from_args
+    from forescale.traces.tokens import token_trace_from_args
 
     # Everything is read and checked before anything is written.
     policies = parse_policies(args.policies)
@@ -70,17 +77,29 @@ def _simulate(args: argparse.Namespace) -> int:
             trace, scenario, policies, forecaster=args.forecaster, refit_s=args.refit, progress=report
         )
     outcome.results["trace"]["scenario_file"] = str(args.scenario)
+    more_slos = None
+    if scenario.llm is not None:  # TTFT/TPOT per policy from the trace's token counts
+        tokens = token_trace_from_args(args)
+        add_llm_results(outcome, scenario.llm, tokens)
+        more_slos = slo_attainments(scenario.llm, tokens, outcome.start)
+    sweep = run_sweep(outcome, policies, args.forecaster, args.refit, more_slos) if args.sweep else None
+    if sweep is not None:
+        outcome.results["sweep"] = sweep
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     publish_mode(tmp)  # mkdtemp makes 0700; --out is a folder like any other the user makes
     try:
         images = write_plots(outcome, tmp)
+        if sweep is not None:
+            images.append(write_frontier_plot(sweep, tmp))
         write_html(outcome.results, images, tmp / "report.html")
         (tmp / "results.json").write_text(json.dumps(outcome.results, indent=2) + "\n")
         _publish(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(summary_table(outcome.results))
+    if sweep is not None:
+        print(sweep_table(sweep))
     print(f"wrote {out / 'results.json'} and {out / 'report.html'}")
     return 0
 

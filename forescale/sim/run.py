@@ -12,13 +12,14 @@ from forescale.cliutil import CliError
 from forescale.sim.engine import Run, Simulation
 from forescale.sim.metrics import summarize
 from forescale.sim.oracle import need, oracle_run
+from forescale.sim.peers import PEERS
 from forescale.sim.policies import CorePolicy, HpaPolicy, StaticPolicy
 from forescale.sim.scenario import Scenario
 from forescale.traces import Trace
 
 # `forescale-on-demand` is `forescale` with the spot pools taken away: the baseline for
 # what spot saves.
-POLICY_NAMES = ("forescale", "hpa", "static", "oracle", "forescale-on-demand")
+POLICY_NAMES = ("forescale", "hpa", "static", "oracle", "forescale-on-demand", *PEERS)
 
 
 @dataclass
@@ -89,7 +90,9 @@ def run_policy(
     if name == "forescale-on-demand":
         scenario = on_demand_only(scenario)
     policy: Any
-    if name == "static":
+    if name in PEERS:
+        policy = PEERS[name](scenario, demand, start, None)
+    elif name == "static":
         policy = StaticPolicy(scenario, peak)
     elif name == "hpa":
         policy = HpaPolicy(scenario)

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from forescale.cliutil import CliError, yaml_line, yaml_reason
 from forescale.core.model import NAME_PATTERN, Frozen, PolicySpec, PoolSpec
+from forescale.sim.llm_replica import LlmScenario
 
 
 class LaunchDelay(Frozen):
@@ -114,6 +115,7 @@ class Scenario(Frozen):
     model: ModelScenario
     pools: tuple[PoolScenario, ...] = Field(min_length=1)
     policy: PolicySpec
+    llm: LlmScenario | None = None  # token-level replica model and TTFT/TPOT SLOs (llm_replica.py)
 
     @model_validator(mode="before")
     @classmethod

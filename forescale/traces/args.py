@@ -26,6 +26,8 @@ def add_trace_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("s", "ms", "iso"),
         help="Epoch seconds, epoch milliseconds or datetime text (default: guessed).",
     )
+    group.add_argument("--prompt-column", help="Prompt tokens per request (default: found by name).")
+    group.add_argument("--output-column", help="Output tokens per request (default: found by name).")
     group.add_argument("--rate-scale", type=float, default=1.0, help="Multiply demand by this (default 1).")
     group.add_argument(
         "--time-scale",
