@@ -243,6 +243,9 @@ class PoolObservation(Frozen):
     starting_nodes: int = Field(default=0, ge=0, description="Requested, not yet ready.")
     draining_nodes: int = Field(default=0, ge=0, description="Interruption notice received.")
     ready_replicas: int = Field(default=0, ge=0)
+    replicas: int = Field(
+        default=0, ge=0, description="Replicas of the model requested in this pool now (ready or not)."
+    )
     insufficient_capacity_at: float | None = Field(
         default=None, description="Last insufficient-capacity error, epoch s."
     )

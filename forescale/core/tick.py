@@ -1,0 +1,187 @@
+"""``plan_tick``: one tick for every model, with one reservation ledger, as ordered commands.
+
+The controller, the simulator and the local provider all run this tick; they differ only
+in where observations come from and in the ports that carry the commands out
+(``core/execute.py``). Karpenter's shape: methods compute commands, one queue runs them.
+
+Order, and why:
+
+- Models are decided in a fixed order (by model name), so a tick is reproducible and a
+  reservation two models both want goes the same way every time.
+- One ``ReservationLedger`` goes through all of them. Before anyone decides, each model
+  holds the reserved nodes it already has (ready or starting, in model order, never past
+  the reservation), so nobody plans onto a node another model is using; then each model in
+  turn plans with what is free to it and its reserved targets become its holding. Without
+  this, two models sharing a reservation each planned onto all of it.
+- Commands: for each pool of each model, shrinking means replicas first (never take a
+  node from under a serving replica), growing means nodes first (capacity before the
+  replicas that need it). All shrinking commands of the tick come before all growing
+  ones: capacity one model releases (a reserved node) is released before another is
+  asked to take it.
+
+Dry-run decisions issue no commands. A model whose policy is unknown is reported in
+``TickPlan.errors``, keeps its holdings and issues nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from forescale.core.ledger import ReservationLedger
+from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
+from forescale.core.policy import UnknownPolicy, decide
+
+TickDecideFn = Callable[
+    [Observation, PolicySpec, Sequence[PoolSpec], PolicyState, ReservationLedger | None],
+    tuple[Decision, PolicyState],
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SetNodes:
+    """Ask for ``nodes`` healthy nodes of ``pool`` for ``model``, to carry ``replicas``."""
+
+    model: str
+    pool: str
+    nodes: int
+    replicas: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetReplicas:
+    """Scale ``model`` in ``pool`` to ``replicas`` (an absolute count: repeating is harmless)."""
+
+    model: str
+    pool: str
+    replicas: int
+
+
+Command = SetNodes | SetReplicas
+
+
+@dataclass(frozen=True, slots=True)
+class TickPlan:
+    """What one tick decided, and the commands that carry it out, in order."""
+
+    decisions: tuple[Decision, ...]
+    commands: tuple[Command, ...]
+    errors: tuple[tuple[str, str], ...] = ()  # (model, why) for models not decided
+    ledger: ReservationLedger = ReservationLedger({})  # holdings after the tick
+
+
+def _held(obs: Observation, ledger: ReservationLedger) -> dict[str, int]:
+    """Reserved nodes the model has now (ready or starting), per reserved pool."""
+    cap = ledger.capacity
+    return {
+        p.name: p.ready_nodes + p.starting_nodes
+        for p in obs.pools
+        if p.name in cap and (p.ready_nodes or p.starting_nodes)
+    }
+
+
+def seed_ledger(
+    order: Sequence[PolicySpec], observations: Mapping[str, Observation], ledger: ReservationLedger
+) -> ReservationLedger:
+    """Each model holds the reserved nodes it has now, in model order, never past the reservation."""
+    for spec in order:
+        obs = observations.get(spec.model)
+        if obs is None:
+            continue
+        for pool, n in _held(obs, ledger).items():
+            n = min(n, ledger.free(pool, spec.model))
+            if n > 0:
+                ledger = ledger.reserve(pool, spec.model, n)
+    return ledger
+
+
+def commands_for(decision: Decision, obs: Observation, pools: Sequence[PoolSpec]) -> tuple[
+    list[Command], list[Command]
+]:  # fmt: skip
+    """(shrinking, growing) commands that move ``obs`` to ``decision``, pool by pool.
+
+    A pool the decision leaves out is to be at zero; it gets commands only if it has
+    replicas or nodes now.
+    """
+    targets = {t.pool: t for t in decision.pools}
+    seen = {p.name: p for p in obs.pools}
+    shrink: list[Command] = []
+    grow: list[Command] = []
+    model = decision.model
+    for pool in pools:
+        now = seen.get(pool.name)
+        now_replicas = now.replicas if now else 0
+        target = targets.get(pool.name)
+        if target is None:
+            if not now_replicas and not (now and (now.ready_nodes or now.starting_nodes)):
+                continue
+            nodes, replicas = 0, 0
+        else:
+            nodes, replicas = target.nodes, target.replicas
+        if replicas >= now_replicas:
+            grow += [SetNodes(model, pool.name, nodes, replicas), SetReplicas(model, pool.name, replicas)]
+        else:
+            shrink += [SetReplicas(model, pool.name, replicas), SetNodes(model, pool.name, nodes, replicas)]
+    return shrink, grow
+
+
+def _hold(ledger: ReservationLedger, decision: Decision) -> ReservationLedger:
+    """The model's reserved targets become its holdings (released where it planned none)."""
+    planned = {t.pool: t.nodes for t in decision.pools if t.capacity_type == "reserved"}
+    for pool in ledger.capacity:
+        n = planned.get(pool, 0)
+        # the planner never exceeds what is free to the model; min() guards a custom policy
+        n = min(n, ledger.free(pool, decision.model))
+        ledger = ledger.reserve(pool, decision.model, n) if n > 0 else ledger.release(pool, decision.model)
+    return ledger
+
+
+def allowed_pools(spec: PolicySpec, pools: Sequence[PoolSpec]) -> list[PoolSpec]:
+    """The pools the policy may use (all when it names none), in the given order."""
+    if not spec.pools:
+        return list(pools)
+    names = set(spec.pools)
+    return [p for p in pools if p.name in names]
+
+
+def plan_tick(
+    observations: Mapping[str, Observation],
+    specs: Sequence[PolicySpec],
+    pools: Sequence[PoolSpec],
+    states: Mapping[str, PolicyState],
+    *,
+    decide_fn: TickDecideFn = decide,
+) -> tuple[TickPlan, dict[str, PolicyState]]:
+    """Decide every model that has an observation; see the module docstring for the order.
+
+    Returns the plan and the new state of every model decided (others keep theirs).
+    """
+    order = sorted(specs, key=lambda s: s.model)
+    ledger = seed_ledger(order, observations, ReservationLedger.from_pools(pools))
+    decisions: list[Decision] = []
+    shrink: list[Command] = []
+    grow: list[Command] = []
+    errors: list[tuple[str, str]] = []
+    new_states: dict[str, PolicyState] = {}
+    for spec in order:
+        obs = observations.get(spec.model)
+        if obs is None:
+            continue
+        mine = allowed_pools(spec, pools)
+        try:
+            decision, new_states[spec.model] = decide_fn(
+                obs, spec, mine, states.get(spec.model) or PolicyState(), ledger
+            )
+        except UnknownPolicy as exc:  # written past the admin API's check: skip this one
+            errors.append((spec.model, str(exc)))
+            continue
+        if spec.mode == "dry-run" and not decision.dry_run:
+            decision = decision.model_copy(update={"dry_run": True})
+        decisions.append(decision)
+        if not decision.dry_run:  # a dry run changes nothing: it keeps what it holds now
+            ledger = _hold(ledger, decision)
+            s, g = commands_for(decision, obs, mine)
+            shrink += s
+            grow += g
+    plan = TickPlan(tuple(decisions), (*shrink, *grow), tuple(errors), ledger)
+    return plan, new_states
