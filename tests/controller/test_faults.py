@@ -271,3 +271,50 @@ async def test_api_bursts_of_429_500_409_lose_no_update_and_never_spin(
     assert dep["fs-m1-od-a"]["spec"]["replicas"] == {t.pool: t.replicas for t in last.pools}["od-a"]
     assert dep["fs-m1-od-a"]["metadata"].get("annotations", {}).get("touched") == "yes"
     assert sum(d is not None for d in decisions) >= 10
+
+
+async def clock_setup(
+    store: Store, metrics
+) -> tuple[Controller, FakeMetricsSource, FakeReplicaSetter, ManualClock]:
+    await store.put_pool(ON_DEMAND.model_copy(update={"max_nodes": 40}))
+    await store.put_policy(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_replicas=40,
+                                      scale_up=FAST_UP, pools=("od-a",)))  # fmt: skip
+    clock = ManualClock()
+    source, replicas = FakeMetricsSource(), FakeReplicaSetter()
+    ctl = Controller(store, source, FakeNodePoolProvider(clock), replicas, clock, metrics=metrics)
+    source.set("m1", rps=200.0)
+    for _ in range(3):
+        await ctl.tick()
+        clock.advance(15)
+    assert replicas.desired[("m1", "od-a")] == 20
+    source.set("m1", rps=20.0)  # demand falls to 2 replicas' worth
+    return ctl, source, replicas, clock
+
+
+async def ticks_until_two(ctl: Controller, replicas: FakeReplicaSetter, clock: ManualClock) -> float:
+    """Seconds of ticks (15 s each) until the count reaches 2."""
+    waited = 0.0
+    while replicas.desired[("m1", "od-a")] != 2:
+        clock.advance(15)
+        waited += 15
+        await ctl.tick()
+        assert waited <= 3600, "scale-down frozen"
+    return waited
+
+
+@pytest.mark.parametrize(("step", "kind"), [(-86400.0, "backward"), (86400.0, "forward")])
+async def test_clock_step_holds_flags_and_recovers(
+    store: Store, metrics, registry, step: float, kind: str
+) -> None:
+    """Pass: (1) on the tick after the wall clock steps a day back or forward, the count is
+    held at 20 (no drop to 2 at once), and
+    forescale_controller_errors_total{kind="clock-<direction>"} is 1; (2) after that the
+    scale-down runs as if the clock had never moved: 2 replicas within the 300 s scale-down
+    window plus two ticks (not a day later)."""
+    ctl, _, replicas, clock = await clock_setup(store, metrics)
+    clock.advance(step)
+    [d] = await ctl.tick()
+    assert d.desired_replicas == 20  # held: the window (re-stamped) or the clock hold keeps it
+    assert registry.get_sample_value("forescale_controller_errors_total", {"kind": f"clock-{kind}"}) == 1
+    assert await ticks_until_two(ctl, replicas, clock) <= 300 + 30
+    assert registry.get_sample_value("forescale_controller_errors_total", {"kind": f"clock-{kind}"}) == 1
