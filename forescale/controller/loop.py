@@ -31,6 +31,7 @@ from forescale.controller.store import Store
 from forescale.core.clock import Clock
 from forescale.core.execute import Executed, Ports, execute
 from forescale.core.ledger import ReservationLedger
+from forescale.core.observe import assemble
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
 from forescale.core.ports import MetricsSource, NodePoolProvider, PoolReplicas, ReplicaSetter
 from forescale.core.tick import TickDecideFn, TickPlan, allowed_pools, plan_tick
@@ -160,26 +161,7 @@ class Controller:
         pool_obs = await self.nodes.observe(spec.model, pools, now)
         current = await self.replicas.replicas(spec.model, pools)
         forecasts = await self.store.load_forecasts(spec.model)
-        by_pool = current.by_pool
-        obs = Observation(
-            now=now,
-            model=spec.model,
-            rps_short=signals.rps_short,
-            rps_stable=signals.rps_stable,
-            queue_depth=signals.queue_depth,
-            current_replicas=current.desired,
-            ready_replicas=current.ready,
-            starting_replicas=current.starting,
-            pools=tuple(
-                p.model_copy(update={
-                    "ready_replicas": by_pool[p.name].ready if p.name in by_pool else 0,
-                    "replicas": by_pool[p.name].desired if p.name in by_pool else 0,
-                })
-                for p in pool_obs
-            ),  # fmt: skip
-            forecasts=forecasts,
-            stale=signals.stale,
-        )
+        obs = assemble(now, spec.model, signals, pool_obs, current, forecasts)
         self.metrics.observed(obs, {p.name: p for p in pools})
         return obs, current
 

@@ -13,7 +13,7 @@ Order, and why:
   the reservation), so nobody plans onto a node another model is using; then each model in
   turn plans with what is free to it and its reserved targets become its holding. Without
   this, two models sharing a reservation each planned onto all of it.
-- Commands: for each pool of each model, shrinking means replicas first (never take a
+- Commands: for each pool of each model (pools by name), shrinking means replicas first (never take a
   node from under a serving replica), growing means nodes first (capacity before the
   replicas that need it). All shrinking commands of the tick come before all growing
   ones: capacity one model releases (a reserved node) is released before another is
@@ -157,6 +157,7 @@ def plan_tick(
     Returns the plan and the new state of every model decided (others keep theirs).
     """
     order = sorted(specs, key=lambda s: s.model)
+    pools = sorted(pools, key=lambda p: p.name)  # commands in one order whatever the source's
     ledger = seed_ledger(order, observations, ReservationLedger.from_pools(pools))
     decisions: list[Decision] = []
     shrink: list[Command] = []

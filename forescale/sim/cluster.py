@@ -192,6 +192,7 @@ class Cluster:
             starting_nodes=len(healthy) - ready_nodes,
             draining_nodes=len(pool.nodes) - len(healthy),
             ready_replicas=self.ready_replicas(pool, now),
+            replicas=pool.requested,
             insufficient_capacity_at=pool.insufficient_at,
             interruptions=noticed,
             lead_times_s=tuple(leads),
