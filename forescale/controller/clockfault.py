@@ -27,5 +27,7 @@ class ClockGuard:
         obs, state, fault = clockfault.check(obs, state, self.interval_s, self.max_gap_s)
         if fault is not None:
             metrics.error(f"clock-{fault}")
-            log.warning("%s: clock stepped %s; holding this tick and re-stamping its history", obs.model, fault)
+            log.warning(
+                "%s: clock stepped %s; holding this tick and re-stamping its history", obs.model, fault
+            )
         return obs, state

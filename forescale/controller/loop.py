@@ -31,8 +31,8 @@ from forescale.controller.store import Store
 from forescale.core.clock import Clock
 from forescale.core.execute import Executed, Ports, execute
 from forescale.core.ledger import ReservationLedger
-from forescale.core.observe import assemble
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
+from forescale.core.observe import assemble
 from forescale.core.ports import MetricsSource, NodePoolProvider, PoolReplicas, ReplicaSetter
 from forescale.core.tick import TickDecideFn, TickPlan, allowed_pools, plan_tick
 
@@ -146,7 +146,9 @@ class Controller:
         self.last_executed = done
         return done
 
-    def _persister(self, decision: Decision, state: PolicyState, spec: PolicySpec) -> Callable[[], Awaitable[None]]:
+    def _persister(
+        self, decision: Decision, state: PolicyState, spec: PolicySpec
+    ) -> Callable[[], Awaitable[None]]:
         async def persist() -> None:
             self.metrics.decided(decision, spec)
             await self.store.save_state(decision.model, state)

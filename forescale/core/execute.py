@@ -48,9 +48,7 @@ class Executed:
     failed: Mapping[str, Exception]  # model -> the error that stopped its commands
 
 
-async def execute(
-    plan: TickPlan, ports: Ports, errors: tuple[type[Exception], ...] = ()
-) -> Executed:
+async def execute(plan: TickPlan, ports: Ports, errors: tuple[type[Exception], ...] = ()) -> Executed:
     """Run ``plan.commands`` in order; see the module docstring for errors."""
     done: list[Command] = []
     refused: list[tuple[Command, CapacityError]] = []

@@ -26,7 +26,7 @@ Dry-run decisions issue no commands. A model whose policy is unknown is reported
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
@@ -67,7 +67,7 @@ class TickPlan:
     decisions: tuple[Decision, ...]
     commands: tuple[Command, ...]
     errors: tuple[tuple[str, str], ...] = ()  # (model, why) for models not decided
-    ledger: ReservationLedger = ReservationLedger({})  # holdings after the tick
+    ledger: ReservationLedger = field(default_factory=lambda: ReservationLedger({}))  # holdings after
 
 
 def _held(obs: Observation, ledger: ReservationLedger) -> dict[str, int]:

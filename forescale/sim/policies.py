@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from forescale.core.execute import Ports, drive, execute
 from forescale.core.model import (
     Forecast,
     Observation,
@@ -22,7 +23,6 @@ from forescale.core.model import (
     hpa_default_scale_down,
     hpa_default_scale_up,
 )
-from forescale.core.execute import Ports, drive, execute
 from forescale.core.policy import decide
 from forescale.core.tick import plan_tick
 from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster

@@ -3,8 +3,9 @@
 The simulator carries out a tick's commands exactly as the controller does: the same
 ``plan_tick`` commands, in the same order, through ``NodePoolProvider`` /
 ``ReplicaSetter``. A pool that cannot grow raises ``InsufficientCapacity`` like a cloud
-provider; ``execute`` counts it and the next observation carries it (no second decision
-in the same tick: the controller does not make one either).
+provider (the shared pool state machine, ``sim/nodepool.py``, raises it); ``execute``
+counts it and the next observation carries it (no second decision in the same tick: the
+controller does not make one either).
 
 The methods are ``async`` to satisfy the ports but never suspend, so the simulator runs
 ``execute`` with ``core.execute.drive`` and no event loop.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from forescale.core.errors import InsufficientCapacity
 from forescale.core.model import PoolObservation, PoolSpec
 from forescale.core.ports import PoolReplicas, ReplicaCounts
 from forescale.sim.cluster import Cluster
@@ -39,8 +39,10 @@ class ClusterPorts:
 
     async def set_nodes(self, model: str, pool: PoolSpec, nodes: int, replicas: int) -> None:
         self.log.append(("nodes", model, pool.name, nodes))
-        if not self.cluster.set_nodes(pool.name, nodes, self.now, warm=self.warm):
-            raise InsufficientCapacity(pool.name, "simulated: no capacity")
+        # raises InsufficientCapacity / ReservationExhausted as a cloud provider would
+        self.cluster.machine.set_nodes(
+            model, self.cluster.pools[pool.name].spec, nodes, self.now, warm=self.warm
+        )
 
     async def replicas(self, model: str, pools: Sequence[PoolSpec]) -> PoolReplicas:
         counts = {}
@@ -48,7 +50,9 @@ class ClusterPorts:
             sim_pool = self.cluster.pools[p.name]
             ready = self.cluster.ready_replicas(sim_pool, self.now)
             want = sim_pool.requested
-            counts[p.name] = ReplicaCounts(desired=want, ready=min(ready, want), starting=max(0, want - ready))
+            counts[p.name] = ReplicaCounts(
+                desired=want, ready=min(ready, want), starting=max(0, want - ready)
+            )
         return PoolReplicas(counts)
 
     async def set_replicas(self, model: str, pool: PoolSpec, replicas: int) -> None:

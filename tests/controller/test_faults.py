@@ -132,7 +132,7 @@ async def spot_setup(
 
 def nodes_of(nodes: FakeNodePoolProvider, pool: str) -> int:
     st = nodes.state.get(("m1", pool))
-    return 0 if st is None else sum(1 for n in st.nodes if n.notice_at is None)
+    return 0 if st is None else len(st.healthy(nodes.clock.now()))
 
 
 async def test_spot_never_ready_falls_back_to_on_demand_within_timeout(store: Store, metrics) -> None:
@@ -182,7 +182,7 @@ async def test_spot_insufficient_capacity_falls_back_and_is_retried_after_ttl(st
             1
             for st in nodes.state.values()
             for n in st.nodes
-            if n.notice_at is None and n.ready_at <= clock.now()
+            if n.healthy(clock.now()) and n.ready_at <= clock.now()
         )
         served.append(min(ready_nodes, sum(c for (_, _), c in replicas.desired.items())))
     assert replicas.desired.get(("m1", "spot-a"), 0) == 4 and replicas.desired[("m1", "od-a")] == 0

@@ -220,7 +220,9 @@ async def test_two_models_share_a_reservation_against_the_fake_api_server(
         decisions = await ctl.tick()
         on_res = [t for d in decisions for t in d.pools if t.pool == "res"]
         assert sum(t.nodes for t in on_res) <= 1 and sum(t.replicas for t in on_res) <= 8
-        scaled = {d["metadata"]["name"]: d["spec"]["replicas"] for d in fake_kube.objects("deployments", "apps")}
+        scaled = {
+            d["metadata"]["name"]: d["spec"]["replicas"] for d in fake_kube.objects("deployments", "apps")
+        }
         assert sum(n for name, n in scaled.items() if name.endswith("-res")) <= 8
         assert scaled.get("fs-a-res") == 8 and scaled.get("fs-b-od") == 8
         clock.advance(15)

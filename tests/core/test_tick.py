@@ -36,10 +36,10 @@ def test_two_models_never_plan_more_than_the_shared_reservation() -> None:
 
 
 def test_the_model_already_on_the_reservation_keeps_it() -> None:
-    """"b" runs on the reserved node; "a" (first in order) cannot take it from under it."""
+    """ "b" runs on the reserved node; "a" (first in order) cannot take it from under it."""
     (sa, oa), (sb, ob) = wants_eight("a"), wants_eight("b")
-    ob = ob.model_copy(update={"current_replicas": 8, "ready_replicas": 8,
-                               "pools": (PoolObservation(name="res", ready_nodes=1, replicas=8),)})  # fmt: skip
+    on_res = (PoolObservation(name="res", ready_nodes=1, replicas=8),)
+    ob = ob.model_copy(update={"current_replicas": 8, "ready_replicas": 8, "pools": on_res})
     plan, _ = plan_tick({"a": oa, "b": ob}, [sa, sb], [RES8, OD8], {})
     placed = {d.model: {t.pool: t.nodes for t in d.pools if t.nodes} for d in plan.decisions}
     assert placed == {"a": {"od": 1}, "b": {"res": 1}}

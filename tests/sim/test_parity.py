@@ -44,7 +44,9 @@ def demand(seconds: int) -> np.ndarray:
     return 6.0 + 4.0 * np.sin(t / 600.0)  # a swell, so both directions are exercised
 
 
-async def test_simulator_and_controller_issue_the_same_commands(tmp_path: Path, aredis: aioredis.Redis) -> None:
+async def test_simulator_and_controller_issue_the_same_commands(
+    tmp_path: Path, aredis: aioredis.Redis
+) -> None:
     avail = availability_file(tmp_path, 600, [1, 1] + [0] * 4 + [1] * 6)  # spot gone 1200-3600 s
     doc = base_scenario()
     doc["pools"][1]["spot"]["availability"] = {"path": str(avail)}
