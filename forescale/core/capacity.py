@@ -35,7 +35,6 @@ from typing import NamedTuple
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import PolicySpec, PoolTarget
 from forescale.core.pooltable import PoolFacts, PoolTable
-from forescale.core.trusted import build
 
 # The planner's inputs are part of its interface; import them from here or their modules.
 __all__ = ["Plan", "PoolFacts", "PoolTable", "ReservationLedger", "plan_capacity"]
@@ -152,28 +151,14 @@ def plan_capacity(
     return Plan(_targets(w), tuple(notes), unplaced)
 
 
-# PoolTargets are immutable values and the same ones recur tick after tick, so they are
-# shared rather than rebuilt (building them was a third of decide()'s time).
-_TARGETS: dict[tuple[str, str, int, int], PoolTarget] = {}
-_TARGETS_MAX = 200_000
-
-
 def _targets(w: _Fill) -> tuple[PoolTarget, ...]:
     """One target per pool with nodes planned or seen; absent pools mean zero nodes."""
+    nodes, per, assigned, specs = w.nodes, w.per, w.assigned, w.specs
     out = []
-    nodes = w.nodes
     for i in sorted(set(w.t.occupied).union(w.planned)):
         n = nodes[i]
-        p = w.specs[i]
-        key = (p.name, p.capacity_type, n, min(n * w.per[i], w.assigned[i]))
-        t = _TARGETS.get(key)
-        if t is None:
-            if len(_TARGETS) >= _TARGETS_MAX:
-                _TARGETS.clear()
-            t = _TARGETS[key] = build(
-                PoolTarget, {"pool": key[0], "capacity_type": key[1], "nodes": key[2], "replicas": key[3]}
-            )
-        out.append(t)
+        p = specs[i]
+        out.append(PoolTarget(p.name, p.capacity_type, n, min(n * per[i], assigned[i])))
     return tuple(out)
 
 

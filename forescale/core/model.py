@@ -1,9 +1,12 @@
 """The decision core's vocabulary: what a policy says, what is observed, what is decided.
 
-Everything here is a frozen pydantic model, so a value can be logged, compared in a test,
-persisted as JSON (``model_dump_json``) and loaded back (``model_validate_json``) by the
-controller, the admin API and the simulator alike. Validation happens once, here, at the
-edge (STYLE.md #8): nothing downstream checks for ``None`` defaults it did not ask for.
+What comes from outside (policies, pools, observations, forecasts) is a frozen pydantic
+model, validated once, here, at the edge (STYLE.md #8): nothing downstream checks for
+``None`` defaults it did not ask for. What the core makes every tick (``Decision``,
+``PoolTarget``, ``Reason``, ``PolicyState``) is a frozen slotted dataclass, validated and
+serialised by pydantic only where it crosses an edge (``core/values.py``). Both kinds can
+be logged, compared in a test, persisted (``model_dump_json``) and loaded back
+(``model_validate_json``) by the controller, the admin API and the simulator alike.
 
 Times are epoch seconds (floats); ``Observation.now`` is the only clock the core sees.
 """
@@ -11,10 +14,13 @@ Times are epoch seconds (floats); ``Observation.now`` is the only clock the core
 from __future__ import annotations
 
 import itertools
-from typing import Literal, Self
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, Self
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from forescale.core.values import JsonValue
 
 CapacityType = Literal["reserved", "spot", "on-demand"]
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
@@ -274,7 +280,8 @@ class Observation(Frozen):
 # ------------------------------------------------------------------------- decision
 
 
-class Reason(Frozen):
+@dataclass(frozen=True, slots=True)
+class Reason(JsonValue):
     """One term of a decision: its value in replicas and a sentence a person reads."""
 
     term: str
@@ -282,23 +289,25 @@ class Reason(Frozen):
     detail: str
 
 
-class PoolTarget(Frozen):
+@dataclass(frozen=True, slots=True)
+class PoolTarget(JsonValue):
     """Desired nodes and replicas of a model in one pool."""
 
     pool: str
     capacity_type: CapacityType
-    nodes: int = Field(ge=0)
-    replicas: int = Field(ge=0)
+    nodes: Annotated[int, Field(ge=0)]
+    replicas: Annotated[int, Field(ge=0)]
 
 
-class Decision(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision(JsonValue):
     """The output of one tick; carried out by an actuator unless ``dry_run``."""
 
     model: str
     at: float
-    desired_replicas: int = Field(ge=0)
+    desired_replicas: Annotated[int, Field(ge=0)]
     pools: tuple[PoolTarget, ...] = ()
-    winner: str = Field(description="The term that set desired_replicas.")
+    winner: Annotated[str, Field(description="The term that set desired_replicas.")]
     reasons: tuple[Reason, ...] = ()
     panic: bool = False
     dry_run: bool = False
@@ -309,7 +318,8 @@ class Decision(Frozen):
         return f"{self.model}: {self.desired_replicas} replicas ({self.winner}) [{placed}]"
 
 
-class PolicyState(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyState(JsonValue):
     """What a policy carries from one tick to the next; persisted by the controller.
 
     Default-constructible: ``PolicyState()`` is the state of a policy never run before.
@@ -330,11 +340,11 @@ class PolicyState(Frozen):
     panic_at: float | None = None
     panic_max: int = 0
     # Per pool: recent launch-to-ready samples and the lead time estimated from them.
-    lead_samples: dict[str, tuple[float, ...]] = Field(default_factory=dict)
-    lead_time_s: dict[str, float] = Field(default_factory=dict)
+    lead_samples: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    lead_time_s: dict[str, float] = field(default_factory=dict)
     # Per pool: interruptions per node-second (exponentially weighted).
-    interruption_rate: dict[str, float] = Field(default_factory=dict)
+    interruption_rate: dict[str, float] = field(default_factory=dict)
     # Per pool: since when nodes have been starting (for the spot fallback timeout).
-    starting_since: dict[str, float] = Field(default_factory=dict)
+    starting_since: dict[str, float] = field(default_factory=dict)
     # Per pool: last insufficient-capacity error seen (the pool is skipped for a TTL after it).
-    unavailable_at: dict[str, float] = Field(default_factory=dict)
+    unavailable_at: dict[str, float] = field(default_factory=dict)

@@ -28,7 +28,6 @@ from forescale.core import capacity, forecast, hpa, panic, poolview, schedule
 from forescale.core.backlog import backlog
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec, Reason
-from forescale.core.trusted import build
 
 PolicyFn = Callable[
     [Observation, PolicySpec, Sequence[PoolSpec], PolicyState, ReservationLedger | None],
@@ -51,7 +50,7 @@ REACTIVE_ONLY = Terms(backlog=False, panic=False, forecast=False, schedule=False
 
 
 def _reason(term: str, replicas: int | None, detail: str) -> Reason:
-    return build(Reason, {"term": term, "replicas": replicas, "detail": detail})
+    return Reason(term, replicas, detail)
 
 
 def _missing(obs: Observation, terms: Terms) -> list[str]:
@@ -252,11 +251,11 @@ def _decide(
     reasons.append(
         _reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}")
     )
-    decision = build(Decision, {
-        "model": spec.model, "at": obs.now, "desired_replicas": value, "pools": plan.targets,
-        "winner": winner, "reasons": tuple(reasons), "panic": step is not None and step.panicking,
-        "dry_run": spec.mode == "dry-run",
-    })  # fmt: skip
+    decision = Decision(
+        model=spec.model, at=obs.now, desired_replicas=value, pools=plan.targets,
+        winner=winner, reasons=tuple(reasons), panic=step is not None and step.panicking,
+        dry_run=spec.mode == "dry-run",
+    )  # fmt: skip
     return decision, _next_state(obs, spec, state, value, up_h, down_h, step, pv)
 
 
@@ -265,15 +264,15 @@ def _next_state(
     down_h: hpa.History, step: panic.PanicStep | None, pv: poolview.PoolView,
 ) -> PolicyState:  # fmt: skip
     horizon = hpa.longest_period(spec.scale_up, spec.scale_down)
-    return build(PolicyState, {
-        "last_at": obs.now, "last_desired": value, "up_history": up_h, "down_history": down_h,
-        "scale_events": hpa.record_event(state.scale_events, obs.now, value - obs.current_replicas, horizon),
-        "panic_at": step.panic_at if step else None,
-        "panic_max": max(step.panic_max, value) if step and step.panicking else 0,
-        "lead_samples": pv.lead_samples, "lead_time_s": pv.lead_time_s,
-        "interruption_rate": pv.interruption_rate, "starting_since": pv.starting_since,
-        "unavailable_at": pv.unavailable_at,
-    })  # fmt: skip
+    return PolicyState(
+        last_at=obs.now, last_desired=value, up_history=up_h, down_history=down_h,
+        scale_events=hpa.record_event(state.scale_events, obs.now, value - obs.current_replicas, horizon),
+        panic_at=step.panic_at if step else None,
+        panic_max=max(step.panic_max, value) if step and step.panicking else 0,
+        lead_samples=pv.lead_samples, lead_time_s=pv.lead_time_s,
+        interruption_rate=pv.interruption_rate, starting_since=pv.starting_since,
+        unavailable_at=pv.unavailable_at,
+    )  # fmt: skip
 
 
 def forescale_policy(

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
 from forescale.core.policy import UnknownPolicy, decide
+from forescale.core.pooltable import Catalog
 
 TickDecideFn = Callable[
     [Observation, PolicySpec, Sequence[PoolSpec], PolicyState, ReservationLedger | None],
@@ -38,8 +40,9 @@ TickDecideFn = Callable[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class SetNodes:
+# Commands are NamedTuples: immutable, printable and comparable like frozen dataclasses,
+# and several times cheaper to build (a tick at 1000 models makes ~10,000 of them).
+class SetNodes(NamedTuple):
     """Ask for ``nodes`` healthy nodes of ``pool`` for ``model``, to carry ``replicas``."""
 
     model: str
@@ -48,8 +51,7 @@ class SetNodes:
     replicas: int
 
 
-@dataclass(frozen=True, slots=True)
-class SetReplicas:
+class SetReplicas(NamedTuple):
     """Scale ``model`` in ``pool`` to ``replicas`` (an absolute count: repeating is harmless)."""
 
     model: str
@@ -95,33 +97,28 @@ def seed_ledger(
     return ledger
 
 
-def commands_for(decision: Decision, obs: Observation, pools: Sequence[PoolSpec]) -> tuple[
-    list[Command], list[Command]
-]:  # fmt: skip
-    """(shrinking, growing) commands that move ``obs`` to ``decision``, pool by pool.
+def commands_for(decision: Decision, obs: Observation) -> tuple[list[Command], list[Command]]:
+    """(shrinking, growing) commands that move ``obs`` to ``decision``, pool by pool (by name).
 
     A pool the decision leaves out is to be at zero; it gets commands only if it has
     replicas or nodes now.
     """
-    targets = {t.pool: t for t in decision.pools}
-    seen = {p.name: p for p in obs.pools}
+    now: dict[str, tuple[int, bool]] = {}  # pool -> (replicas now, has nodes)
+    for p in obs.pools:
+        if p.replicas or p.ready_nodes or p.starting_nodes:
+            now[p.name] = (p.replicas, bool(p.ready_nodes or p.starting_nodes))
+    want = {t.pool: (t.nodes, t.replicas) for t in decision.pools}
+    for name in now:
+        want.setdefault(name, (0, 0))
     shrink: list[Command] = []
     grow: list[Command] = []
     model = decision.model
-    for pool in pools:
-        now = seen.get(pool.name)
-        now_replicas = now.replicas if now else 0
-        target = targets.get(pool.name)
-        if target is None:
-            if not now_replicas and not (now and (now.ready_nodes or now.starting_nodes)):
-                continue
-            nodes, replicas = 0, 0
+    for name in sorted(want):
+        nodes, replicas = want[name]
+        if replicas >= now.get(name, (0, False))[0]:
+            grow += [SetNodes(model, name, nodes, replicas), SetReplicas(model, name, replicas)]
         else:
-            nodes, replicas = target.nodes, target.replicas
-        if replicas >= now_replicas:
-            grow += [SetNodes(model, pool.name, nodes, replicas), SetReplicas(model, pool.name, replicas)]
-        else:
-            shrink += [SetReplicas(model, pool.name, replicas), SetNodes(model, pool.name, nodes, replicas)]
+            shrink += [SetReplicas(model, name, replicas), SetNodes(model, name, nodes, replicas)]
     return shrink, grow
 
 
@@ -157,8 +154,11 @@ def plan_tick(
     Returns the plan and the new state of every model decided (others keep theirs).
     """
     order = sorted(specs, key=lambda s: s.model)
-    pools = sorted(pools, key=lambda p: p.name)  # commands in one order whatever the source's
-    ledger = seed_ledger(order, observations, ReservationLedger.from_pools(pools))
+    # by name: one order whatever the source's; one Catalog per allowed-pool list, so each
+    # layout is worked out once a tick, not once per policy
+    every = sorted(pools, key=lambda p: p.name)
+    catalogs: dict[tuple[str, ...], Catalog] = {}
+    ledger = seed_ledger(order, observations, ReservationLedger.from_pools(every))
     decisions: list[Decision] = []
     shrink: list[Command] = []
     grow: list[Command] = []
@@ -168,10 +168,12 @@ def plan_tick(
         obs = observations.get(spec.model)
         if obs is None:
             continue
-        mine = allowed_pools(spec, pools)
+        catalog = catalogs.get(spec.pools)
+        if catalog is None:
+            catalog = catalogs[spec.pools] = Catalog(allowed_pools(spec, every))
         try:
             decision, new_states[spec.model] = decide_fn(
-                obs, spec, mine, states.get(spec.model) or PolicyState(), ledger
+                obs, spec, catalog, states.get(spec.model) or PolicyState(), ledger
             )
         except UnknownPolicy as exc:  # written past the admin API's check: skip this one
             errors.append((spec.model, str(exc)))
@@ -181,7 +183,7 @@ def plan_tick(
         decisions.append(decision)
         if not decision.dry_run:  # a dry run changes nothing: it keeps what it holds now
             ledger = _hold(ledger, decision)
-            s, g = commands_for(decision, obs, mine)
+            s, g = commands_for(decision, obs)
             shrink += s
             grow += g
     plan = TickPlan(tuple(decisions), (*shrink, *grow), tuple(errors), ledger)

@@ -100,7 +100,7 @@ def test_actuation_order(
     name: str, now: list[PoolObservation], targets: list[PT], pools: Sequence[PoolSpec],
     shrink: list[Command], grow: list[Command],
 ) -> None:  # fmt: skip
-    s, g = commands_for(decision(*targets), obs(model="m", pools=tuple(now)), pools)
+    s, g = commands_for(decision(*targets), obs(model="m", pools=tuple(now)))
     assert (s, g) == (shrink, grow), name
 
 
