@@ -18,8 +18,8 @@ Knobs, as on Karpenter's fake provider: ``unavailable`` pools cannot grow (insuf
 capacity), ``never_ready`` pools launch nodes that never become ready, ``interrupt()``.
 
 Rules: a node is healthy until its notice; a pool never holds more healthy nodes than
-``max_nodes``, nor a reserved pool more than its reservation (``ReservationExhausted``
-after launching what it holds); growth short of what was asked launches what fits, records
+``max_nodes``, nor a reserved pool more than its reservation, which all models share
+(``ReservationExhausted`` after launching what is left of it); growth short of what was asked launches what fits, records
 ``insufficient_at`` and raises ``InsufficientCapacity``; shrinking removes starting nodes
 first (newest first), then ready nodes carrying the fewest replicas (newest first): the
 node least likely to serve goes. Nodes under notice are never removed by a shrink.
@@ -116,7 +116,8 @@ class NodePools:
             self.remove(slot, healthy, len(healthy) - want, now)
             return
         reserved = pool.capacity_type == "reserved"
-        target = min(want, pool.reservation_nodes) if reserved else want
+        # a reservation is the pool's, shared by every model: others' healthy nodes use it up
+        target = min(want, pool.reservation_nodes - self._others(model, pool.name, now)) if reserved else want
         allowed = len(healthy) if pool.name in self.unavailable else target
         if self.room is not None:
             allowed = min(allowed, max(len(healthy), self.room(pool, now)))
@@ -127,7 +128,14 @@ class NodePools:
             slot.insufficient_at = now
             raise InsufficientCapacity(pool.name, f"{launch} of {target - len(healthy)} nodes launched")
         if target < want:  # what the reservation holds was launched; the rest is not to be had here
-            raise ReservationExhausted(pool.name, f"reservation holds {pool.reservation_nodes} nodes")
+            raise ReservationExhausted(
+                pool.name,
+                f"reservation holds {pool.reservation_nodes} nodes, {target} of them free for {model}",
+            )
+
+    def _others(self, model: str, pool: str, now: float) -> int:
+        """Healthy nodes other models hold in ``pool``."""
+        return sum(len(s.healthy(now)) for (m, p), s in self.slots.items() if p == pool and m != model)
 
     def _launch(self, pool: PoolSpec, now: float, warm: bool) -> Node:
         if warm:
