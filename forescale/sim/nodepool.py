@@ -22,7 +22,8 @@ Rules: a node is healthy until its notice; a pool never holds more healthy nodes
 (``ReservationExhausted`` after launching what is left of it); growth short of what was
 asked launches what fits, records ``insufficient_at`` and raises ``InsufficientCapacity``;
 shrinking removes starting nodes first (newest first), then ready nodes carrying the
-fewest replicas (newest first): the node least likely to serve goes. Nodes under notice are never removed by a shrink.
+fewest replicas (newest first): the node least likely to serve goes. Nodes under notice
+are never removed by a shrink.
 """
 
 from __future__ import annotations
