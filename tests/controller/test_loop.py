@@ -226,3 +226,32 @@ async def test_two_models_share_a_reservation_against_the_fake_api_server(
         assert sum(n for name, n in scaled.items() if name.endswith("-res")) <= 8
         assert scaled.get("fs-a-res") == 8 and scaled.get("fs-b-od") == 8
         clock.advance(15)
+
+
+async def test_models_are_observed_concurrently_within_the_bound(store: Store, metrics) -> None:
+    """Six models, a bound of 2: reads overlap (concurrent), never more than 2 at once."""
+    await store.put_pool(SPOT)
+    for i in range(6):
+        await store.put_policy(SPEC.model_copy(update={"model": f"m{i}", "pools": ("spot-a",)}))
+    clock = ManualClock()
+
+    class Gate(FakeMetricsSource):
+        def __init__(self) -> None:
+            super().__init__()
+            self.now, self.most = 0, 0
+
+        async def read(self, spec, now):  # type: ignore[no-untyped-def]
+            self.now += 1
+            self.most = max(self.most, self.now)
+            for _ in range(3):  # let the others run
+                await asyncio.sleep(0)
+            self.now -= 1
+            return await super().read(spec, now)
+
+    source = Gate()
+    for i in range(6):
+        source.set(f"m{i}", rps=20.0)
+    ctl = Controller(store, source, FakeNodePoolProvider(clock), FakeReplicaSetter(), clock, metrics=metrics,
+                     decide=simple_decide, concurrency=2)  # fmt: skip
+    assert len(await ctl.tick()) == 6
+    assert source.most == 2
