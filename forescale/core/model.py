@@ -14,15 +14,19 @@ Times are epoch seconds (floats); ``Observation.now`` is the only clock the core
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from forescale.core.values import JsonValue
+# The per-tick values the core makes live in values.py; imported here so that
+# ``forescale.core.model`` stays the one place to import the core's vocabulary from.
+from forescale.core.values import CapacityType as CapacityType
+from forescale.core.values import Decision as Decision
+from forescale.core.values import PolicyState as PolicyState
+from forescale.core.values import PoolTarget as PoolTarget
+from forescale.core.values import Reason as Reason
 
-CapacityType = Literal["reserved", "spot", "on-demand"]
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
 
 
@@ -278,73 +282,3 @@ class Observation(Frozen):
 
 
 # ------------------------------------------------------------------------- decision
-
-
-@dataclass(frozen=True, slots=True)
-class Reason(JsonValue):
-    """One term of a decision: its value in replicas and a sentence a person reads."""
-
-    term: str
-    replicas: int | None
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class PoolTarget(JsonValue):
-    """Desired nodes and replicas of a model in one pool."""
-
-    pool: str
-    capacity_type: CapacityType
-    nodes: Annotated[int, Field(ge=0)]
-    replicas: Annotated[int, Field(ge=0)]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision(JsonValue):
-    """The output of one tick; carried out by an actuator unless ``dry_run``."""
-
-    model: str
-    at: float
-    desired_replicas: Annotated[int, Field(ge=0)]
-    pools: tuple[PoolTarget, ...] = ()
-    winner: Annotated[str, Field(description="The term that set desired_replicas.")]
-    reasons: tuple[Reason, ...] = ()
-    panic: bool = False
-    dry_run: bool = False
-
-    def summary(self) -> str:
-        """One line for logs and the terminal view."""
-        placed = ", ".join(f"{p.pool}={p.nodes}n/{p.replicas}r" for p in self.pools)
-        return f"{self.model}: {self.desired_replicas} replicas ({self.winner}) [{placed}]"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PolicyState(JsonValue):
-    """What a policy carries from one tick to the next; persisted by the controller.
-
-    Default-constructible: ``PolicyState()`` is the state of a policy never run before.
-    The decision core (``core/policy.py``) owns its fields; nothing else interprets them.
-    """
-
-    last_at: float | None = None
-    last_desired: int | None = None
-    # HPA stabilization: (t, raw recommendation) pairs kept as monotone queues, so the max
-    # over the scale-down window is the first entry of ``down_history`` and the min over the
-    # scale-up window the first of ``up_history`` (entries that can never win are dropped).
-    up_history: tuple[tuple[float, int], ...] = ()
-    down_history: tuple[tuple[float, int], ...] = ()
-    # HPA behavior rules: (t, signed replica change) of recent scale events.
-    scale_events: tuple[tuple[float, int], ...] = ()
-    # KPA panic mode: last time demand was over the threshold (None: not panicking), and the
-    # highest replica count decided while panicking.
-    panic_at: float | None = None
-    panic_max: int = 0
-    # Per pool: recent launch-to-ready samples and the lead time estimated from them.
-    lead_samples: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    lead_time_s: dict[str, float] = field(default_factory=dict)
-    # Per pool: interruptions per node-second (exponentially weighted).
-    interruption_rate: dict[str, float] = field(default_factory=dict)
-    # Per pool: since when nodes have been starting (for the spot fallback timeout).
-    starting_since: dict[str, float] = field(default_factory=dict)
-    # Per pool: last insufficient-capacity error seen (the pool is skipped for a TTL after it).
-    unavailable_at: dict[str, float] = field(default_factory=dict)
