@@ -6,7 +6,7 @@ import logging
 
 from forescale.controller.metrics import ControllerMetrics
 from forescale.core import clockfault
-from forescale.core.model import Observation, PolicyState
+from forescale.core.model import Decision, Observation, PolicyState, Reason
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,14 @@ class ClockGuard:
     def __init__(self, interval_s: float, max_gap_s: float | None = None) -> None:
         self.interval_s = interval_s
         self.max_gap_s = max_gap_s if max_gap_s is not None else MAX_GAP_TICKS * interval_s
+        self.faults: dict[str, str] = {}  # this tick: model -> what happened
+
+    def annotate(self, decision: Decision) -> Decision:
+        """The decision with a ``clock`` reason when its model's clock faulted this tick."""
+        why = self.faults.get(decision.model)
+        if why is None:
+            return decision
+        return decision.model_copy(update={"reasons": (*decision.reasons, Reason("clock", None, why))})
 
     def check(
         self, obs: Observation, state: PolicyState, metrics: ControllerMetrics
@@ -26,6 +34,9 @@ class ClockGuard:
         "clock-backward"|"clock-forward"}``); the observation and state to decide with."""
         obs, state, fault = clockfault.check(obs, state, self.interval_s, self.max_gap_s)
         if fault is not None:
+            self.faults[obs.model] = (
+                f"clock: stepped {fault} ({obs.stale[-1]}); held this tick, history re-stamped"
+            )
             metrics.error(f"clock-{fault}")
             log.warning(
                 "%s: clock stepped %s; holding this tick and re-stamping its history", obs.model, fault

@@ -104,7 +104,7 @@ class Controller:
             self.metrics.error("unknown-policy")
             log.error("%s: %s", model, why)
         done = await self.carry_out(plan, pools)
-        decisions = [d for d in plan.decisions if d.model not in done.failed]
+        decisions = [self.guard.annotate(d) for d in plan.decisions if d.model not in done.failed]
         by_model = {s.model: s for s in specs}
         await self._bounded([self._persister(d, new_states[d.model], by_model[d.model]) for d in decisions])
         self.metrics.tick_seconds.observe(time.perf_counter() - started)
@@ -117,6 +117,7 @@ class Controller:
             obs, _ = await self.observe(spec, allowed_pools(spec, pools))
             return obs, await self.store.load_state(spec.model)
 
+        self.guard.faults.clear()
         results = await self._bounded([lambda s=s: job_for(s) for s in specs])  # type: ignore[misc]
         observations: dict[str, Observation] = {}
         states: dict[str, PolicyState] = {}

@@ -307,7 +307,7 @@ async def test_clock_step_holds_flags_and_recovers(
     store: Store, metrics, registry, step: float, kind: str
 ) -> None:
     """Pass: (1) on the tick after the wall clock steps a day back or forward, the count is
-    held at 20 (no drop to 2 at once), and
+    held at 20 (no drop to 2 at once), the decision carries a `clock` reason, and
     forescale_controller_errors_total{kind="clock-<direction>"} is 1; (2) after that the
     scale-down runs as if the clock had never moved: 2 replicas within the 300 s scale-down
     window plus two ticks (not a day later)."""
@@ -315,6 +315,9 @@ async def test_clock_step_holds_flags_and_recovers(
     clock.advance(step)
     [d] = await ctl.tick()
     assert d.desired_replicas == 20  # held: the window (re-stamped) or the clock hold keeps it
+    assert any(r.term == "clock" and kind in r.detail for r in d.reasons)
+    [stored] = await ctl.store.list_decisions("m1", limit=1)
+    assert any(r.term == "clock" for r in stored.reasons)
     assert registry.get_sample_value("forescale_controller_errors_total", {"kind": f"clock-{kind}"}) == 1
     assert await ticks_until_two(ctl, replicas, clock) <= 300 + 30
     assert registry.get_sample_value("forescale_controller_errors_total", {"kind": f"clock-{kind}"}) == 1
