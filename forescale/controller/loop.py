@@ -33,8 +33,9 @@ from forescale.core.execute import Executed, Ports, execute
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
 from forescale.core.observe import assemble
+from forescale.core.poolview import allowed
 from forescale.core.ports import MetricsSource, NodePoolProvider, PoolReplicas, ReplicaSetter
-from forescale.core.tick import TickDecideFn, TickPlan, allowed_pools, plan_tick
+from forescale.core.tick import TickDecideFn, TickPlan, plan_tick
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -114,7 +115,7 @@ class Controller:
         self, specs: Sequence[PolicySpec], pools: Sequence[PoolSpec]
     ) -> tuple[dict[str, Observation], dict[str, PolicyState]]:
         async def job_for(spec: PolicySpec) -> tuple[Observation, PolicyState]:
-            obs, _ = await self.observe(spec, allowed_pools(spec, pools))
+            obs, _ = await self.observe(spec, allowed(spec, pools))
             return obs, await self.store.load_state(spec.model)
 
         self.guard.faults.clear()

@@ -33,6 +33,7 @@ from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
 from forescale.core.policy import UnknownPolicy, decide
 from forescale.core.pooltable import Catalog
+from forescale.core.poolview import allowed
 
 TickDecideFn = Callable[
     [Observation, PolicySpec, Sequence[PoolSpec], PolicyState, ReservationLedger | None],
@@ -133,14 +134,6 @@ def _hold(ledger: ReservationLedger, decision: Decision) -> ReservationLedger:
     return ledger
 
 
-def allowed_pools(spec: PolicySpec, pools: Sequence[PoolSpec]) -> list[PoolSpec]:
-    """The pools the policy may use (all when it names none), in the given order."""
-    if not spec.pools:
-        return list(pools)
-    names = set(spec.pools)
-    return [p for p in pools if p.name in names]
-
-
 def plan_tick(
     observations: Mapping[str, Observation],
     specs: Sequence[PolicySpec],
@@ -170,7 +163,7 @@ def plan_tick(
             continue
         catalog = catalogs.get(spec.pools)
         if catalog is None:
-            catalog = catalogs[spec.pools] = Catalog(allowed_pools(spec, every))
+            catalog = catalogs[spec.pools] = Catalog(allowed(spec, every))
         try:
             decision, new_states[spec.model] = decide_fn(
                 obs, spec, catalog, states.get(spec.model) or PolicyState(), ledger
