@@ -1,12 +1,16 @@
-"""The reconcile loop: for each policy, observe -> decide -> actuate -> persist.
+"""The reconcile loop: observe every model -> ``plan_tick`` -> ``execute`` -> persist.
 
-``tick()`` runs every policy once; ``run()`` is ``tick`` plus ``clock.sleep(interval)``
-forever, with the only broad ``except`` at that outermost level (STYLE.md #5). One
-policy's failure (an actuator or capacity error) is counted and does not stop the others.
+``tick()`` observes every policy's model (concurrently, at most ``concurrency`` at a
+time: at a thousand models one after another a tick would take minutes), decides them all
+in one ``core.tick.plan_tick`` (one reservation ledger for all, commands in order), and
+carries the commands out with ``core.execute.execute``, the same code the simulator and
+the local provider run. ``run()`` is ``tick`` plus ``clock.sleep(interval)`` forever, with
+the only broad ``except`` at that outermost level (STYLE.md #5).
 
-Actuation order within a pool: growing, nodes before replicas (capacity first); shrinking,
-replicas before nodes (never remove a node that still serves). Set calls are absolute
-counts, so a tick repeated after a crash cannot scale up twice.
+A model whose observation or actuation fails (``ActuatorError``) is counted and skipped;
+its state is not persisted, so the next tick decides again from what is really there.
+Insufficient capacity is not a failure: ``execute`` counts it and the next observation
+carries it (the one channel). Clock faults (``clockfault.py``) hold a model's replicas.
 """
 
 from __future__ import annotations
@@ -14,32 +18,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
 
+from forescale.controller.clockfault import ClockGuard
 from forescale.controller.errors import ActuatorError
 from forescale.controller.leader import LeaderElector
 from forescale.controller.metrics import ControllerMetrics
 from forescale.controller.store import Store
 from forescale.core.clock import Clock
-from forescale.core.errors import CapacityError
-from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec, PoolTarget
-from forescale.core.policy import UnknownPolicy
+from forescale.core.execute import Executed, Ports, execute
+from forescale.core.ledger import ReservationLedger
+from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
+from forescale.core.observe import assemble
+from forescale.core.poolview import allowed
 from forescale.core.ports import MetricsSource, NodePoolProvider, PoolReplicas, ReplicaSetter
+from forescale.core.tick import TickDecideFn, TickPlan, plan_tick
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-DecideFn = Callable[[Observation, PolicySpec, Sequence[PoolSpec], PolicyState], tuple[Decision, PolicyState]]
+DecideFn = TickDecideFn
 
 
 def core_decide(
-    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState
-) -> tuple[Decision, PolicyState]:
-    """The decision core's entry point (imported late: it is the core team's module)."""
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState,
+    ledger: ReservationLedger | None = None,
+) -> tuple[Decision, PolicyState]:  # fmt: skip
+    """The decision core's entry point."""
     from forescale.core import policy
 
-    return policy.decide(obs, spec, pools, state)
+    return policy.decide(obs, spec, pools, state, ledger)
 
 
 class Controller:
@@ -55,6 +66,7 @@ class Controller:
         elector: LeaderElector | None = None,
         metrics: ControllerMetrics | None = None,
         decide: DecideFn = core_decide,
+        concurrency: int = 32,
     ) -> None:
         self.store = store
         self.source = source
@@ -65,41 +77,87 @@ class Controller:
         self.elector = elector
         self.metrics = metrics or ControllerMetrics(CollectorRegistry())  # private unless given
         self.decide = decide
+        self.concurrency = max(1, concurrency)
+        self.guard = ClockGuard(interval_s)
+        self.last_executed: Executed | None = None  # what the last tick carried out (tests, sim parity)
+
+    async def _bounded(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T | BaseException]:
+        """Run ``jobs`` at most ``concurrency`` at a time; errors are returned, not raised."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(job: Callable[[], Awaitable[T]]) -> T:
+            async with gate:
+                return await job()
+
+        return await asyncio.gather(*(one(j) for j in jobs), return_exceptions=True)
 
     async def tick(self) -> list[Decision]:
-        """One pass over every policy; returns the decisions made (empty when not leader)."""
+        """One pass over every policy; returns the decisions carried out (empty when not leader)."""
         if self.elector is not None and not self.elector.leading():
             return []
         started = time.perf_counter()  # tick duration is a measurement, not control time
         pools = [p.value for p in await self.store.pools.list()]
         self.metrics.catalog.update(pools)
-        decisions = []
-        for entry in await self.store.policies.list():
-            try:
-                decisions.append(await self.reconcile(entry.value, pools))
-            except ActuatorError as exc:
-                self.metrics.error(exc.kind)
-                log.warning("%s: %s", entry.value.model, exc)
-            except UnknownPolicy as exc:  # written past the admin API's check: skip this one
-                self.metrics.error("unknown-policy")
-                log.error("%s: %s", entry.value.model, exc)
+        specs = [e.value for e in await self.store.policies.list()]
+        observations, states = await self._observe_all(specs, pools)
+        plan, new_states = plan_tick(observations, specs, pools, states, decide_fn=self.decide)
+        for model, why in plan.errors:  # written past the admin API's check: skip this one
+            self.metrics.error("unknown-policy")
+            log.error("%s: %s", model, why)
+        done = await self.carry_out(plan, pools)
+        decisions = [self.guard.annotate(d) for d in plan.decisions if d.model not in done.failed]
+        by_model = {s.model: s for s in specs}
+        await self._bounded([self._persister(d, new_states[d.model], by_model[d.model]) for d in decisions])
         self.metrics.tick_seconds.observe(time.perf_counter() - started)
         return decisions
 
-    async def reconcile(self, spec: PolicySpec, all_pools: Sequence[PoolSpec]) -> Decision:
-        pools = [p for p in all_pools if not spec.pools or p.name in spec.pools]
-        obs, current = await self.observe(spec, pools)
-        state = await self.store.load_state(spec.model)
-        decision, new_state = self.decide(obs, spec, pools, state)
-        if spec.mode == "dry-run" and not decision.dry_run:
-            decision = decision.model_copy(update={"dry_run": True})
-        self.metrics.decided(decision, spec)
-        if not decision.dry_run:
-            await self.actuate(spec.model, decision, pools, current)
-        await self.store.save_state(spec.model, new_state)
-        await self.store.append_decision(decision)
-        log.info("%s%s", "[dry-run] " if decision.dry_run else "", decision.summary())
-        return decision
+    async def _observe_all(
+        self, specs: Sequence[PolicySpec], pools: Sequence[PoolSpec]
+    ) -> tuple[dict[str, Observation], dict[str, PolicyState]]:
+        async def job_for(spec: PolicySpec) -> tuple[Observation, PolicyState]:
+            obs, _ = await self.observe(spec, allowed(spec, pools))
+            return obs, await self.store.load_state(spec.model)
+
+        self.guard.faults.clear()
+        results = await self._bounded([lambda s=s: job_for(s) for s in specs])  # type: ignore[misc]
+        observations: dict[str, Observation] = {}
+        states: dict[str, PolicyState] = {}
+        for spec, got in zip(specs, results, strict=True):
+            if isinstance(got, ActuatorError):
+                self.metrics.error(got.kind)
+                log.warning("%s: %s", spec.model, got)
+                continue
+            if isinstance(got, BaseException):
+                raise got  # not ours to swallow: run()'s outermost handler counts it
+            obs, state = self.guard.check(*got, self.metrics)
+            observations[spec.model], states[spec.model] = obs, state
+        return observations, states
+
+    async def carry_out(self, plan: TickPlan, pools: Sequence[PoolSpec]) -> Executed:
+        """``execute`` the plan's commands through this controller's ports; count what failed."""
+        ports = Ports(self.nodes, self.replicas, {p.name: p for p in pools})
+        done = await execute(plan, ports, errors=(ActuatorError,))
+        for cmd, exc in done.capacity:
+            # The provider recorded it; the next observation carries insufficient_capacity_at
+            # and the core moves the shortfall to another pool.
+            self.metrics.error(type(exc).__name__)
+            log.warning("%s: %s", cmd.model, exc)
+        for model, err in done.failed.items():
+            self.metrics.error(err.kind if isinstance(err, ActuatorError) else type(err).__name__)
+            log.warning("%s: %s", model, err)
+        self.last_executed = done
+        return done
+
+    def _persister(
+        self, decision: Decision, state: PolicyState, spec: PolicySpec
+    ) -> Callable[[], Awaitable[None]]:
+        async def persist() -> None:
+            self.metrics.decided(decision, spec)
+            await self.store.save_state(decision.model, state)
+            await self.store.append_decision(decision)
+            log.info("%s%s", "[dry-run] " if decision.dry_run else "", decision.summary())
+
+        return persist
 
     async def observe(self, spec: PolicySpec, pools: Sequence[PoolSpec]) -> tuple[Observation, PoolReplicas]:
         now = self.clock.now()
@@ -107,49 +165,9 @@ class Controller:
         pool_obs = await self.nodes.observe(spec.model, pools, now)
         current = await self.replicas.replicas(spec.model, pools)
         forecasts = await self.store.load_forecasts(spec.model)
-        ready = {name: c.ready for name, c in current.by_pool.items()}
-        obs = Observation(
-            now=now,
-            model=spec.model,
-            rps_short=signals.rps_short,
-            rps_stable=signals.rps_stable,
-            queue_depth=signals.queue_depth,
-            current_replicas=current.desired,
-            ready_replicas=current.ready,
-            starting_replicas=current.starting,
-            pools=tuple(p.model_copy(update={"ready_replicas": ready.get(p.name, 0)}) for p in pool_obs),
-            forecasts=forecasts,
-            stale=signals.stale,
-        )
+        obs = assemble(now, spec.model, signals, pool_obs, current, forecasts)
         self.metrics.observed(obs, {p.name: p for p in pools})
         return obs, current
-
-    async def actuate(
-        self, model: str, decision: Decision, pools: Sequence[PoolSpec], current: PoolReplicas
-    ) -> None:
-        targets = {t.pool: t for t in decision.pools}
-        for pool in pools:
-            now_replicas = current.by_pool[pool.name].desired if pool.name in current.by_pool else 0
-            target = targets.get(pool.name)
-            if target is None:
-                if now_replicas == 0:
-                    continue
-                target = PoolTarget(pool=pool.name, capacity_type=pool.capacity_type, nodes=0, replicas=0)
-            if target.replicas >= now_replicas:
-                await self._set_nodes(model, pool, target)
-                await self.replicas.set_replicas(model, pool, target.replicas)
-            else:
-                await self.replicas.set_replicas(model, pool, target.replicas)
-                await self._set_nodes(model, pool, target)
-
-    async def _set_nodes(self, model: str, pool: PoolSpec, target: PoolTarget) -> None:
-        try:
-            await self.nodes.set_nodes(model, pool, target.nodes, target.replicas)
-        except CapacityError as exc:
-            # The provider recorded it; the next observation carries insufficient_capacity_at
-            # and the core moves the shortfall to another pool.
-            self.metrics.error(type(exc).__name__)
-            log.warning("%s: %s", model, exc)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Tick every ``interval_s`` until ``stop`` is set."""

@@ -6,9 +6,10 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
@@ -24,6 +25,7 @@ from forescale.core.clock import Clock, SystemClock
 from forescale.core.ports import MetricsSource, NodePoolProvider, ReplicaSetter
 
 log = logging.getLogger(__name__)
+LeadTime = Literal["node", "replica"]
 
 
 @dataclass
@@ -31,6 +33,9 @@ class Parts:
     nodes: NodePoolProvider
     replicas: ReplicaSetter
     lease: Lease
+
+
+Extra = Callable[[Parts, aioredis.Redis, Clock, asyncio.Event], Awaitable[None]]
 
 
 async def kube_client(s: KubeSettings):  # type: ignore[no-untyped-def]
@@ -48,7 +53,7 @@ async def kube_client(s: KubeSettings):  # type: ignore[no-untyped-def]
 
 @asynccontextmanager
 async def _actuator(
-    settings: ControllerSettings, redis: aioredis.Redis, clock: Clock
+    settings: ControllerSettings, redis: aioredis.Redis, clock: Clock, lead_time: LeadTime = "node"
 ) -> AsyncIterator[Parts]:
     if settings.provider == "kubernetes":
         from forescale.controller.actuators.kube_lease import KubeLease
@@ -67,7 +72,7 @@ async def _actuator(
         return
     from forescale.controller.actuators.local import LocalProvider
 
-    local = LocalProvider(redis, settings.redis_url, LocalSettings(), clock)
+    local = LocalProvider(redis, settings.redis_url, LocalSettings(), clock, lead_time=lead_time)
     try:
         yield Parts(local, local, RedisLease(redis, settings.lease_duration_s))
     finally:
@@ -87,9 +92,17 @@ async def serve(
     stop: asyncio.Event,
     clock: Clock | None = None,
     api_port: int | None = None,
+    *,
+    lead_time: LeadTime = "node",
+    api: bool = True,
+    extra: Extra | None = None,
 ) -> None:
     """Run the controller until ``stop``: one task renews the lease, one reconciles, and
-    the admin API (FORESCALE_API_*; ``api_port`` overrides its port) serves alongside."""
+    the admin API (FORESCALE_API_*; ``api_port`` overrides its port) serves alongside.
+
+    The one wiring of the controller: the demo's controller process (stack/controller_proc.py)
+    runs this too, with ``lead_time`` (the local provider's lead-time report), no admin API
+    and an ``extra`` task (its outage script) given the parts."""
     from forescale.controller.api.hosting import controller_api
 
     clock = clock or SystemClock()
@@ -102,7 +115,7 @@ async def serve(
     async with AsyncExitStack() as stack:
         redis = aioredis.Redis.from_url(settings.redis_url)
         stack.push_async_callback(redis.aclose)
-        parts = await stack.enter_async_context(_actuator(settings, redis, clock))
+        parts = await stack.enter_async_context(_actuator(settings, redis, clock, lead_time))
         elector = LeaderElector(parts.lease, clock, identity)
         store = Store(redis, settings.decision_history)
         source = _source(settings, redis)
@@ -110,12 +123,19 @@ async def serve(
             store, source, parts.nodes, parts.replicas,
             clock, interval_s=settings.interval_s, elector=elector, metrics=metrics,
         )  # fmt: skip
-        await stack.enter_async_context(
-            controller_api(settings, store, clock, source, parts.replicas, port=api_port)
-        )
+        if api:
+            await stack.enter_async_context(
+                controller_api(settings, store, clock, source, parts.replicas, port=api_port)
+            )
         log.info("controller %s: provider %s, every %gs", identity, settings.provider, settings.interval_s)
-        leading = asyncio.create_task(_track_leader(elector, metrics, stop, clock))
-        await asyncio.gather(elector.run(stop), ctl.run(stop), leading)
+        tasks: list[Awaitable[None]] = [
+            elector.run(stop),
+            ctl.run(stop),
+            _track_leader(elector, metrics, stop, clock),
+        ]
+        if extra is not None:
+            tasks.append(extra(parts, redis, clock, stop))
+        await asyncio.gather(*tasks)
 
 
 async def _track_leader(

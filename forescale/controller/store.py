@@ -80,10 +80,19 @@ class Versions(Generic[T]):
         self.key = key
         self.model = model
         self.name_of = name_of  # the spec field that names an entry
+        # Parsed entries by name, reused while the stored JSON's version (its content hash)
+        # is unchanged: the controller lists every policy every tick, and parses one only
+        # when it changes.
+        self._parsed: dict[str, Versioned[T]] = {}
 
     def _parse(self, name: str, raw: bytes) -> Versioned[T] | None:
+        version = version_of(raw)
+        hit = self._parsed.get(name)
+        if hit is not None and hit.version == version:
+            return hit
         try:
-            return Versioned(self.model.model_validate_json(raw), version_of(raw))
+            value = self._parsed[name] = Versioned(self.model.model_validate_json(raw), version)
+            return value
         except ValidationError as exc:  # written by hand or by an older version: skip, say so
             log.warning("%s[%s] is not a valid %s: %s", self.key, name, self.model.__name__, exc)
             return None
@@ -94,6 +103,8 @@ class Versions(Generic[T]):
 
     async def list(self) -> list[Versioned[T]]:
         raw = await _await(self.redis.hgetall(self.key))
+        for gone in self._parsed.keys() - {k.decode() for k in raw}:
+            del self._parsed[gone]
         parsed = (self._parse(k.decode(), v) for k, v in sorted(raw.items()))
         return [p for p in parsed if p is not None]
 

@@ -5,8 +5,9 @@ nodes are kept first (cheapest first) and new ones launched after (cheapest firs
 smaller count drops the most expensive nodes and a larger one never moves healthy ones:
 
 1. capacity reservations (already paid for, so always used first);
-2. the policy's on-demand base (replicas on reserved capacity count toward it: both are
-   equally safe from interruption);
+2. the policy's on-demand base: ``on_demand_base`` replicas always on on-demand, even
+   where a reservation has room (the base is taken out before reservations are filled;
+   only when on-demand cannot hold it does the rest go to the reservation);
 3. spot, capped at ``spot_max_fraction`` of the replicas; new spot nodes are spread over
    the spot pools with room (an even share each before any takes more), so one pool's
    interruption or stock-out hits a part;
@@ -34,7 +35,6 @@ from typing import NamedTuple
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import PolicySpec, PoolTarget
 from forescale.core.pooltable import PoolFacts, PoolTable
-from forescale.core.trusted import build
 
 # The planner's inputs are part of its interface; import them from here or their modules.
 __all__ = ["Plan", "PoolFacts", "PoolTable", "ReservationLedger", "plan_capacity"]
@@ -63,12 +63,11 @@ class _Fill:
         self.ready = t.ready
         # hard: max_nodes, and the free reservation for reserved pools;
         # caps: what may be planned now, `hard` less launches where they fail.
-        if ledger is lay.ledger:  # nobody holds anything: the layout has the caps already
-            self.hard = lay.hard
-        else:
-            self.hard = list(lay.max_nodes)
-            for i in lay.kinds["reserved"]:
-                self.hard[i] = min(self.hard[i], max(0, ledger.free(lay.specs[i].name, holder)))
+        # Always from the ledger: in a tick it holds what the models decided before this
+        # one took (core/tick.py), so two models never plan onto the same reserved node.
+        self.hard = list(lay.max_nodes)
+        for i in lay.kinds["reserved"]:
+            self.hard[i] = min(self.hard[i], max(0, ledger.free(lay.specs[i].name, holder)))
         self.caps = list(self.hard)
         if True in t.slow:
             for i, slow in enumerate(t.slow):
@@ -131,9 +130,12 @@ def plan_capacity(
     w = _Fill(pools, ledger, spec.model)
     kinds = w.kinds
     notes: list[str] = []
-    left = w.fill_kind("reserved", replicas)
-    base = max(0, min(spec.on_demand_base, replicas) - (replicas - left))
-    left -= base - w.fill_kind("on-demand", base)
+    base = min(spec.on_demand_base, replicas)
+    left = w.fill_kind("reserved", replicas - base)
+    base_left = w.fill_kind("on-demand", base)
+    if base_left:  # on-demand is full: the reservation is the next-safest place for the base
+        base_left = w.fill_kind("reserved", base_left)
+    left += base_left
     left = _fill_spot(w, kinds["spot"], left, math.floor(spec.spot_max_fraction * replicas + 1e-9))
     left = w.fill_kind("on-demand", left)
     unplaced = w.fill_kind("spot", left)  # on-demand is full: spot past its fraction beats nothing
@@ -149,28 +151,14 @@ def plan_capacity(
     return Plan(_targets(w), tuple(notes), unplaced)
 
 
-# PoolTargets are immutable values and the same ones recur tick after tick, so they are
-# shared rather than rebuilt (building them was a third of decide()'s time).
-_TARGETS: dict[tuple[str, str, int, int], PoolTarget] = {}
-_TARGETS_MAX = 200_000
-
-
 def _targets(w: _Fill) -> tuple[PoolTarget, ...]:
     """One target per pool with nodes planned or seen; absent pools mean zero nodes."""
+    nodes, per, assigned, specs = w.nodes, w.per, w.assigned, w.specs
     out = []
-    nodes = w.nodes
     for i in sorted(set(w.t.occupied).union(w.planned)):
         n = nodes[i]
-        p = w.specs[i]
-        key = (p.name, p.capacity_type, n, min(n * w.per[i], w.assigned[i]))
-        t = _TARGETS.get(key)
-        if t is None:
-            if len(_TARGETS) >= _TARGETS_MAX:
-                _TARGETS.clear()
-            t = _TARGETS[key] = build(
-                PoolTarget, {"pool": key[0], "capacity_type": key[1], "nodes": key[2], "replicas": key[3]}
-            )
-        out.append(t)
+        p = specs[i]
+        out.append(PoolTarget(p.name, p.capacity_type, n, min(n * per[i], assigned[i])))
     return tuple(out)
 
 

@@ -143,22 +143,10 @@ def record_event(events: History, now: float, delta: int, horizon_s: float) -> H
     return (*kept, (now, delta)) if delta else kept
 
 
-# Longest rule period per behavior, by identity: a spec's behaviors are the same objects
-# tick after tick; an entry keeps its behavior alive, so its id is not reused meanwhile.
-_PERIODS: dict[int, tuple[ScalingBehavior, float]] = {}
-
-
 def longest_period(up: ScalingBehavior, down: ScalingBehavior) -> float:
     """How long scale events matter: the longest period of any rule in either direction."""
-    return max(_longest(up), _longest(down))
-
-
-def _longest(b: ScalingBehavior) -> float:
-    hit = _PERIODS.get(id(b))
-    if hit is not None and hit[0] is b:
-        return hit[1]
-    if len(_PERIODS) >= 4096:
-        _PERIODS.clear()
-    longest = max((r.period_s for r in b.rules), default=0.0)
-    _PERIODS[id(b)] = (b, longest)
+    longest = 0.0
+    for rule in (*up.rules, *down.rules):
+        if rule.period_s > longest:
+            longest = rule.period_s
     return longest

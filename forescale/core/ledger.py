@@ -15,7 +15,7 @@ from forescale.core.errors import ReservationExhausted
 from forescale.core.model import PoolSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReservationLedger:
     """Reserved nodes per pool and who holds them. Pure: every change returns a new ledger.
 
@@ -26,13 +26,23 @@ class ReservationLedger:
 
     capacity: Mapping[str, int]
     held: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # nodes held per pool: ``free`` is asked for every reserved pool of every model each
+    # tick, and summing ``held`` each time grows with the number of holders
+    totals: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.held and not self.totals:
+            totals: dict[str, int] = {}
+            for (pool, _), n in self.held.items():
+                totals[pool] = totals.get(pool, 0) + n
+            object.__setattr__(self, "totals", totals)  # the frozen-dataclass idiom for derived fields
 
     @classmethod
     def from_pools(cls, pools: Sequence[PoolSpec]) -> ReservationLedger:
         return cls({p.name: p.reservation_nodes for p in pools if p.reservation_nodes})
 
     def used(self, pool: str) -> int:
-        return sum(n for (p, _), n in self.held.items() if p == pool)
+        return self.totals.get(pool, 0)
 
     def free(self, pool: str, holder: str | None = None) -> int:
         """Nodes still free in ``pool``'s reservation; ``holder``'s own count counts as free."""
@@ -45,12 +55,17 @@ class ReservationLedger:
         if nodes > self.free(pool, holder):
             raise ReservationExhausted(pool, f"{holder} asks {nodes}, {self.free(pool, holder)} free")
         held = dict(self.held)
+        before = held.get((pool, holder), 0)
         held[(pool, holder)] = nodes
-        return ReservationLedger(self.capacity, held)
+        totals = dict(self.totals)
+        totals[pool] = totals.get(pool, 0) - before + nodes
+        return ReservationLedger(self.capacity, held, totals)
 
     def release(self, pool: str, holder: str) -> ReservationLedger:
         if (pool, holder) not in self.held:
             return self
         held = dict(self.held)
-        del held[(pool, holder)]
-        return ReservationLedger(self.capacity, held)
+        n = held.pop((pool, holder))
+        totals = dict(self.totals)
+        totals[pool] -= n
+        return ReservationLedger(self.capacity, held, totals)

@@ -1,9 +1,12 @@
 """The decision core's vocabulary: what a policy says, what is observed, what is decided.
 
-Everything here is a frozen pydantic model, so a value can be logged, compared in a test,
-persisted as JSON (``model_dump_json``) and loaded back (``model_validate_json``) by the
-controller, the admin API and the simulator alike. Validation happens once, here, at the
-edge (STYLE.md #8): nothing downstream checks for ``None`` defaults it did not ask for.
+What comes from outside (policies, pools, observations, forecasts) is a frozen pydantic
+model, validated once, here, at the edge (STYLE.md #8): nothing downstream checks for
+``None`` defaults it did not ask for. What the core makes every tick (``Decision``,
+``PoolTarget``, ``Reason``, ``PolicyState``) is a frozen slotted dataclass, validated and
+serialised by pydantic only where it crosses an edge (``core/values.py``). Both kinds can
+be logged, compared in a test, persisted (``model_dump_json``) and loaded back
+(``model_validate_json``) by the controller, the admin API and the simulator alike.
 
 Times are epoch seconds (floats); ``Observation.now`` is the only clock the core sees.
 """
@@ -18,7 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from forescale.core.targets import ScaleTargets
 
-CapacityType = Literal["reserved", "spot", "on-demand"]
+# The per-tick values the core makes live in values.py; imported here so that
+# ``forescale.core.model`` stays the one place to import the core's vocabulary from.
+from forescale.core.values import CapacityType as CapacityType
+from forescale.core.values import Decision as Decision
+from forescale.core.values import PolicyState as PolicyState
+from forescale.core.values import PoolTarget as PoolTarget
+from forescale.core.values import Reason as Reason
+
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
 # Model names are free text (``meta-llama/Llama-3.1-8B-Instruct``): 1-256 characters, no
 # white space or control characters. Keys derived from them escape what would break a
@@ -252,6 +262,9 @@ class PoolObservation(Frozen):
     starting_nodes: int = Field(default=0, ge=0, description="Requested, not yet ready.")
     draining_nodes: int = Field(default=0, ge=0, description="Interruption notice received.")
     ready_replicas: int = Field(default=0, ge=0)
+    replicas: int = Field(
+        default=0, ge=0, description="Replicas of the model requested in this pool now (ready or not)."
+    )
     insufficient_capacity_at: float | None = Field(
         default=None, description="Last insufficient-capacity error, epoch s."
     )
@@ -278,69 +291,3 @@ class Observation(Frozen):
 
 
 # ------------------------------------------------------------------------- decision
-
-
-class Reason(Frozen):
-    """One term of a decision: its value in replicas and a sentence a person reads."""
-
-    term: str
-    replicas: int | None
-    detail: str
-
-
-class PoolTarget(Frozen):
-    """Desired nodes and replicas of a model in one pool."""
-
-    pool: str
-    capacity_type: CapacityType
-    nodes: int = Field(ge=0)
-    replicas: int = Field(ge=0)
-
-
-class Decision(Frozen):
-    """The output of one tick; carried out by an actuator unless ``dry_run``."""
-
-    model: str
-    at: float
-    desired_replicas: int = Field(ge=0)
-    pools: tuple[PoolTarget, ...] = ()
-    winner: str = Field(description="The term that set desired_replicas.")
-    reasons: tuple[Reason, ...] = ()
-    panic: bool = False
-    dry_run: bool = False
-
-    def summary(self) -> str:
-        """One line for logs and the terminal view."""
-        placed = ", ".join(f"{p.pool}={p.nodes}n/{p.replicas}r" for p in self.pools)
-        return f"{self.model}: {self.desired_replicas} replicas ({self.winner}) [{placed}]"
-
-
-class PolicyState(Frozen):
-    """What a policy carries from one tick to the next; persisted by the controller.
-
-    Default-constructible: ``PolicyState()`` is the state of a policy never run before.
-    The decision core (``core/policy.py``) owns its fields; nothing else interprets them.
-    """
-
-    last_at: float | None = None
-    last_desired: int | None = None
-    # HPA stabilization: (t, raw recommendation) pairs kept as monotone queues, so the max
-    # over the scale-down window is the first entry of ``down_history`` and the min over the
-    # scale-up window the first of ``up_history`` (entries that can never win are dropped).
-    up_history: tuple[tuple[float, int], ...] = ()
-    down_history: tuple[tuple[float, int], ...] = ()
-    # HPA behavior rules: (t, signed replica change) of recent scale events.
-    scale_events: tuple[tuple[float, int], ...] = ()
-    # KPA panic mode: last time demand was over the threshold (None: not panicking), and the
-    # highest replica count decided while panicking.
-    panic_at: float | None = None
-    panic_max: int = 0
-    # Per pool: recent launch-to-ready samples and the lead time estimated from them.
-    lead_samples: dict[str, tuple[float, ...]] = Field(default_factory=dict)
-    lead_time_s: dict[str, float] = Field(default_factory=dict)
-    # Per pool: interruptions per node-second (exponentially weighted).
-    interruption_rate: dict[str, float] = Field(default_factory=dict)
-    # Per pool: since when nodes have been starting (for the spot fallback timeout).
-    starting_since: dict[str, float] = Field(default_factory=dict)
-    # Per pool: last insufficient-capacity error seen (the pool is skipped for a TTL after it).
-    unavailable_at: dict[str, float] = Field(default_factory=dict)

@@ -26,10 +26,13 @@ from dataclasses import dataclass
 
 from forescale.core import capacity, forecast, hpa, panic, poolview, schedule
 from forescale.core.backlog import backlog
+from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec, Reason
-from forescale.core.trusted import build
 
-PolicyFn = Callable[[Observation, PolicySpec, Sequence[PoolSpec], PolicyState], tuple[Decision, PolicyState]]
+PolicyFn = Callable[
+    [Observation, PolicySpec, Sequence[PoolSpec], PolicyState, ReservationLedger | None],
+    tuple[Decision, PolicyState],
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,7 @@ REACTIVE_ONLY = Terms(backlog=False, panic=False, forecast=False, schedule=False
 
 
 def _reason(term: str, replicas: int | None, detail: str) -> Reason:
-    return build(Reason, {"term": term, "replicas": replicas, "detail": detail})
+    return Reason(term, replicas, detail)
 
 
 def _missing(obs: Observation, terms: Terms) -> list[str]:
@@ -222,8 +225,9 @@ def _panic(
 
 
 def _decide(
-    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState, terms: Terms
-) -> tuple[Decision, PolicyState]:
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState, terms: Terms,
+    ledger: ReservationLedger | None,
+) -> tuple[Decision, PolicyState]:  # fmt: skip
     reasons: list[Reason] = []
     pv = poolview.view(obs, spec, pools, state)
     # the forecast horizon: the slowest usable pool's lead time (capacity must be ready there too)
@@ -240,17 +244,18 @@ def _decide(
         value, winner = min(current, spec.max_replicas), "hold"
         reasons.append(_reason("hold", value, f"hold: no scale-down without {', '.join(missing)}"))
     value, winner = _bound(value, winner, spec, reasons)
-    plan = capacity.plan_capacity(value, spec, pv.table, pv.table.layout.ledger)
+    # no ledger: this model alone, nothing held by others (plan_tick passes the tick's ledger)
+    plan = capacity.plan_capacity(value, spec, pv.table, pv.table.layout.ledger if ledger is None else ledger)
     if pv.notes or plan.notes:  # one reason for all of them: usually none, at times several
         reasons.append(_reason("capacity", None, "capacity: " + "; ".join(pv.notes + list(plan.notes))))
     reasons.append(
         _reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}")
     )
-    decision = build(Decision, {
-        "model": spec.model, "at": obs.now, "desired_replicas": value, "pools": plan.targets,
-        "winner": winner, "reasons": tuple(reasons), "panic": step is not None and step.panicking,
-        "dry_run": spec.mode == "dry-run",
-    })  # fmt: skip
+    decision = Decision(
+        model=spec.model, at=obs.now, desired_replicas=value, pools=plan.targets,
+        winner=winner, reasons=tuple(reasons), panic=step is not None and step.panicking,
+        dry_run=spec.mode == "dry-run",
+    )  # fmt: skip
     return decision, _next_state(obs, spec, state, value, up_h, down_h, step, pv)
 
 
@@ -259,29 +264,31 @@ def _next_state(
     down_h: hpa.History, step: panic.PanicStep | None, pv: poolview.PoolView,
 ) -> PolicyState:  # fmt: skip
     horizon = hpa.longest_period(spec.scale_up, spec.scale_down)
-    return build(PolicyState, {
-        "last_at": obs.now, "last_desired": value, "up_history": up_h, "down_history": down_h,
-        "scale_events": hpa.record_event(state.scale_events, obs.now, value - obs.current_replicas, horizon),
-        "panic_at": step.panic_at if step else None,
-        "panic_max": max(step.panic_max, value) if step and step.panicking else 0,
-        "lead_samples": pv.lead_samples, "lead_time_s": pv.lead_time_s,
-        "interruption_rate": pv.interruption_rate, "starting_since": pv.starting_since,
-        "unavailable_at": pv.unavailable_at,
-    })  # fmt: skip
+    return PolicyState(
+        last_at=obs.now, last_desired=value, up_history=up_h, down_history=down_h,
+        scale_events=hpa.record_event(state.scale_events, obs.now, value - obs.current_replicas, horizon),
+        panic_at=step.panic_at if step else None,
+        panic_max=max(step.panic_max, value) if step and step.panicking else 0,
+        lead_samples=pv.lead_samples, lead_time_s=pv.lead_time_s,
+        interruption_rate=pv.interruption_rate, starting_since=pv.starting_since,
+        unavailable_at=pv.unavailable_at,
+    )  # fmt: skip
 
 
 def forescale_policy(
-    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState
-) -> tuple[Decision, PolicyState]:
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState,
+    ledger: ReservationLedger | None = None,
+) -> tuple[Decision, PolicyState]:  # fmt: skip
     """The full policy: reactive, backlog, panic, forecast and schedule terms."""
-    return _decide(obs, spec, pools, state, FULL)
+    return _decide(obs, spec, pools, state, FULL, ledger)
 
 
 def hpa_policy(
-    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState
-) -> tuple[Decision, PolicyState]:
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState,
+    ledger: ReservationLedger | None = None,
+) -> tuple[Decision, PolicyState]:  # fmt: skip
     """Kubernetes HPA v2 on the RPS target: the reactive term with its windows and rules only."""
-    return _decide(obs, spec, pools, state, REACTIVE_ONLY)
+    return _decide(obs, spec, pools, state, REACTIVE_ONLY, ledger)
 
 
 # Registered policies by name (STYLE.md #9); PolicySpec.policy picks one.
@@ -296,10 +303,15 @@ class UnknownPolicy(ValueError):
 
 
 def decide(
-    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState
-) -> tuple[Decision, PolicyState]:
-    """One tick of the policy ``spec.policy``; see the module docstring for the steps."""
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState,
+    ledger: ReservationLedger | None = None,
+) -> tuple[Decision, PolicyState]:  # fmt: skip
+    """One tick of the policy ``spec.policy``; see the module docstring for the steps.
+
+    ``ledger``: the reservations others hold this tick (``core/tick.py`` threads one ledger
+    through every model); ``None`` plans this model as if it were alone.
+    """
     fn = POLICIES.get(spec.policy)
     if fn is None:
         raise UnknownPolicy(f"unknown policy {spec.policy!r}; known: {', '.join(sorted(POLICIES))}")
-    return fn(obs, spec, pools, state)
+    return fn(obs, spec, pools, state, ledger)

@@ -2,8 +2,9 @@
 
 ``poolview`` fills a ``PoolTable`` once per tick in a single pass over what was observed;
 building one value per pool per tick cost more than the planning itself at 1000 policies
-x 30 pools. What never changes between ticks (the pools, their order, replicas per node,
-the reservations) is a ``Layout``, computed once per pool list and shared.
+x 30 pools. What a tick's pools make for a policy (their order, replicas per node, the
+reservations) is a ``Layout``; a ``Catalog`` (the tick's pools) works each layout out
+once per tick for all the policies that share it (usually all), not once per policy.
 """
 
 from __future__ import annotations
@@ -99,3 +100,19 @@ def layout(pools: Sequence[tuple[PoolSpec, int]]) -> Layout:
             for p in specs
         ],
     )
+
+
+class Catalog(tuple[PoolSpec, ...]):
+    """The tick's pools, with the layouts worked out for them so far.
+
+    Built once per tick by ``plan_tick`` and passed to every ``decide``: policies with the
+    same ``pools`` and ``gpus_per_replica`` share one layout. It lives for one tick, so
+    nothing is kept across ticks or keyed on object identity.
+    """
+
+    layouts: dict[tuple[tuple[str, ...], int], tuple[Layout, list[str]]]
+
+    def __new__(cls, pools: Sequence[PoolSpec]) -> Catalog:
+        self = super().__new__(cls, pools)
+        self.layouts = {}
+        return self

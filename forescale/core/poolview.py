@@ -19,18 +19,13 @@ from typing import NamedTuple
 
 from forescale.core import leadtime
 from forescale.core.model import Observation, PolicySpec, PolicyState, PoolObservation, PoolSpec
-from forescale.core.pooltable import Layout, PoolTable, layout, rank
+from forescale.core.pooltable import Catalog, Layout, PoolTable, layout, rank
 
 # Time constant of the interruption-rate average: long enough that one notice does not
 # double the spot buffer, short enough that a stormy hour shows within minutes.
 INTERRUPTION_TAU_S = 3600.0
 # Below this the rate is treated as zero, so the state does not keep vanishing numbers.
 RATE_FLOOR = 1e-9
-# The layout per (pools, spec.pools, gpus_per_replica): the same pool list comes every tick,
-# and filtering and sorting it for 1000 policies per tick adds up. Keys hold the pools' ids;
-# an entry keeps its pools alive, so no id is reused while the entry exists.
-_LAYOUTS: dict[tuple[object, ...], tuple[tuple[PoolSpec, ...], Layout, list[str]]] = {}
-_LAYOUTS_MAX = 256
 
 
 class PoolView(NamedTuple):
@@ -52,11 +47,19 @@ def allowed(spec: PolicySpec, pools: Sequence[PoolSpec]) -> list[PoolSpec]:
 
 
 def usable(spec: PolicySpec, pools: Sequence[PoolSpec]) -> tuple[Layout, list[str]]:
-    """Allowed pools that fit a replica, in planner order, and notes on those that do not."""
-    key = (tuple(map(id, pools)), spec.pools, spec.gpus_per_replica)
-    hit = _LAYOUTS.get(key)
-    if hit is not None:
-        return hit[1], hit[2]
+    """Allowed pools that fit a replica, in planner order, and notes on those that do not.
+
+    Given the tick's ``Catalog``, worked out once per (pools, GPUs per replica) per tick."""
+    if isinstance(pools, Catalog):
+        key = (spec.pools, spec.gpus_per_replica)
+        hit = pools.layouts.get(key)
+        if hit is None:
+            hit = pools.layouts[key] = _usable(spec, pools)
+        return hit
+    return _usable(spec, pools)
+
+
+def _usable(spec: PolicySpec, pools: Sequence[PoolSpec]) -> tuple[Layout, list[str]]:
     fit: list[tuple[PoolSpec, int]] = []
     notes: list[str] = []
     for p in allowed(spec, pools):
@@ -68,11 +71,7 @@ def usable(spec: PolicySpec, pools: Sequence[PoolSpec]) -> tuple[Layout, list[st
                 f"skip: {p.name} has {p.gpus_per_node} GPUs per node, a replica needs {spec.gpus_per_replica}"
             )
     fit.sort(key=lambda pair: rank(*pair))
-    if len(_LAYOUTS) >= _LAYOUTS_MAX:
-        _LAYOUTS.clear()
-    lay = layout(fit)
-    _LAYOUTS[key] = (tuple(pools), lay, notes)
-    return lay, notes
+    return layout(fit), notes
 
 
 @dataclass(slots=True)

@@ -10,52 +10,77 @@ gone; a reserved pool is billed for its reservation whether used or not.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from forescale.core.model import PoolObservation
+from forescale.core.errors import CapacityError
+from forescale.core.model import PoolObservation, PoolSpec
+from forescale.sim.nodepool import INF, Node, NodePools, Slot
 from forescale.sim.scenario import PoolScenario, Scenario
 from forescale.sim.spot import Availability, launch_delay, pool_availability, preemption_delay
 
-INF = math.inf
-
-
-@dataclass(eq=False)
-class Node:
-    launched_at: float
-    ready_at: float
-    notice_at: float = INF
-    gone_at: float = INF
-    replicas: list[float] = field(default_factory=list)  # ready time of each replica on it
-    reported: bool = False  # lead time already observed
+__all__ = ["INF", "Cluster", "Node", "Pool"]
 
 
 @dataclass(eq=False)
 class Pool:
+    """A simulated pool: its nodes (in the shared ``NodePools`` machine) plus billing."""
+
     scen: PoolScenario
+    spec: PoolSpec
     slots: int  # replicas per node
     avail: Availability
-    nodes: list[Node] = field(default_factory=list)
+    slot: Slot
     requested: int = 0  # replicas asked for (placed or pending)
-    insufficient_at: float | None = None
-    noticed_since: float = -INF  # interruptions are counted from here at the next observe
     preemptions: int = 0
     cost_usd: float = 0.0
     gpu_s: float = 0.0
 
+    @property
+    def nodes(self) -> list[Node]:
+        return self.slot.nodes
+
+    @nodes.setter
+    def nodes(self, value: list[Node]) -> None:
+        self.slot.nodes = value
+
+    @property
+    def insufficient_at(self) -> float | None:
+        return self.slot.insufficient_at
+
     def healthy(self, now: float) -> list[Node]:
-        return [n for n in self.nodes if n.notice_at > now]
+        return self.slot.healthy(now)
 
 
 class Cluster:
+    """One model's pools for a replay: node timing, spot notices and ICE in ``NodePools``
+    (the machine the local provider and the test fakes share); replica placement, model
+    loads and billing here."""
+
     def __init__(self, scenario: Scenario, start: float, rng: np.random.Generator) -> None:
         self.scenario = scenario
         self.start = start
         self.rng = rng
         self.load_s = scenario.model.load_time_s
+        self.model = scenario.policy.model
+        by_name = {p.name: p for p in scenario.pools}
+        self.machine = NodePools(
+            launch_delay=lambda p: launch_delay(by_name[p.name], rng),
+            preempt_delay=lambda p: preemption_delay(by_name[p.name], rng),
+            notice_s=lambda p: self._notice_s(by_name[p.name]),
+            room=lambda p, now: self.allowed_nodes(self.pools[p.name], now),
+            load_s=self.load_s,
+        )
         self.pools = {
-            p.name: Pool(p, scenario.replicas_per_node(p), pool_availability(p)) for p in scenario.pools
+            p.name: Pool(
+                p,
+                spec,
+                scenario.replicas_per_node(p),
+                pool_availability(p),
+                self.machine.slot(self.model, p.name),
+            )
+            for p, spec in zip(scenario.pools, scenario.pool_specs(), strict=True)
         }
 
     # ------------------------------------------------------------------ actuation
@@ -66,22 +91,9 @@ class Cluster:
 
     def set_nodes(self, name: str, count: int, now: float, *, warm: bool = False) -> bool:
         """Grow or shrink to ``count`` healthy nodes; False when capacity ran out (ICE)."""
-        pool = self.pools[name]
-        healthy = pool.healthy(now)
-        count = max(0, min(count, pool.scen.max_nodes))
-        if count < len(healthy):
-            self._remove(pool, healthy, len(healthy) - count, now)
-            return True
-        room = max(0, self.allowed_nodes(pool, now) - len(healthy))
-        launch = min(count - len(healthy), room)
-        for _ in range(launch):
-            ready = now if warm else now + launch_delay(pool.scen, self.rng)
-            node = Node(launched_at=now, ready_at=ready, reported=warm)
-            node.notice_at = now + preemption_delay(pool.scen, self.rng)
-            node.gone_at = node.notice_at + self._notice_s(pool)
-            pool.nodes.append(node)
-        if launch < count - len(healthy):
-            pool.insufficient_at = now
+        try:
+            self.machine.set_nodes(self.model, self.pools[name].spec, count, now, warm=warm)
+        except CapacityError:
             return False
         return True
 
@@ -109,14 +121,8 @@ class Cluster:
                 node.replicas.append(now if warm else max(node.ready_at, now) + self.load_s)
                 pending -= 1
 
-    def _remove(self, pool: Pool, healthy: list[Node], count: int, now: float) -> None:
-        """Starting nodes first (newest first), then the ready nodes with fewest replicas."""
-        order = sorted(healthy, key=lambda n: (n.ready_at <= now, len(n.replicas), -n.launched_at))
-        gone = set(map(id, order[:count]))  # already billed up to now by advance()
-        pool.nodes = [n for n in pool.nodes if id(n) not in gone]
-
-    def _notice_s(self, pool: Pool) -> float:
-        return pool.scen.spot.notice_s if pool.scen.spot else 0.0
+    def _notice_s(self, pool: PoolScenario) -> float:
+        return pool.spot.notice_s if pool.spot else 0.0
 
     # ------------------------------------------------------------------ time passing
 
@@ -125,11 +131,8 @@ class Cluster:
         for pool in self.pools.values():
             if pool.scen.spot is None:
                 continue
-            healthy = pool.healthy(now)
-            over = len(healthy) - self.allowed_nodes(pool, now)
-            for node in sorted(healthy, key=lambda n: -n.launched_at)[: max(0, over)]:
-                node.notice_at = now
-                node.gone_at = now + self._notice_s(pool)
+            over = len(pool.healthy(now)) - self.allowed_nodes(pool, now)
+            self.machine.notice_newest(pool.slot, pool.spec, over, now)
 
     def advance(self, t0: float, t1: float, cap: np.ndarray, offset: int) -> None:
         """Add ready replicas per second of ``[t0, t1)`` into ``cap[offset:]``; bill; drop gone nodes."""
@@ -145,10 +148,7 @@ class Cluster:
                         a = offset + max(0, math.ceil(ready - t0))
                         b = offset + math.ceil(end - t0)
                         cap[a:b] += 1
-            gone = [n for n in pool.nodes if n.gone_at <= t1]
-            if gone:
-                pool.preemptions += len(gone)
-                pool.nodes = [n for n in pool.nodes if n.gone_at > t1]
+            pool.preemptions += len(self.machine.drop_gone(pool.slot, t1))
             self._bill_reservation(pool, t0, t1)
         cap[offset : offset + math.ceil(t1 - t0)] += steady
 
@@ -170,32 +170,15 @@ class Cluster:
     # ------------------------------------------------------------------ observing
 
     def observe(self, now: float, *, count_events: bool = True) -> tuple[PoolObservation, ...]:
-        """What each pool looks like; lead times and interruptions are reported once
-        (``count_events=False`` looks again without reporting them a second time)."""
-        return tuple(self._observe(pool, now, count_events) for pool in self.pools.values())
-
-    def _observe(self, pool: Pool, now: float, count_events: bool) -> PoolObservation:
-        healthy = pool.healthy(now)
-        ready_nodes = sum(1 for n in healthy if n.ready_at <= now)
-        leads = []
-        noticed = 0
-        if count_events:
-            for node in healthy:
-                if not node.reported and node.ready_at + self.load_s <= now:
-                    node.reported = True
-                    leads.append(node.ready_at + self.load_s - node.launched_at)
-            noticed = sum(1 for n in pool.nodes if pool.noticed_since < n.notice_at <= now)
-            pool.noticed_since = now
-        return PoolObservation(
-            name=pool.scen.name,
-            ready_nodes=ready_nodes,
-            starting_nodes=len(healthy) - ready_nodes,
-            draining_nodes=len(pool.nodes) - len(healthy),
-            ready_replicas=self.ready_replicas(pool, now),
-            insufficient_capacity_at=pool.insufficient_at,
-            interruptions=noticed,
-            lead_times_s=tuple(leads),
-        )
+        """What each pool looks like; lead times (launch to replica ready) and interruptions
+        are reported once (``count_events=False`` looks again without reporting them)."""
+        out = []
+        for pool in self.pools.values():
+            seen = self.machine.observe(self.model, pool.spec, now, count_events=count_events)
+            out.append(seen.model_copy(
+                update={"ready_replicas": self.ready_replicas(pool, now), "replicas": pool.requested}
+            ))  # fmt: skip
+        return tuple(out)
 
     def ready_replicas(self, pool: Pool, now: float) -> int:
         return sum(sum(1 for r in n.replicas if r <= now) for n in pool.nodes if n.gone_at > now)

@@ -15,8 +15,12 @@ from typing import Protocol
 
 import numpy as np
 
+from forescale.core.execute import drive
 from forescale.core.model import Observation
+from forescale.core.observe import assemble
+from forescale.core.ports import Signals
 from forescale.sim.cluster import Cluster
+from forescale.sim.ports import ClusterPorts
 from forescale.sim.scenario import Scenario
 
 
@@ -74,26 +78,25 @@ class Simulation:
             return float(self.demand[0]) if len(self.demand) else 0.0
         return float(self.prefix[i] - self.prefix[i - w]) / w
 
-    def observation(self, now: float) -> Observation:
+    def signals(self, now: float) -> Signals:
+        """What the controller's metrics source would read now (rates over the policy's windows)."""
         i = int(now - self.start)
         spec = self.scenario.policy
-        pools = self.cluster.observe(now)
-        model = self.scenario.model
-        in_flight = self.last_served * model.service_time_s
-        return Observation.model_construct(
-            now=now,
-            model=spec.model,
+        in_flight = self.last_served * self.scenario.model.service_time_s
+        return Signals(
+            at=now,
             rps_short=self.rate(i, spec.panic_window_s),
             rps_stable=self.rate(i, spec.stable_window_s),
             queue_depth=round(self.queue + in_flight),
-            current_replicas=sum(p.requested for p in self.cluster.pools.values()),
-            ready_replicas=sum(p.ready_replicas for p in pools),
-            starting_replicas=sum(self.cluster.placed_replicas(p, now) for p in self.cluster.pools.values())
-            - sum(p.ready_replicas for p in pools),
-            pools=pools,
-            forecasts=(),
-            stale=(),
         )
+
+    def observation(self, now: float) -> Observation:
+        """What the controller would observe now: assembled from the same ports it reads."""
+        model = self.scenario.policy.model
+        ports = ClusterPorts(self.cluster, now)
+        specs = self.scenario.pool_specs()
+        pools = drive(ports.observe(model, specs, now))
+        return assemble(now, model, self.signals(now), pools, drive(ports.replicas(model, specs)))
 
     def run(self, policy: SimPolicy) -> Run:
         n = len(self.demand)

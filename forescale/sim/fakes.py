@@ -2,18 +2,18 @@
 
 Shared by the controller's tests and the simulator. Each fake records its calls, takes a
 one-shot ``next_error`` (raised by the next mutating call, then cleared) and keeps its
-state in plain dicts a test can read or set.
+state in plain dicts a test can read or set. The node fake is the one pool state machine
+(``sim/nodepool.py``) with a fixed lead time per pool and no spot notices of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from forescale.core.clock import Clock
-from forescale.core.errors import InsufficientCapacity
 from forescale.core.model import PolicySpec, PoolObservation, PoolSpec
 from forescale.core.ports import PoolReplicas, ReplicaCounts, Signals
+from forescale.sim.nodepool import NodePools, Slot
 
 
 class FakeMetricsSource:
@@ -45,94 +45,44 @@ class FakeMetricsSource:
         return None
 
 
-@dataclass(eq=False)  # identity: two nodes launched together are still two
-class FakeNode:
-    launched_at: float
-    ready_at: float
-    notice_at: float | None = None  # interruption notice received
-
-
-@dataclass
-class _PoolState:
-    nodes: list[FakeNode] = field(default_factory=list)
-    insufficient_at: float | None = None
-    interruptions: int = 0
-    reported_ready: int = 0  # nodes whose lead time was already reported
-
-
 class FakeNodePoolProvider:
     """Nodes become ready ``lead_time_s`` (per pool, default the spec's) after launch.
 
     Knobs: ``unavailable`` pools raise ``InsufficientCapacity`` on growth; ``never_ready``
-    pools launch nodes that never become ready; ``interrupt()`` delivers a notice;
-    ``next_error`` fails the next ``set_nodes``.
+    pools launch nodes that never become ready; ``interrupt()`` delivers a notice (the
+    node stays, draining, until ``drop_drained``); ``next_error`` fails the next ``set_nodes``.
     """
 
     def __init__(self, clock: Clock, lead_time_s: dict[str, float] | None = None) -> None:
         self.clock = clock
         self.lead_time_s = dict(lead_time_s or {})
-        self.unavailable: set[str] = set()
-        self.never_ready: set[str] = set()
-        self.state: dict[tuple[str, str], _PoolState] = {}
+        self.machine = NodePools(launch_delay=lambda p: self.lead_time_s.get(p.name, p.lead_time_s))
+        self.unavailable = self.machine.unavailable
+        self.never_ready = self.machine.never_ready
         self.calls: list[tuple[str, str, int]] = []
         self.next_error: Exception | None = None
 
-    def _pool(self, model: str, pool: str) -> _PoolState:
-        return self.state.setdefault((model, pool), _PoolState())
+    @property
+    def state(self) -> dict[tuple[str, str], Slot]:
+        """(model, pool) -> its nodes (``Slot.nodes``, ``Slot.healthy(now)``)."""
+        return self.machine.slots
 
     def interrupt(self, model: str, pool: str, count: int = 1) -> None:
-        live = [n for n in self._pool(model, pool).nodes if n.notice_at is None]
-        for node in live[:count]:
-            node.notice_at = self.clock.now()
-            self._pool(model, pool).interruptions += 1
+        self.machine.interrupt(model, pool, self.clock.now(), count)
 
     async def observe(self, model: str, pools: Sequence[PoolSpec], now: float) -> tuple[PoolObservation, ...]:
-        return tuple(self._observe_one(model, p, now) for p in pools)
-
-    def _observe_one(self, model: str, spec: PoolSpec, now: float) -> PoolObservation:
-        st = self._pool(model, spec.name)
-        healthy = [n for n in st.nodes if n.notice_at is None]
-        ready = [n for n in healthy if n.ready_at <= now]
-        lead = tuple(n.ready_at - n.launched_at for n in ready[st.reported_ready :])
-        st.reported_ready = len(ready)
-        obs = PoolObservation(
-            name=spec.name,
-            ready_nodes=len(ready),
-            starting_nodes=len(healthy) - len(ready),
-            draining_nodes=len(st.nodes) - len(healthy),
-            insufficient_capacity_at=st.insufficient_at,
-            interruptions=st.interruptions,
-            lead_times_s=lead,
-        )
-        st.interruptions = 0
-        return obs
+        return tuple(self.machine.observe(model, p, now) for p in pools)
 
     async def set_nodes(self, model: str, pool: PoolSpec, nodes: int, replicas: int) -> None:
         self.calls.append((model, pool.name, nodes))
         if self.next_error is not None:
             err, self.next_error = self.next_error, None
             raise err
-        st = self._pool(model, pool.name)
-        healthy = [n for n in st.nodes if n.notice_at is None]
-        now = self.clock.now()
-        if nodes > len(healthy) and pool.name in self.unavailable:
-            st.insufficient_at = now
-            raise InsufficientCapacity(pool.name, "no capacity (fake)")
-        lead = self.lead_time_s.get(pool.name, pool.lead_time_s)
-        ready_at = float("inf") if pool.name in self.never_ready else now + lead
-        for _ in range(nodes - len(healthy)):
-            st.nodes.append(FakeNode(launched_at=now, ready_at=ready_at))
-        if nodes < len(healthy):  # scale down: newest (least likely ready) first
-            keep = sorted(healthy, key=lambda n: n.launched_at)[: max(0, nodes)]
-            st.nodes = [n for n in st.nodes if n.notice_at is not None or n in keep]
+        self.machine.set_nodes(model, pool, nodes, self.clock.now())
 
     def drop_drained(self, model: str, pool: str, notice_s: float) -> int:
         """Remove nodes whose notice is older than ``notice_s``; returns how many went."""
-        st = self._pool(model, pool)
-        now = self.clock.now()
-        gone = [n for n in st.nodes if n.notice_at is not None and now - n.notice_at >= notice_s]
-        st.nodes = [n for n in st.nodes if n not in gone]
-        return len(gone)
+        return self.machine.drop_drained(model, pool, notice_s, self.clock.now())
 
     async def close(self) -> None:
         return None

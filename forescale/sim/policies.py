@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from forescale.core.execute import Ports, drive, execute
 from forescale.core.model import (
-    Decision,
     Forecast,
     Observation,
     PolicyState,
@@ -24,9 +24,11 @@ from forescale.core.model import (
     hpa_default_scale_up,
 )
 from forescale.core.policy import decide
+from forescale.core.tick import plan_tick
 from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster
 from forescale.sim.engine import Simulation
 from forescale.sim.oracle import cheapest_first
+from forescale.sim.ports import ClusterPorts
 from forescale.sim.scenario import PoolScenario, Scenario
 
 HISTORY_STEP_S = 60.0
@@ -36,7 +38,11 @@ WARM_S = 300  # the initial capacity is sized for this many first seconds' mean 
 
 
 class CorePolicy:
-    """Calls ``decide()`` every tick and carries out its per-pool targets."""
+    """Runs the controller's tick: ``plan_tick`` for the model, ``execute`` on the cluster.
+
+    Exactly what the controller does with the same observation: the same commands in the
+    same order; insufficient capacity reaches the policy through the next observation.
+    """
 
     def __init__(self, name: str, scenario: Scenario, forecaster: str | None, refit_s: float) -> None:
         self.name = name
@@ -49,6 +55,8 @@ class CorePolicy:
         self.fitted_at = -math.inf
         self.forecast: Forecast | None = None
         self.forecast_at = -math.inf
+        self.record = False  # keep each tick's port calls in ``calls`` (parity tests)
+        self.calls: list[list[tuple[str, str, str, int]]] = []
         lead = max(p.lead_time_s for p in self.pools)
         self.horizon_s = 2 * lead + 2 * FORECAST_EVERY_S
 
@@ -76,27 +84,15 @@ class CorePolicy:
     def _act(self, sim: Simulation, obs: Observation, *, warm: bool) -> None:
         if self.forecaster is not None:
             obs = obs.model_copy(update={"forecasts": self._forecasts(obs.now)})
-        state = self.state
-        decision, self.state = decide(obs, self.spec, self.pools, state)
-        if not self._apply(sim, decision, obs.now, warm) and not warm:
-            # Insufficient capacity: decide again at once with the error in view, as the
-            # controller's actuator does, rather than losing a whole tick before falling back.
-            obs = obs.model_copy(update={"pools": sim.cluster.observe(obs.now, count_events=False)})
-            decision, self.state = decide(obs, self.spec, self.pools, state)
-            self._apply(sim, decision, obs.now, warm)
-
-    def _apply(self, sim: Simulation, decision: Decision, now: float, warm: bool) -> bool:
-        """Carry out the per-pool targets; False when a pool ran out of capacity."""
-        sim.desired = decision.desired_replicas
-        ok = True
-        for target in decision.pools:
-            ok = sim.cluster.set_nodes(target.pool, target.nodes, now, warm=warm) and ok
-            sim.cluster.set_replicas(target.pool, target.replicas, now, warm=warm)
-        listed = {t.pool for t in decision.pools}
-        for name in sim.cluster.pools.keys() - listed:
-            sim.cluster.set_replicas(name, 0, now)
-            sim.cluster.set_nodes(name, 0, now)
-        return ok
+        model = self.spec.model
+        plan, states = plan_tick({model: obs}, [self.spec], self.pools, {model: self.state})
+        self.state = states.get(model, self.state)
+        for decision in plan.decisions:
+            sim.desired = decision.desired_replicas
+        ports = ClusterPorts(sim.cluster, obs.now, warm=warm)
+        drive(execute(plan, Ports(ports, ports, {p.name: p for p in self.pools})))
+        if self.record:
+            self.calls.append(ports.log)
 
     def _forecasts(self, now: float) -> tuple[Forecast, ...]:
         assert self.forecaster is not None and self.history is not None

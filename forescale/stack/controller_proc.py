@@ -4,7 +4,7 @@ of spot outages.
 The local provider simulates pools inside the controller process, so a spot outage (the
 pool's capacity vanishes: every node gets an interruption notice, launches fail with
 insufficient capacity, then capacity returns) can only be staged in that process. This
-module wires the same parts as ``controller.service.serve`` and adds one task that reads
+module runs ``controller.service.serve`` (no second wiring) with one extra task that reads
 the outage script from Redis (``fs:demo:outages``: JSON list of {pool, start, end} in
 epoch seconds, written by the demo when the load starts) and flips the provider's
 ``unavailable`` knob and ``interrupt()`` at those times.
@@ -15,22 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
-import socket
 
 import redis.asyncio as aioredis
-from prometheus_client import REGISTRY, start_http_server
 
 from forescale import keys
+from forescale.controller import service
 from forescale.controller.actuators.local import LocalProvider
-from forescale.controller.leader import LeaderElector, RedisLease
-from forescale.controller.loop import Controller
-from forescale.controller.metrics import ControllerMetrics
-from forescale.controller.settings import ControllerSettings, LocalSettings
-from forescale.controller.signals.direct import DirectSource
-from forescale.controller.store import Store
-from forescale.core.clock import Clock, SystemClock
+from forescale.controller.service import Parts
+from forescale.controller.settings import ControllerSettings
+from forescale.core.clock import Clock
 
 log = logging.getLogger("forescale.stack.controller")
 OUTAGES_KEY = keys.DEMO_OUTAGES
@@ -58,33 +52,23 @@ async def stage_outages(
         await clock.sleep(0.5)
 
 
+async def _outages(parts: Parts, redis: aioredis.Redis, clock: Clock, stop: asyncio.Event) -> None:
+    assert isinstance(parts.nodes, LocalProvider)  # the demo runs the local provider
+    await stage_outages(redis, parts.nodes, clock, stop)
+
+
 async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
-    clock = SystemClock()
-    metrics = ControllerMetrics(REGISTRY)
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host)
-    redis = aioredis.Redis.from_url(settings.redis_url)
-    # Lead time = launch -> replica ready, as the simulator reports it (the worker start
-    # is part of what a pre-scale must cover).
-    local = LocalProvider(redis, settings.redis_url, LocalSettings(), clock, lead_time="replica")
-    try:
-        elector = LeaderElector(
-            RedisLease(redis, settings.lease_duration_s), clock, f"{socket.gethostname()}-{os.getpid()}"
-        )
-        ctl = Controller(
-            Store(redis, settings.decision_history),
-            DirectSource(redis),
-            local,
-            local,
-            clock,
-            interval_s=settings.interval_s,
-            elector=elector,
-            metrics=metrics,
-        )
-        await asyncio.gather(elector.run(stop), ctl.run(stop), stage_outages(redis, local, clock, stop))
-    finally:
-        await local.close()
-        await redis.aclose()
+    """``controller.service.serve`` (the one wiring) with the outage script alongside.
+
+    Lead time = launch -> replica ready, as the simulator reports it (the worker start is
+    part of what a pre-scale must cover); the demo runs its admin API elsewhere."""
+    await service.serve(
+        settings.model_copy(update={"provider": "local", "signals": "direct"}),
+        stop,
+        lead_time="replica",
+        api=False,
+        extra=_outages,
+    )
 
 
 def main() -> int:

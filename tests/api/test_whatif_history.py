@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
+from forescale import keys
 from forescale.controller.api import render
 from forescale.controller.api.demand import RedisDemand
 from forescale.prescaler.history import history_key
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.timeout(120)
 
 async def dry_run(api: Api, seconds: int, lead_time_s: float = 240) -> dict[str, object]:
     first = int(NOW) - seconds
-    await api.redis.mset({f"fs:arr:chat:{first + i}": 30 for i in range(seconds)})
+    await api.redis.mset({keys.arrivals("chat", first + i): 30 for i in range(seconds)})
     reply = await api.client.put("/v1/pools/od-a", json=pool(lead_time_s=lead_time_s), headers=W)
     assert reply.status == 201
     r = await api.client.put("/v1/policies/chat?dry_run=true", json=policy(), headers=W)

@@ -42,7 +42,7 @@ SPEC = PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1, max_rep
 
 
 def simple_decide(
-    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState
+    obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState, ledger: object = None
 ) -> tuple[Decision, PolicyState]:
     """A stand-in policy for loop tests: ceil(rps/target) in the first pool; holds on stale data.
 

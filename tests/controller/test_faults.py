@@ -133,7 +133,7 @@ async def spot_setup(
 
 def nodes_of(nodes: FakeNodePoolProvider, pool: str) -> int:
     st = nodes.state.get(("m1", pool))
-    return 0 if st is None else sum(1 for n in st.nodes if n.notice_at is None)
+    return 0 if st is None else len(st.healthy(nodes.clock.now()))
 
 
 async def test_spot_never_ready_falls_back_to_on_demand_within_timeout(store: Store, metrics) -> None:
@@ -183,7 +183,7 @@ async def test_spot_insufficient_capacity_falls_back_and_is_retried_after_ttl(st
             1
             for st in nodes.state.values()
             for n in st.nodes
-            if n.notice_at is None and n.ready_at <= clock.now()
+            if n.healthy(clock.now()) and n.ready_at <= clock.now()
         )
         served.append(min(ready_nodes, sum(c for (_, _), c in replicas.desired.items())))
     assert replicas.desired.get(("m1", "spot-a"), 0) == 4 and replicas.desired[("m1", "od-a")] == 0
@@ -276,3 +276,53 @@ async def test_api_bursts_of_429_500_409_lose_no_update_and_never_spin(
     assert sum(d is not None for d in decisions) >= 10
     await ctl.nodes.close()  # type: ignore[attr-defined]
     await ctl.replicas.close()
+
+
+async def clock_setup(
+    store: Store, metrics
+) -> tuple[Controller, FakeMetricsSource, FakeReplicaSetter, ManualClock]:
+    await store.pools.put(ON_DEMAND.model_copy(update={"max_nodes": 40}))
+    await store.policies.put(PolicySpec(model="m1", target_rps_per_replica=10, min_replicas=1,
+                                        max_replicas=40, scale_up=FAST_UP, pools=("od-a",)))  # fmt: skip
+    clock = ManualClock()
+    source, replicas = FakeMetricsSource(), FakeReplicaSetter()
+    ctl = Controller(store, source, FakeNodePoolProvider(clock), replicas, clock, metrics=metrics)
+    source.set("m1", rps=200.0)
+    for _ in range(3):
+        await ctl.tick()
+        clock.advance(15)
+    assert replicas.desired[("m1", "od-a")] == 20
+    source.set("m1", rps=20.0)  # demand falls to 2 replicas' worth
+    return ctl, source, replicas, clock
+
+
+async def ticks_until_two(ctl: Controller, replicas: FakeReplicaSetter, clock: ManualClock) -> float:
+    """Seconds of ticks (15 s each) until the count reaches 2."""
+    waited = 0.0
+    while replicas.desired[("m1", "od-a")] != 2:
+        clock.advance(15)
+        waited += 15
+        await ctl.tick()
+        assert waited <= 3600, "scale-down frozen"
+    return waited
+
+
+@pytest.mark.parametrize(("step", "kind"), [(-86400.0, "backward"), (86400.0, "forward")])
+async def test_clock_step_holds_flags_and_recovers(
+    store: Store, metrics, registry, step: float, kind: str
+) -> None:
+    """Pass: (1) on the tick after the wall clock steps a day back or forward, the count is
+    held at 20 (no drop to 2 at once), the decision carries a `clock` reason, and
+    forescale_controller_errors_total{kind="clock-<direction>"} is 1; (2) after that the
+    scale-down runs as if the clock had never moved: 2 replicas within the 300 s scale-down
+    window plus two ticks (not a day later)."""
+    ctl, _, replicas, clock = await clock_setup(store, metrics)
+    clock.advance(step)
+    [d] = await ctl.tick()
+    assert d.desired_replicas == 20  # held: the window (re-stamped) or the clock hold keeps it
+    assert any(r.term == "clock" and kind in r.detail for r in d.reasons)
+    [stored] = await ctl.store.list_decisions("m1", limit=1)
+    assert any(r.term == "clock" for r in stored.reasons)
+    assert registry.get_sample_value("forescale_controller_errors_total", {"kind": f"clock-{kind}"}) == 1
+    assert await ticks_until_two(ctl, replicas, clock) <= 300 + 30
+    assert registry.get_sample_value("forescale_controller_errors_total", {"kind": f"clock-{kind}"}) == 1

@@ -141,6 +141,7 @@ async def test_random_spot_interruptions_then_nodes_leave_after_the_notice(aredi
     settings = LocalSettings(
         spot_interruptions_per_hour=3600 * 10, interruption_notice_s=120
     )  # ~certain per tick
+    await aredis.hset("fs:models", "m1", json.dumps({"name": "m1", "engine": "echo"}))
     clock = ManualClock()
     p = LocalProvider(aredis, redis_url, settings, clock)
     try:
@@ -154,5 +155,69 @@ async def test_random_spot_interruptions_then_nodes_leave_after_the_notice(aredi
         clock.advance(120)
         spot, _ = await p.observe("m1", [SPOT, ON_DEMAND], clock.now())
         assert (spot.draining_nodes, spot.starting_nodes, spot.ready_nodes) == (0, 0, 0)
+    finally:
+        await p.close()
+
+
+FAILING = "{python} -c \"import sys; sys.stderr.write('boom: cannot load the model\\\\n'); sys.exit(3)\""
+
+
+async def test_failing_worker_is_backed_off_and_its_reason_logged(aredis, redis_url: str, caplog) -> None:
+    """A worker that exits at once is not restarted every tick: its exit code and the tail of
+    its stderr are logged, and the next start waits 1 s, then 2 s, ... (wall clock)."""
+    await aredis.hset("fs:models", "m1", json.dumps({"name": "m1", "engine": "echo"}))
+    clock, wall = ManualClock(), ManualClock(time.time())
+    p = LocalProvider(aredis, redis_url, LocalSettings(worker_command=FAILING), clock, wall=wall)
+    try:
+        await p.set_nodes("m1", FAST_SPOT, 1, 1)
+        clock.advance(30)
+        await p.set_replicas("m1", FAST_SPOT, 1)
+        [w] = p.procs.of("m1", "spot-a")
+        await w.proc.wait()
+        caplog.set_level("WARNING", logger="forescale.controller.actuators.local_procs")
+        await p.observe("m1", [FAST_SPOT], clock.now())  # reaps it: logged, backed off
+        assert "exited with code 3" in caplog.text and "boom: cannot load the model" in caplog.text
+        assert p.procs.of("m1", "spot-a") == []  # not restarted within the backoff
+        wall.advance(1.0)
+        await p.observe("m1", [FAST_SPOT], clock.now())
+        [again] = p.procs.of("m1", "spot-a")  # restarted once the backoff is over
+        await again.proc.wait()
+        wall.advance(0.5)
+        await p.observe("m1", [FAST_SPOT], clock.now())
+        assert p.procs.failing[("m1", "spot-a")].count == 2
+        assert p.procs.of("m1", "spot-a") == []  # now 2 s
+    finally:
+        await p.close()
+
+
+async def test_policy_for_an_unregistered_model_is_flagged(
+    aredis, redis_url: str, store, metrics, registry
+) -> None:
+    """A policy for a model with no registration: counted as
+    forescale_controller_errors_total{kind="unregistered-model"} every tick, no worker is ever
+    started for it, and the registered model next to it is served."""
+    from forescale.controller.loop import Controller
+    from forescale.core.model import PolicySpec
+    from forescale.sim.fakes import FakeMetricsSource
+
+    await aredis.hset("fs:models", "m1", json.dumps({"name": "m1", "engine": "echo"}))
+    await store.pools.put(FAST_SPOT)
+    for model in ("m1", "ghost"):
+        await store.policies.put(PolicySpec(model=model, target_rps_per_replica=10, pools=("spot-a",)))
+    clock = ManualClock()
+    p = LocalProvider(aredis, redis_url, LocalSettings(drain_timeout_s=10), clock)
+    source = FakeMetricsSource()
+    for model in ("m1", "ghost"):
+        source.set(model, rps=10.0)
+    try:
+        ctl = Controller(store, source, p, p, clock, metrics=metrics)
+        for _ in range(3):
+            assert [d.model for d in await ctl.tick()] == ["m1"]
+            clock.advance(15)
+        assert (
+            registry.get_sample_value("forescale_controller_errors_total", {"kind": "unregistered-model"})
+            == 3
+        )
+        assert p.procs.of("ghost", "spot-a") == [] and p.procs.of("m1", "spot-a")
     finally:
         await p.close()

@@ -190,3 +190,73 @@ async def test_unknown_policy_name_skips_only_that_policy(store: Store, metrics,
     source.set("m2", rps=20.0)
     assert [d.model for d in await ctl.tick()] == ["m1"]
     assert registry.get_sample_value("forescale_controller_errors_total", {"kind": "unknown-policy"}) == 1
+
+
+async def test_two_models_share_a_reservation_against_the_fake_api_server(
+    store: Store, metrics, kube_api, fake_kube
+) -> None:
+    """One 8-GPU reserved node, two models wanting 8 one-GPU replicas each: the controller's
+    tick (real core, real client, fake API server) never plans or scales more onto the
+    reservation than it holds; the other model goes to on-demand."""
+    from forescale.controller.actuators import kube_objects as ko
+    from forescale.controller.actuators.kubernetes import KubeNodes, KubeReplicas
+    from forescale.controller.settings import KubeSettings
+    from forescale.core.model import PoolSpec
+    from tests.controller.conftest import SteppingClock
+
+    res = PoolSpec(name="res", capacity_type="reserved", price_per_node_hour=2.0, gpus_per_node=8,
+                   max_nodes=1, reservation_nodes=1)  # fmt: skip
+    od = PoolSpec(name="od", capacity_type="on-demand", price_per_node_hour=4.0, gpus_per_node=8, max_nodes=4)
+    await store.pools.put(res)
+    await store.pools.put(od)
+    for model in ("a", "b"):
+        spec = SPEC.model_copy(update={"model": model, "min_replicas": 8, "max_replicas": 8})
+        await store.policies.put(spec)
+    clock, ks = SteppingClock(), KubeSettings(namespace="fs")
+    for model in ("a", "b"):  # forescale's own worker manifests: ordinary targets
+        for p in (res, od):
+            fake_kube.put("deployments", ko.worker_deployment(model, p, ks), "apps", ns="fs")
+    source = FakeMetricsSource()
+    ctl = Controller(store, source, KubeNodes(kube_api, ks, clock), KubeReplicas(kube_api, ks, clock), clock,
+                     metrics=metrics)  # fmt: skip
+    for model in ("a", "b"):
+        source.set(model, rps=80.0)
+    for _ in range(2):
+        decisions = await ctl.tick()
+        on_res = [t for d in decisions for t in d.pools if t.pool == "res"]
+        assert sum(t.nodes for t in on_res) <= 1 and sum(t.replicas for t in on_res) <= 8
+        scaled = {
+            d["metadata"]["name"]: d["spec"]["replicas"] for d in fake_kube.objects("deployments", "apps")
+        }
+        assert sum(n for name, n in scaled.items() if name.endswith("-res")) <= 8
+        assert scaled.get("fs-a-res") == 8 and scaled.get("fs-b-od") == 8
+        clock.advance(15)
+
+
+async def test_models_are_observed_concurrently_within_the_bound(store: Store, metrics) -> None:
+    """Six models, a bound of 2: reads overlap (concurrent), never more than 2 at once."""
+    await store.pools.put(SPOT)
+    for i in range(6):
+        await store.policies.put(SPEC.model_copy(update={"model": f"m{i}", "pools": ("spot-a",)}))
+    clock = ManualClock()
+
+    class Gate(FakeMetricsSource):
+        def __init__(self) -> None:
+            super().__init__()
+            self.now, self.most = 0, 0
+
+        async def read(self, spec, now):  # type: ignore[no-untyped-def]
+            self.now += 1
+            self.most = max(self.most, self.now)
+            for _ in range(3):  # let the others run
+                await asyncio.sleep(0)
+            self.now -= 1
+            return await super().read(spec, now)
+
+    source = Gate()
+    for i in range(6):
+        source.set(f"m{i}", rps=20.0)
+    ctl = Controller(store, source, FakeNodePoolProvider(clock), FakeReplicaSetter(), clock, metrics=metrics,
+                     decide=simple_decide, concurrency=2)  # fmt: skip
+    assert len(await ctl.tick()) == 6
+    assert source.most == 2
