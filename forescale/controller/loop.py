@@ -120,6 +120,7 @@ class Controller:
             pools=tuple(p.model_copy(update={"ready_replicas": ready.get(p.name, 0)}) for p in pool_obs),
             forecasts=forecasts,
             stale=signals.stale,
+            metric_values=dict(signals.metrics),
         )
         self.metrics.observed(obs, {p.name: p for p in pools})
         return obs, current

@@ -16,6 +16,8 @@ from typing import Literal, Self
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from forescale.core.metrics_spec import MetricList
+
 CapacityType = Literal["reserved", "spot", "on-demand"]
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
 
@@ -159,6 +161,7 @@ class PolicySpec(Frozen):
     unavailable_pool_ttl_s: float = Field(
         default=180, gt=0, description="A pool that reported insufficient capacity is skipped this long."
     )
+    metrics: MetricList = Field(default=(), description="Signals with HPA v2 semantics (metrics_spec.py).")
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:
@@ -266,6 +269,7 @@ class Observation(Frozen):
     pools: tuple[PoolObservation, ...] = ()
     forecasts: tuple[Forecast, ...] = ()
     stale: tuple[str, ...] = Field(default=(), description="Names of stale or failing signals.")
+    metric_values: dict[str, float] = Field(default_factory=dict, description="PolicySpec.metrics by kind.")
 
 
 # ------------------------------------------------------------------------- decision
