@@ -15,16 +15,23 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import redis.asyncio as aioredis
 from pydantic import ValidationError
 
+from forescale import keys
+from forescale.controller.api.demand import PrometheusDemand
 from forescale.controller.signals.prometheus import PrometheusSource
 from forescale.core import metrics_spec
+from forescale.core.clock import ManualClock
 from forescale.core.metric_presets import KINDS, PRESETS
 from forescale.core.metrics_spec import MetricSpec
 from forescale.core.model import Observation, PolicySpec, PolicyState
 from forescale.core.policy import decide
 from forescale.devstack.prometheus_server import PrometheusServer
+from forescale.prescaler.publisher import Publisher
+from forescale.prescaler.settings import PrescalerSettings
 
 STEP_S = 5
 SPAN_S = 1200  # samples from now - 20 min to now + 20 min
@@ -263,3 +270,23 @@ def test_missing_kind_is_refused_with_a_sentence() -> None:
         _spec("vllm", metrics=[{"kind": "waiting", "target": 1}, {"kind": "waiting", "target": 2}])
     with pytest.raises(ValidationError, match="target_rps_per_replica"):
         MetricSpec(kind="request_rate", target=3)
+
+
+async def test_prescaler_history_reads_the_policys_request_rate(
+    prometheus: PrometheusServer, aredis: aioredis.Redis
+) -> None:
+    """The prescaler trains on the request rate the policy scales on: vLLM's here, where
+    forescale's router counter does not exist (the what-if reads the same query)."""
+    spec = _spec("vllm")
+    await aredis.hset(keys.POLICIES, MODEL, spec.model_dump_json())  # type: ignore[misc]
+    settings = PrescalerSettings(prometheus_url=prometheus.url, step_s=60, history_s=600, models=(MODEL,))
+    publisher = Publisher(settings, aredis, ManualClock(0.0))
+    now = time.time() - 60  # whole steps inside the backfilled span
+    series = await publisher.history(MODEL, now)
+    assert np.isfinite(series.values[-5:]).all()
+    assert series.values[-5:] == pytest.approx(EXPECTED["request_rate"], rel=1e-6)
+    demand = await PrometheusDemand(prometheus.url).recorded(MODEL, now, 600, spec.metrics)
+    assert demand is not None and demand.values[-1] == pytest.approx(EXPECTED["request_rate"], rel=1e-6)
+    # without the policy's metrics, forescale's router counter is read (here: both namespaces)
+    router = await PrometheusDemand(prometheus.url).recorded(MODEL, now, 600)
+    assert router is not None and router.values[-1] == pytest.approx(3 * DECOY_FACTOR + 5 + 8, rel=1e-6)
