@@ -18,10 +18,10 @@ RUN python -m venv /opt/forescale
 RUN /opt/forescale/bin/pip install --no-cache-dir -c constraints.txt ".[worker]"
 
 FROM ${BASE}
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin forescale
+RUN useradd --system --uid 65532 --user-group --no-create-home --shell /usr/sbin/nologin forescale
 COPY --from=build /opt/forescale /opt/forescale
 ENV PATH=/opt/forescale/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-USER 10001:10001
+USER 65532:65532
 # worker metrics 9100 (see deploy/kubernetes/workers)
 EXPOSE 9100
 ENTRYPOINT ["forescale"]
