@@ -51,7 +51,9 @@ def render(directory: Path, seen: set[Path] | None = None) -> list[dict[str, Any
     """The objects ``kubectl kustomize directory`` builds; ``seen`` collects files read."""
     if seen is not None:
         files_of(directory, seen)
-    done = subprocess.run([kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, f"kubectl kustomize {directory}: {done.stderr}"
     return [d for d in yaml.safe_load_all(done.stdout) if d]
 
