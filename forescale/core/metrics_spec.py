@@ -90,6 +90,13 @@ def _check_list(metrics: tuple[MetricSpec, ...]) -> tuple[MetricSpec, ...]:
     kinds = [m.kind for m in metrics]
     if len(kinds) != len(set(kinds)):
         raise ValueError("each metric kind may be listed once")
+    for kind in ("request_rate", "waiting") if metrics else ():
+        # Unmeasured, either would be missing every tick, and missing signals forbid scale-down.
+        if source_of(metrics, kind) is None:
+            raise ValueError(
+                f"no {kind} metric: list one with a `query`, or a preset that has it "
+                "(without it the controller could never scale down)"
+            )
     return metrics
 
 
@@ -169,4 +176,3 @@ def queue_source(metrics: tuple[MetricSpec, ...]) -> MetricSpec | None:
 def extra_metrics(metrics: tuple[MetricSpec, ...]) -> tuple[MetricSpec, ...]:
     """The entries that add a term of their own (every kind but the request rate)."""
     return tuple(m for m in metrics if m.kind != "request_rate")
-

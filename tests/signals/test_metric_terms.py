@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from forescale.core.metric_terms import metric_replicas, metric_terms
 from forescale.core.metrics_spec import MetricSpec, matchers, query, quote
+from forescale.core.model import PolicySpec
 
 CASES = [
     # kind, value, target, current, tolerance -> replicas
@@ -43,3 +45,15 @@ def test_templating_escapes_free_text_names() -> None:
     )
     custom = MetricSpec(kind="waiting", target=1, query="sum(q{ {{selector}} }[{{window}}]) # {{model}}")
     assert query(custom, "m", 59.6) == "sum(q{  }[60s]) # m"  # no model label: the query names it
+
+
+def test_custom_only_metrics_must_measure_rate_and_queue() -> None:
+    custom = {"kind": "in_flight", "target": 8, "query": "sum(x{ {{selector}} })"}
+    with pytest.raises(ValidationError, match="no request_rate metric"):
+        PolicySpec.model_validate({"model": "m", "target_rps_per_replica": 1, "metrics": [custom]})
+    rate = {"kind": "request_rate", "query": "sum(rate(r[{{window}}]))"}
+    queue = {"kind": "waiting", "target": 2, "query": "sum(w)"}
+    spec = PolicySpec.model_validate(
+        {"model": "m", "target_rps_per_replica": 1, "metrics": [custom, rate, queue]}
+    )
+    assert len(spec.metrics) == 3
