@@ -113,6 +113,9 @@ def test_manifests_run_the_images_make_images_builds() -> None:
                 assert c["image"] == want, (overlay.name, d["metadata"]["name"])
                 # the image's entry point is `forescale`: args start with a subcommand
                 assert c["args"][0] in ("controller", "prescaler", "router", "worker")
+                for e in c.get("env", []):
+                    if e["name"] == "FORESCALE_KUBE_WORKER_IMAGE":
+                        assert e["value"] == built["worker"]
 
 
 def test_vllm_overlay_drives_the_existing_deployment_not_forescales_workers() -> None:
