@@ -8,14 +8,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint unit bench dashboards install clean
+.PHONY: demo test lint unit bench dashboards install clean images
 
 $(STAMP): pyproject.toml constraints.txt scripts/system-deps.sh
 	bash scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,worker]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,6 +42,15 @@ bench: $(STAMP)
 dashboards: $(STAMP)
 	$(BIN)/python -m forescale.observability.dashboards deploy/grafana
 	$(BIN)/python -m forescale.observability.rules deploy/kubernetes/base/prometheusrule.yaml
+
+# Container images (images/*.Dockerfile); tests/deploy/test_images.py runs their install steps.
+IMAGE_REPO ?= ghcr.io/forescale
+IMAGE_TAG  ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+DOCKER     ?= docker
+
+images:
+	$(DOCKER) build -f images/control-plane.Dockerfile -t $(IMAGE_REPO)/forescale:$(IMAGE_TAG) .
+	$(DOCKER) build -f images/worker.Dockerfile -t $(IMAGE_REPO)/forescale-worker:$(IMAGE_TAG) .
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from forescale.cliutil import run_parsed
+from forescale.versioning import add_version_flags
 
 # Order is the order of `forescale --help`.
 COMMAND_MODULES = (
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    add_version_flags(parser, sub.choices)  # every service answers --version too
     return parser
 
 

@@ -19,6 +19,7 @@ from typing import Literal, Self
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from forescale.core.metrics_spec import MetricList
 from forescale.core.targets import ScaleTargets
 
 # The per-tick values the core makes live in values.py; imported here so that
@@ -178,6 +179,7 @@ class PolicySpec(Frozen):
     unavailable_pool_ttl_s: float = Field(
         default=180, gt=0, description="A pool that reported insufficient capacity is skipped this long."
     )
+    metrics: MetricList = Field(default=(), description="Signals with HPA v2 semantics (metrics_spec.py).")
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:
@@ -288,6 +290,7 @@ class Observation(Frozen):
     pools: tuple[PoolObservation, ...] = ()
     forecasts: tuple[Forecast, ...] = ()
     stale: tuple[str, ...] = Field(default=(), description="Names of stale or failing signals.")
+    metric_values: dict[str, float] = Field(default_factory=dict, description="PolicySpec.metrics by kind.")
 
 
 # ------------------------------------------------------------------------- decision

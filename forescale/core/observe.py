@@ -42,4 +42,5 @@ def assemble(
         pools=tuple(seen),
         forecasts=forecasts,
         stale=signals.stale,
+        metric_values=dict(signals.metrics),
     )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from forescale.core import capacity, forecast, hpa, panic, poolview, schedule
 from forescale.core.backlog import backlog
 from forescale.core.ledger import ReservationLedger
+from forescale.core.metric_terms import metric_terms
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec, Reason
 
 PolicyFn = Callable[
@@ -84,6 +85,8 @@ def _terms(
     if terms.backlog and obs.queue_depth is not None:
         n, detail = backlog(obs.queue_depth, target, spec.latency_slo_s)
         candidates.append(("backlog", n, detail))
+    # HPA v2 over the policy's listed metrics: each one's count competes, the largest wins
+    candidates.extend(metric_terms(obs.metric_values, spec.metrics, current, spec.tolerance))
     floor = _forecast(obs, spec, lead_s, reasons) if terms.forecast and spec.prescale.mode != "off" else []
     candidates.extend(floor)
     if terms.schedule and spec.schedules:

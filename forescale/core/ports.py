@@ -32,6 +32,7 @@ class Signals:
     rps_stable: float | None = None
     queue_depth: int | None = None
     stale: tuple[str, ...] = ()
+    metrics: Mapping[str, float] = field(default_factory=dict)  # PolicySpec.metrics values by kind
 
 
 @dataclass(frozen=True)

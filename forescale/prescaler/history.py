@@ -13,9 +13,13 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from pydantic import ValidationError
 from urllib3.util.retry import Retry
 
 from forescale import keys
+from forescale.core import metrics_spec
+from forescale.core.metrics_spec import MetricSpec
+from forescale.core.model import PolicySpec
 from forescale.prescaler.base import RateSeries
 from forescale.queue import arrivals
 
@@ -24,10 +28,22 @@ MAX_POINTS_PER_QUERY = 10_000
 COUNTER_TTL_S = arrivals.TTL_S  # routers let the arrival counters expire after an hour
 
 
-def rate_query(model: str, step_s: float) -> str:
-    """Arrivals per second of ``model`` over each step (a 1-minute rate at least)."""
-    window = f"{max(60, int(step_s))}s"
-    return f'sum(rate(forescale_router_requests_total{{model="{model}"}}[{window}]))'
+def rate_query(model: str, step_s: float, metrics: tuple[MetricSpec, ...] = ()) -> str:
+    """Requests per second of ``model`` over each step (a 1-minute rate at least), read
+    from the policy's configured request-rate metric: the one the controller scales on
+    (forescale's router counter when the policy lists none)."""
+    return metrics_spec.query(metrics_spec.rate_source(metrics), model, max(60, int(step_s)))
+
+
+async def configured_metrics(client: aioredis.Redis, model: str) -> tuple[MetricSpec, ...]:
+    """The ``metrics`` of ``model``'s stored policy; none when it has no valid policy."""
+    raw = await client.hget(keys.POLICIES, model)  # type: ignore[misc]
+    if raw is None:
+        return ()
+    try:
+        return PolicySpec.model_validate_json(raw).metrics
+    except ValidationError:
+        return ()  # the controller reports bad policies; the history falls back to the router's
 
 
 def aligned_start(end: float, history_s: float, step_s: float) -> tuple[float, int]:
@@ -52,7 +68,9 @@ class PrometheusHistory:
             url=url, disable_ssl=True, retry=retry, timeout=max(1, int(timeout_s))
         )
 
-    def fetch(self, model: str, end: float, history_s: float, step_s: float) -> RateSeries:
+    def fetch(
+        self, model: str, end: float, history_s: float, step_s: float, metrics: tuple[MetricSpec, ...] = ()
+    ) -> RateSeries:
         start, n = aligned_start(end, history_s, step_s)
         values = np.full(n, np.nan)
         # The sample at t is the rate over the step ending at t, i.e. step (t - start)/step - 1.
@@ -61,7 +79,7 @@ class PrometheusHistory:
             hi = min(n, lo + chunk)
             try:
                 result = self.client.custom_query_range(
-                    rate_query(model, step_s),
+                    rate_query(model, step_s, metrics),
                     start_time=_dt(start + (lo + 1) * step_s),
                     end_time=_dt(start + hi * step_s),
                     step=f"{step_s:g}s",

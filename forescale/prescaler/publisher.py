@@ -24,7 +24,12 @@ from forescale.core.model import Forecast, PolicySpec, PoolSpec
 from forescale.prescaler import webhook
 from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster
 from forescale.prescaler.external import merged
-from forescale.prescaler.history import HistoryUnavailable, PrometheusHistory, redis_history
+from forescale.prescaler.history import (
+    HistoryUnavailable,
+    PrometheusHistory,
+    configured_metrics,
+    redis_history,
+)
 from forescale.prescaler.metrics import PrescalerMetrics, outcome
 from forescale.prescaler.settings import PrescalerSettings
 
@@ -114,7 +119,8 @@ class Publisher:
         s = self.settings
         if self.prometheus is None:
             return await redis_history(self.redis, model, now, s.history_s, s.step_s)
-        fetch = asyncio.to_thread(self.prometheus.fetch, model, now, s.history_s, s.step_s)
+        metrics = await configured_metrics(self.redis, model)  # the request rate the policy scales on
+        fetch = asyncio.to_thread(self.prometheus.fetch, model, now, s.history_s, s.step_s, metrics)
         return await asyncio.wait_for(fetch, s.query_timeout_s)
 
     async def model_names(self) -> list[str]:

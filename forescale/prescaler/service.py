@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from forescale.core.clock import Clock, SystemClock
+from forescale.health import add_health_routes
 from forescale.prescaler import webhook
 from forescale.prescaler.external import ExternalForecast
 from forescale.prescaler.metrics import PrescalerMetrics
@@ -161,4 +162,9 @@ def create_app(
     app.router.add_get("/v1/forecasts", list_forecasts)
     app.router.add_delete("/v1/forecasts/{id}", delete_forecast)
     app.router.add_get("/metrics", metrics)
+    add_health_routes(app, _redis_ready)
     return app
+
+
+async def _redis_ready(app: web.Application) -> bool:
+    return bool(await app[REDIS].ping())

@@ -35,6 +35,8 @@ def create_app(settings: RouterSettings, clock: Clock | None = None) -> web.Appl
     app.router.add_get("/v2/models/{model:[^/]+}/ready", handlers.model_ready)
     app.router.add_post("/v2/models/{model:[^/]+}/infer", handlers.infer)
     app.router.add_get("/metrics", handlers.metrics)
+    app.router.add_get("/healthz", handlers.live)  # probe aliases (no auth, no data)
+    app.router.add_get("/readyz", handlers.ready)
     return app
 
 

@@ -42,6 +42,7 @@ def create_app(settings: WorkerSettings, clock: Clock | None = None) -> web.Appl
     app.cleanup_ctx.append(_lifecycle(settings, clock or SystemClock()))
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _healthz)  # ready = the model is loaded and serving
     return app
 
 

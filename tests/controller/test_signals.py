@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 from forescale import keys
 from forescale.controller.signals.direct import DirectSource
 from forescale.controller.signals.prometheus import PrometheusSource
+from forescale.core.metrics_spec import MetricSpec
 from forescale.devstack.ports import free_port
 from forescale.devstack.prometheus_server import PrometheusServer
 from forescale.queue import heartbeat
@@ -139,3 +140,15 @@ async def test_prometheus_unreachable_is_stale_not_raised() -> None:
     source = PrometheusSource(f"http://127.0.0.1:{free_port()}", timeout_s=1)
     sig = await source.read(SPEC_W, NOW)
     assert set(sig.stale) == {"rps_short", "rps_stable", "queue_depth"}
+
+
+async def test_direct_holds_for_an_engines_metrics(aredis: aioredis.Redis) -> None:
+    """Redis has only forescale's counters: an engine's policy gets stale signals (hold),
+    never a made-up zero demand that would scale it down."""
+    metrics = (
+        MetricSpec(kind="request_rate", preset="vllm"),
+        MetricSpec(kind="waiting", preset="vllm", target=2),
+    )
+    spec = SPEC_W.model_copy(update={"metrics": metrics})
+    sig = await DirectSource(aredis).read(spec, NOW)
+    assert sig.rps_stable is None and set(sig.stale) == {"rps_short", "rps_stable", "queue_depth"}

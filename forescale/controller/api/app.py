@@ -24,6 +24,7 @@ from forescale.controller.api.policies import POLICY, POOL
 from forescale.controller.api.problem import problem
 from forescale.controller.api.settings import ApiSettings
 from forescale.controller.api.status import audit_log, decisions, status
+from forescale.health import add_health_routes
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,12 @@ def create_app(settings: ApiSettings, deps: ApiDeps) -> web.Application:
         web.get("/v1/status", status), web.get("/v1/decisions", decisions),
         web.get("/v1/audit", audit_log), web.get("/openapi.json", openapi_json),
     ])  # fmt: skip
+    add_health_routes(app, _redis_ready)
     return app
+
+
+async def _redis_ready(app: web.Application) -> bool:
+    return bool(await app[DEPS].store.redis.ping())
 
 
 @asynccontextmanager

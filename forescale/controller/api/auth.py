@@ -23,7 +23,7 @@ from forescale.controller.api.problem import problem
 
 SCOPES = ("read", "write")
 REALM = 'Bearer realm="forescale"'
-PUBLIC_PATHS = frozenset({"/openapi.json"})
+PUBLIC_PATHS = frozenset({"/openapi.json", "/healthz", "/readyz"})  # probes carry no token
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 import redis.asyncio as aioredis
 
+from forescale.core.metrics_spec import MetricSpec
 from forescale.prescaler.base import RateSeries
 from forescale.prescaler.history import COUNTER_TTL_S, kept_history
 from forescale.prescaler.settings import PrescalerSettings
@@ -39,9 +40,12 @@ def configured_step_s() -> float:
 
 
 class DemandSource(Protocol):
-    async def recorded(self, model: str, end: float, seconds: int) -> RateSeries | None:
+    async def recorded(
+        self, model: str, end: float, seconds: int, metrics: tuple[MetricSpec, ...] = ()
+    ) -> RateSeries | None:
         """Arrivals per second over ``[end - seconds, end)``, trimmed to what was recorded;
-        None when nothing was."""
+        None when nothing was. ``metrics``: the policy's, whose request-rate metric is read
+        where the source can (Prometheus); Redis holds only forescale's own counters."""
         ...
 
 
@@ -55,7 +59,9 @@ class RedisDemand:
         self.redis = redis
         self.history_step_s = configured_step_s() if history_step_s is None else history_step_s
 
-    async def recorded(self, model: str, end: float, seconds: int) -> RateSeries | None:
+    async def recorded(
+        self, model: str, end: float, seconds: int, metrics: tuple[MetricSpec, ...] = ()
+    ) -> RateSeries | None:
         last = math.floor(end) - 1  # the second in progress is incomplete
         first = last - seconds + 1
         values = np.full(seconds, np.nan)
@@ -97,9 +103,11 @@ class PrometheusDemand:
         self.history = PrometheusHistory(url, timeout_s)
         self.step_s = step_s
 
-    async def recorded(self, model: str, end: float, seconds: int) -> RateSeries | None:
+    async def recorded(
+        self, model: str, end: float, seconds: int, metrics: tuple[MetricSpec, ...] = ()
+    ) -> RateSeries | None:
         # prometheus-api-client is synchronous (requests): keep it off the event loop.
-        series = await asyncio.to_thread(self.history.fetch, model, end, seconds, self.step_s)
+        series = await asyncio.to_thread(self.history.fetch, model, end, seconds, self.step_s, metrics)
         known = np.flatnonzero(np.isfinite(series.values))
         if len(known) == 0:
             return None

@@ -58,7 +58,7 @@ async def dry_run(request: web.Request, current: Versioned[Any] | None, proposed
     changes = diff(old.model_dump(mode="json") if old else None, proposed.model_dump(mode="json"))
     demand_source = deps.demand or RedisDemand(deps.store.redis)
     seconds = round(settings.whatif_hours * 3600)
-    demand = await demand_source.recorded(proposed.model, deps.clock.now(), seconds)
+    demand = await demand_source.recorded(proposed.model, deps.clock.now(), seconds, proposed.metrics)
     pools = [p.value for p in await deps.store.pools.list()]
     answer, note = None, None
     if demand is None:

@@ -27,8 +27,17 @@ ALL_SIGNALS = ("rps_short", "rps_stable", "queue_depth")
 class DirectSource:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
+        self._warned: set[str] = set()
 
     async def read(self, spec: PolicySpec, now: float) -> Signals:
+        foreign = [m.kind for m in spec.metrics if m.query is not None or m.preset != "forescale"]
+        if foreign:
+            # Redis holds only forescale's own counters: reading them for an engine's traffic
+            # would see no demand and scale down. Stale instead: the core holds capacity.
+            if spec.model not in self._warned:
+                self._warned.add(spec.model)
+                log.warning("%s: metrics %s need Prometheus (signals=prometheus)", spec.model, foreign)
+            return Signals(at=now, stale=ALL_SIGNALS)
         last = math.floor(now) - 1  # last whole second
         stable = max(1, round(spec.stable_window_s))
         short = max(1, min(stable, round(spec.panic_window_s)))
