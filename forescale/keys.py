@@ -51,3 +51,20 @@ def decisions(model: str) -> str:
 def forecast(model: str) -> str:
     """JSON list of core.model.Forecast, published by the prescaler for the controller."""
     return f"fs:forecast:{model}"
+
+
+# Generation over the queue (docs/designs/generation.md).
+def gen_reply_stream(router_id: str) -> str:
+    """A router's stream of generation chunks (many messages per request, numbered)."""
+    return f"fs:gresp:{router_id}"
+
+
+def gen_progress(model: str) -> str:
+    """Hash req_id -> JSON {"tokens": [...], "n": chunks}: what the client has been sent,
+    written in the same script as the chunk, so a continuation starts exactly there."""
+    return f"fs:gen:{model}"
+
+
+def gen_cancel(model: str) -> str:
+    """Hash req_id -> reason: sequences whose client is gone (checked every engine step)."""
+    return f"fs:gencancel:{model}"

@@ -19,15 +19,27 @@ class LLMOptions(BaseModel):
     tie_embeddings: bool = Field(default=False, description="Output head shares the token embedding.")
     seed: int = Field(default=0, description="Seed of the deterministic default weights.")
     weights: str | None = Field(default=None, description="Local safetensors file with the weights.")
-    tokenizer: str | None = Field(default=None, description="Hugging Face tokenizer.json; default byte-level.")
+    tokenizer: str | None = Field(
+        default=None, description="Hugging Face tokenizer.json; default byte-level."
+    )
     block_size: int = Field(default=16, ge=1, le=1024, description="Tokens per KV cache block.")
-    kv_blocks: int = Field(default=0, ge=0, description="KV blocks in the pool; 0: enough for 8 full contexts.")
+    kv_blocks: int = Field(
+        default=0, ge=0, description="KV blocks in the pool; 0: enough for 8 full contexts."
+    )
     max_running: int = Field(default=32, ge=1, le=4096, description="Most sequences in one engine step.")
-    step_tokens: int = Field(default=256, ge=1, description="Token budget per step (prefill chunks + decodes).")
+    step_tokens: int = Field(
+        default=256, ge=1, description="Token budget per step (prefill chunks + decodes)."
+    )
     max_tokens_default: int = Field(default=64, ge=1, description="max_tokens when a request names none.")
     device: str | None = Field(default=None, description="cuda / cpu; default cuda when present.")
-    cpu_threads: int = Field(default=1, ge=0, description="torch threads on CPU (0: torch's default); small models run fastest on one.")
-    static_batching: bool = Field(default=False, description="Benchmark baseline: admit only into an empty batch.")
+    cpu_threads: int = Field(
+        default=1,
+        ge=0,
+        description="torch threads on CPU (0: torch's default); small models run fastest on one.",
+    )
+    static_batching: bool = Field(
+        default=False, description="Benchmark baseline: admit only into an empty batch."
+    )
 
     @model_validator(mode="after")
     def _heads(self) -> LLMOptions:

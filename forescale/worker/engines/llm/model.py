@@ -62,7 +62,9 @@ class Transformer:
         write = torch.cat([c.slots[c.start : c.start + len(c.tokens)] for c in chunks])
         x = self.w["embed.weight"][ids]
         for i in range(o.layers):
-            x = x + self._attention(i, rms_norm(x, self.w[f"layers.{i}.attn_norm.weight"]), pos, write, chunks, pool)
+            x = x + self._attention(
+                i, rms_norm(x, self.w[f"layers.{i}.attn_norm.weight"]), pos, write, chunks, pool
+            )
             x = x + self._mlp(i, rms_norm(x, self.w[f"layers.{i}.mlp_norm.weight"]))
         ends = torch.tensor(_last_index(chunks), device=dev)
         h = rms_norm(x[ends], self.w["norm.weight"])
@@ -85,7 +87,10 @@ class Transformer:
             vals = pool.v[i][c.slots[:ctx]].repeat_interleave(rep, dim=1).transpose(0, 1)
             qc = q[at : at + n].transpose(0, 1)  # (heads, n, hd)
             # Query j (position start+j) sees keys 0 .. start+j.
-            mask = torch.arange(ctx, device=h.device)[None, :] <= (c.start + torch.arange(n, device=h.device))[:, None]
+            mask = (
+                torch.arange(ctx, device=h.device)[None, :]
+                <= (c.start + torch.arange(n, device=h.device))[:, None]
+            )
             outs.append(F.scaled_dot_product_attention(qc, keys, vals, attn_mask=mask).transpose(0, 1))
             at += n
         a = torch.cat(outs).reshape(t, o.heads * o.head_dim)

@@ -41,8 +41,16 @@ class HFTokenizer:
 
         self._tok = HFTok.from_file(path)
         self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
-        eos = next((t for t in ("</s>", "<|endoftext|>", "<|eot_id|>", "[SEP]") if self._tok.token_to_id(t) is not None), None)
-        self.eos_id = -1 if eos is None else int(self._tok.token_to_id(eos))
+        eos = next(
+            (
+                t
+                for t in ("</s>", "<|endoftext|>", "<|eot_id|>", "[SEP]")
+                if self._tok.token_to_id(t) is not None
+            ),
+            None,
+        )
+        tid = None if eos is None else self._tok.token_to_id(eos)
+        self.eos_id = -1 if tid is None else int(tid)
 
     def encode(self, text: str) -> list[int]:
         return list(self._tok.encode(text).ids)
