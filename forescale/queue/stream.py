@@ -10,6 +10,7 @@ and whose payload is :class:`GenRequest` JSON. Each reply message carries ``req_
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ class GenRequest:
     created: float = 0.0
 
     def dumps(self) -> bytes:
-        return orjson.dumps({k: getattr(self, k) for k in self.__slots__})  # type: ignore[attr-defined]
+        return orjson.dumps(dataclasses.asdict(self))
 
     @classmethod
     def loads(cls, raw: bytes) -> GenRequest:

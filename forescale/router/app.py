@@ -10,7 +10,7 @@ from aiohttp import web
 
 from forescale.core.clock import Clock, SystemClock
 from forescale.queue.client import connect, connect_blocking
-from forescale.router import handlers
+from forescale.router import generate_routes, handlers
 from forescale.router.handlers import ROUTER
 from forescale.router.settings import RouterSettings
 from forescale.router.state import Router
@@ -35,6 +35,7 @@ def create_app(settings: RouterSettings, clock: Clock | None = None) -> web.Appl
     app.router.add_get("/v2/models/{model}/ready", handlers.model_ready)
     app.router.add_post("/v2/models/{model}/infer", handlers.infer)
     app.router.add_get("/metrics", handlers.metrics)
+    generate_routes.register(app)  # /v1/completions, /v1/chat/completions, /v1/models, /v2/.../generate*
     return app
 
 
