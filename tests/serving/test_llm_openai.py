@@ -45,7 +45,11 @@ async def test_chat_streaming_and_models(llm: AsyncOpenAI) -> None:
     msgs = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
     whole = await llm.chat.completions.create(model="tiny", messages=msgs, max_tokens=8)  # type: ignore[arg-type]
     stream = await llm.chat.completions.create(
-        model="tiny", messages=msgs, max_tokens=8, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+        model="tiny",
+        messages=msgs,
+        max_tokens=8,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
     )
     text, usage = "", None
     async for chunk in stream:
