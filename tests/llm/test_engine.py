@@ -91,7 +91,7 @@ def test_tiny_pool_preempts_and_resumes_identically() -> None:
 
 def test_stop_strings_and_max_tokens() -> None:
     e = engine()
-    tokens, text, _ = run(e, {"a": ("x", SamplingParams(max_tokens=40, ignore_eos=True))})["a"]
+    _, text, _ = run(e, {"a": ("x", SamplingParams(max_tokens=40, ignore_eos=True))})["a"]
     stop = text[5:7]
     _, cut, fin = run(e, {"b": ("x", SamplingParams(max_tokens=40, stop=(stop,), ignore_eos=True))})["b"]
     assert fin == "stop" and cut == text[: text.find(stop)]
@@ -121,7 +121,7 @@ def test_safetensors_weights_are_checked(tmp_path: Path) -> None:
         LLMEngine(**OPTS, weights=str(tmp_path / "bad.safetensors"))
     del bad["layers.1.wk.weight"]
     save_file(bad, str(tmp_path / "missing.safetensors"))
-    with pytest.raises(W.WeightsMismatch, match="missing tensor 'layers.1.wk.weight'"):
+    with pytest.raises(W.WeightsMismatch, match=r"missing tensor 'layers\.1\.wk\.weight'"):
         LLMEngine(**OPTS, weights=str(tmp_path / "missing.safetensors"))
 
 
