@@ -31,14 +31,18 @@ async def _holder(r: aioredis.Redis, workers: list[SpawnedWorker]) -> SpawnedWor
 
 
 async def _lose_a_worker_mid_stream(
-    router: RunningRouter, aredis: aioredis.Redis, http: aiohttp.ClientSession, tmp_path: Path, how: signal.Signals
+    router: RunningRouter,
+    aredis: aioredis.Redis,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
+    how: signal.Signals,
 ) -> None:
     a = SpawnedWorker(router.state.settings.redis_url, "tiny", "A", tmp_path, FORESCALE_WORKER_DRAIN_GRACE_S="0.3",
                       FORESCALE_WORKER_BLOCK_MS="100")  # fmt: skip
     b = SpawnedWorker(router.state.settings.redis_url, "tiny", "B", tmp_path, FORESCALE_WORKER_BLOCK_MS="100")
     try:
         await wait_workers_ready(aredis, "tiny", 2)
-        bodies = [body(i, 240) for i in range(6)]
+        bodies = [body(i, 150) for i in range(6)]
         seen: list[list[int]] = [[] for _ in bodies]
         url = f"{router.url}/v1/completions"
         calls = [asyncio.create_task(sse(http, url, d, 60, seen[i])) for i, d in enumerate(bodies)]
@@ -60,7 +64,11 @@ async def _lose_a_worker_mid_stream(
 
 
 async def test_kill_9_mid_stream_continues_on_the_other_worker(
-    add_model: AddModel, router: RunningRouter, aredis: aioredis.Redis, http: aiohttp.ClientSession, tmp_path: Path
+    add_model: AddModel,
+    router: RunningRouter,
+    aredis: aioredis.Redis,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
 ) -> None:
     """Pass: with a worker killed (-9) mid-stream, every stream completes ([DONE], no
     error event) and each text equals the uninterrupted run; nothing is left queued."""
@@ -69,7 +77,11 @@ async def test_kill_9_mid_stream_continues_on_the_other_worker(
 
 
 async def test_sigterm_with_short_grace_hands_sequences_over(
-    add_model: AddModel, router: RunningRouter, aredis: aioredis.Redis, http: aiohttp.ClientSession, tmp_path: Path
+    add_model: AddModel,
+    router: RunningRouter,
+    aredis: aioredis.Redis,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
 ) -> None:
     """Pass: SIGTERM with a 0.3 s grace (shorter than the answers): the worker exits 0
     and every stream completes on the other worker with the uninterrupted text."""
