@@ -37,13 +37,15 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
      "messages[0].role"),
     ("/v1/chat/completions", "no messages", {**CHAT, "messages": []}, 400, "messages"),
     ("/v1/chat/completions", "negative max_tokens", {**CHAT, "max_tokens": 0}, 400, "max_tokens"),
-    ("/v1/chat/completions", "over-long prompt", {**CHAT, "messages": [{"role": "user", "content": LONG}]}, 400,
+    ("/v1/chat/completions", "over-long prompt", {**CHAT, "messages": [{"role": "user", "content": LONG}]},
+     400,
      "prompt"),
     ("/v2/models/tiny/generate", "malformed", b"{", 400, None),
     ("/v2/models/nope/generate", "unknown model", GEN, 404, None),
     ("/v2/models/tiny/generate", "no text_input", {"parameters": {}}, 400, None),
     ("/v2/models/tiny/generate", "negative max_tokens", {**GEN, "parameters": {"max_tokens": -5}}, 400, None),
-    ("/v2/models/tiny/generate_stream", "huge max_tokens", {**GEN, "parameters": {"max_tokens": 10**6}}, 400, None),
+    ("/v2/models/tiny/generate_stream", "huge max_tokens", {**GEN, "parameters": {"max_tokens": 10**6}}, 400,
+     None),
     ("/v2/models/tiny/generate_stream", "over-long prompt", {**GEN, "text_input": LONG}, 400, None),
 ]  # fmt: skip
 
@@ -70,7 +72,8 @@ async def test_bad_input_gets_a_clear_error_and_nothing_is_enqueued(
     assert await aredis.xlen(keys.request_stream("tiny")) == 0
 
 
-async def test_bearer_auth_on_generation_routes(redis_url: str, add_model: AddModel, http: aiohttp.ClientSession
+async def test_bearer_auth_on_generation_routes(
+    redis_url: str, add_model: AddModel, http: aiohttp.ClientSession
                                                ) -> None:  # fmt: skip
     await add_model("tiny", engine="llm", engine_options=OPTS)
     rt = await start_router(redis_url, auth_token="s3cret")

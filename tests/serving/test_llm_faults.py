@@ -37,9 +37,11 @@ async def _lose_a_worker_mid_stream(
     tmp_path: Path,
     how: signal.Signals,
 ) -> None:
-    a = SpawnedWorker(router.state.settings.redis_url, "tiny", "A", tmp_path, FORESCALE_WORKER_DRAIN_GRACE_S="0.3",
-                      FORESCALE_WORKER_BLOCK_MS="100")  # fmt: skip
-    b = SpawnedWorker(router.state.settings.redis_url, "tiny", "B", tmp_path, FORESCALE_WORKER_BLOCK_MS="100")
+    url = router.state.settings.redis_url
+    a = SpawnedWorker(
+        url, "tiny", "A", tmp_path, FORESCALE_WORKER_DRAIN_GRACE_S="0.3", FORESCALE_WORKER_BLOCK_MS="100"
+    )
+    b = SpawnedWorker(url, "tiny", "B", tmp_path, FORESCALE_WORKER_BLOCK_MS="100")
     try:
         await wait_workers_ready(aredis, "tiny", 2)
         bodies = [body(i, 150) for i in range(6)]
