@@ -13,9 +13,12 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from forescale import keys
+from forescale.devstack.ports import free_port
+from forescale.devstack.redis_server import RedisServer
+from forescale.queue import registry
 from forescale.queue.config import ModelConfig
 
-from .conftest import RunningRouter, SpawnedWorker, start_worker, wait_for, wait_workers_ready
+from .conftest import RunningRouter, SpawnedWorker, start_router, start_worker, wait_for, wait_workers_ready
 from .llm_support import OPTS, body, reference, sse
 
 AddModel = Callable[..., Awaitable[ModelConfig]]
@@ -132,3 +135,41 @@ async def test_tiny_kv_pool_preempts_and_every_stream_completes(
     assert preempted > 0
     for res, want in zip(results, await asyncio.to_thread(reference, bodies, **opts), strict=True):
         assert res["done"] and res["error"] is None and res["text"] == want
+
+
+async def test_redis_restart_mid_stream_ends_every_stream_cleanly(tmp_path: Path) -> None:
+    """Pass: Redis killed (-9) and restarted (AOF) while streams run: every stream ends
+    with an error event or completes with the uninterrupted text, each before its
+    deadline (nothing hangs); the worker survives."""
+    server = RedisServer(port=free_port(), data_dir=tmp_path / "redis")
+    server.data_dir.mkdir()
+    with server:
+        r = aioredis.Redis.from_url(server.url)
+        await registry.add(r, ModelConfig(name="tiny", engine="llm", engine_options=OPTS, min_idle_ms=500))
+        worker = SpawnedWorker(server.url, "tiny", "A", tmp_path, FORESCALE_WORKER_BLOCK_MS="100")
+        rt = await start_router(server.url)
+        try:
+            await wait_workers_ready(r, "tiny", 1)
+            bodies = [body(i, 300) for i in range(4)]
+            seen: list[list[int]] = [[] for _ in bodies]
+            url = f"{rt.url}/v1/completions"
+            async with aiohttp.ClientSession() as http:
+                calls = [asyncio.create_task(sse(http, url, d, 8, seen[i])) for i, d in enumerate(bodies)]
+                await wait_for(lambda: all(len(s) >= 3 for s in seen), 30, "every stream flowing")
+                server.kill()
+                await asyncio.sleep(0.3)
+                server.start()
+                results = await asyncio.wait_for(asyncio.gather(*calls), 15)
+            alive = worker.proc.poll() is None
+        finally:
+            await rt.stop()
+            worker.stop()
+            await r.aclose()
+    expected = await asyncio.to_thread(reference, bodies)
+    for res, want in zip(results, expected, strict=True):
+        assert res["elapsed"] < 8 + 3  # ended by its deadline (8 s) at the latest
+        if res["error"] is None:
+            assert res["done"] and res["text"] == want
+        else:
+            assert res["error"]["message"] and want.startswith(res["text"])
+    assert alive
