@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import csv
 import gzip
+import itertools
 import json
 import os
 import random
@@ -90,7 +91,7 @@ async def _one(http: aiohttp.ClientSession, url: str, i: int, n: int, stream: bo
         async for raw in resp.content:
             if raw.startswith(b"data: {"):
                 stamps.append(time.perf_counter())
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     return {"ttft": stamps[0] - t0, "itl": gaps, "tokens": len(stamps)}
 
 

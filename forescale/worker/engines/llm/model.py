@@ -80,9 +80,21 @@ class Transformer:
         pool.k[i].index_copy_(0, write, k)
         pool.v[i].index_copy_(0, write, v)
         rep = o.heads // o.kv_heads
-        outs, at = [], 0
+        offsets = [0]
         for c in chunks:
-            n, ctx = len(c.tokens), c.start + len(c.tokens)
+            offsets.append(offsets[-1] + len(c.tokens))
+        outs: list[torch.Tensor | None] = [None] * len(chunks)
+        decode = [j for j, c in enumerate(chunks) if len(c.tokens) == 1]
+        if len(decode) > 1:  # one padded attention call for every single-token sequence
+            batched = self._decode_attention(
+                i, q, [offsets[j] for j in decode], [chunks[j] for j in decode], pool
+            )
+            for j, out in zip(decode, batched, strict=True):
+                outs[j] = out
+        for j, c in enumerate(chunks):
+            if outs[j] is not None:
+                continue
+            n, ctx, at = len(c.tokens), c.start + len(c.tokens), offsets[j]
             keys = pool.k[i][c.slots[:ctx]].repeat_interleave(rep, dim=1).transpose(0, 1)
             vals = pool.v[i][c.slots[:ctx]].repeat_interleave(rep, dim=1).transpose(0, 1)
             qc = q[at : at + n].transpose(0, 1)  # (heads, n, hd)
@@ -91,10 +103,25 @@ class Transformer:
                 torch.arange(ctx, device=h.device)[None, :]
                 <= (c.start + torch.arange(n, device=h.device))[:, None]
             )
-            outs.append(F.scaled_dot_product_attention(qc, keys, vals, attn_mask=mask).transpose(0, 1))
-            at += n
-        a = torch.cat(outs).reshape(t, o.heads * o.head_dim)
+            outs[j] = F.scaled_dot_product_attention(qc, keys, vals, attn_mask=mask).transpose(0, 1)
+        a = torch.cat([x for x in outs if x is not None]).reshape(t, o.heads * o.head_dim)
         return a @ self.w[p + "wo.weight"].T
+
+    def _decode_attention(self, i: int, q: torch.Tensor, at: list[int], chunks: list[Chunk],
+                          pool: KVPool) -> torch.Tensor:  # fmt: skip
+        """Attention of B one-token queries over their own contexts, padded to the longest."""
+        o, dev = self.o, q.device
+        lens = torch.tensor([c.start + 1 for c in chunks], device=dev)
+        width = int(lens.max().item())
+        slots = torch.zeros(len(chunks), width, dtype=torch.long, device=dev)
+        for b, c in enumerate(chunks):
+            slots[b, : c.start + 1] = c.slots[: c.start + 1]
+        rep = o.heads // o.kv_heads
+        keys = pool.k[i][slots].repeat_interleave(rep, dim=2).transpose(1, 2)  # (B, heads, width, hd)
+        vals = pool.v[i][slots].repeat_interleave(rep, dim=2).transpose(1, 2)
+        qb = q[torch.tensor(at, device=dev)].unsqueeze(2)  # (B, heads, 1, hd)
+        mask = (torch.arange(width, device=dev)[None, :] < lens[:, None])[:, None, None, :]
+        return F.scaled_dot_product_attention(qb, keys, vals, attn_mask=mask).squeeze(2).unsqueeze(1)
 
     def _mlp(self, i: int, h: torch.Tensor) -> torch.Tensor:
         p = f"layers.{i}."
