@@ -12,7 +12,6 @@ event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -43,8 +42,7 @@ async def _listener(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(replies.listen(rt.blocking, rt.settings.reply_block_ms))
     yield
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await asyncio.wait([task], timeout=5)  # never let shutdown hang on the listener
 
 
 async def _start(request: web.Request) -> tuple[dict[str, Any], GenStream]:

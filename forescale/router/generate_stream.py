@@ -81,6 +81,11 @@ class GenReplies:
                     await pipe.execute()
                 res: Any = await blocking.xread({self.stream: self.last_id}, count=1024, block=block_ms)
             except REDIS_DOWN as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Python 3.11's asyncio.timeout (inside redis-py) can turn a cancel that
+                    # races with a socket timeout into TimeoutError: honour the cancel.
+                    raise asyncio.CancelledError from exc
                 log.warning("generation reply listener: %s", exc)
                 self._fail_all("lost the connection to redis")
                 await asyncio.sleep(0.2)

@@ -22,7 +22,6 @@ from forescale.queue import registry
 from forescale.queue.client import connect, connect_blocking
 from forescale.queue.protocol import Queue
 from forescale.worker import engines, upkeep
-from forescale.worker.generate import GenerateWorker
 from forescale.worker.loop import REDIS_DOWN, Worker
 from forescale.worker.metrics import WorkerMetrics
 from forescale.worker.settings import WorkerSettings
@@ -71,8 +70,11 @@ async def start_worker(settings: WorkerSettings, clock: Clock, metrics: WorkerMe
         await fast.aclose()
         await blocking.aclose()
         raise
-    cls = GenerateWorker if cfg.engine == "llm" else Worker  # token streams vs batch replies
-    return cls(settings, cfg, engine, queue, clock, metrics)
+    if cfg.engine == "llm":  # token streams, not batch replies (imported here: echo never loads torch)
+        from forescale.worker.generate import GenerateWorker
+
+        return GenerateWorker(settings, cfg, engine, queue, clock, metrics)
+    return Worker(settings, cfg, engine, queue, clock, metrics)
 
 
 async def serve(w: Worker) -> None:
