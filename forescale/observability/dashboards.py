@@ -106,9 +106,11 @@ def _generation_panels() -> list[Any]:
             width=8,
         ),
         graph(
-            "Generated tokens/s", "short",
-            (f"sum by (model) (rate(forescale_llm_generated_tokens_total{M}{RATE}))", "{{model}}"), width=8,
-        ),  # fmt: skip
+            "Generated tokens/s",
+            "short",
+            (f"sum by (model) (rate(forescale_llm_generated_tokens_total{M}{RATE}))", "{{model}}"),
+            width=8,
+        ),
         graph(
             "KV cache usage and preemptions",
             "short",
