@@ -73,3 +73,33 @@ async def test_errors_are_typed(llm: AsyncOpenAI) -> None:
         await llm.completions.create(model="tiny", prompt="x", max_tokens=-1)
     with pytest.raises(openai.BadRequestError):
         await llm.chat.completions.create(model="tiny", messages=[{"role": "wizard", "content": "x"}])  # type: ignore[list-item,misc]
+
+
+async def test_kserve_generate_and_generate_stream(llm: AsyncOpenAI, router: RunningRouter) -> None:
+    """The generate extension returns the same text as the OpenAI route for the same request."""
+    import aiohttp
+    import orjson
+
+    ref = await llm.completions.create(
+        model="tiny", prompt="Hi there", max_tokens=10, seed=3, temperature=0.7
+    )
+    doc = {
+        "text_input": "Hi there",
+        "parameters": {"max_tokens": 10, "seed": 3, "temperature": 0.7},
+        "id": "r1",
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{router.url}/v2/models/tiny/generate", json=doc) as resp:
+            whole = await resp.json()
+        events = []
+        async with http.post(f"{router.url}/v2/models/tiny/generate_stream", json=doc) as resp:
+            assert resp.content_type == "text/event-stream"
+            async for raw in resp.content:
+                if raw.startswith(b"data: "):
+                    events.append(orjson.loads(raw[6:]))
+    assert (
+        whole["text_output"] == ref.choices[0].text and whole["model_name"] == "tiny" and whole["id"] == "r1"
+    )
+    assert whole["usage"]["completion_tokens"] == 10 and whole["finish_reason"] == "length"
+    assert "".join(e["text_output"] for e in events) == ref.choices[0].text
+    assert events[-1]["finish_reason"] == "length" and all(e["finish_reason"] is None for e in events[:-1])
