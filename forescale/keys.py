@@ -85,3 +85,21 @@ def prescaler_history(model: str, step_s: float) -> str:
 def webhook_seen(webhook_id: str) -> str:
     """Set for a while after a webhook delivery: replays of the same id are refused."""
     return f"fs:prescaler:webhook-seen:{webhook_id}"
+
+
+# Generation over the queue (docs/designs/generation.md). Its per-step script writes a
+# router's chunk stream and the model's progress hash together: one Redis, not a Cluster.
+def gen_reply_stream(router_id: str) -> str:
+    """A router's stream of generation chunks (many messages per request, numbered)."""
+    return "fs:gresp:{r:" + router_id.translate(_ESCAPES) + "}"
+
+
+def gen_progress(model: str) -> str:
+    """Hash req_id -> JSON {"tokens": [...], "n": chunks}: what the client has been sent,
+    written in the same script as the chunk, so a continuation starts exactly there."""
+    return f"fs:gen:{tag(model)}"
+
+
+def gen_cancel(model: str) -> str:
+    """Hash req_id -> reason: sequences whose client is gone (checked every engine step)."""
+    return f"fs:gencancel:{tag(model)}"

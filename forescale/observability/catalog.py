@@ -55,6 +55,13 @@ def _worker(reg: CollectorRegistry) -> CollectorRegistry:
     return WorkerMetrics("catalog").registry
 
 
+def _llm_worker(reg: CollectorRegistry) -> CollectorRegistry:
+    from forescale.worker.generate_metrics import GenMetrics
+
+    GenMetrics(reg, "catalog")  # in the worker's registry, beside WorkerMetrics
+    return reg
+
+
 def _controller(reg: CollectorRegistry) -> CollectorRegistry:
     from forescale.controller.metrics import ControllerMetrics
 
@@ -72,6 +79,7 @@ def _prescaler(reg: CollectorRegistry) -> CollectorRegistry:
 SERVICES: dict[str, Callable[[CollectorRegistry], CollectorRegistry]] = {
     "router": _router,
     "worker": _worker,
+    "llm-worker": _llm_worker,
     "controller": _controller,  # registers the pool catalog and forecast exporters too
     "prescaler": _prescaler,
 }

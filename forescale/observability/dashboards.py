@@ -125,10 +125,43 @@ def _worker_panels() -> list[Any]:
     ]
 
 
+def _generation_panels() -> list[Any]:
+    """Models with the llm engine (docs/designs/generation.md)."""
+    return [
+        graph(
+            "Time to first token / inter-token latency p99",
+            "s",
+            (_quantile(0.99, "forescale_llm_time_to_first_token_seconds", "model"), "TTFT {{model}}"),
+            (_quantile(0.99, "forescale_llm_inter_token_latency_seconds", "model"), "ITL {{model}}"),
+            width=8,
+            description="p99 time from admission to the first streamed token, and between tokens, per "
+            "llm model: what a chat user feels as waiting and as typing speed.",
+        ),
+        graph(
+            "Generated tokens/s",
+            "short",
+            (f"sum by (model) (rate(forescale_llm_generated_tokens_total{M}{RATE}))", "{{model}}"),
+            width=8,
+            description="Tokens generated per second by the workers of each llm model: the decode load.",
+        ),
+        graph(
+            "KV cache usage and preemptions",
+            "short",
+            (f"max by (model) (forescale_llm_kv_cache_usage_ratio{M})", "KV used {{model}}"),
+            (f"sum by (model) (rate(forescale_llm_preemptions_total{M}{RATE}))", "preempted/s {{model}}"),
+            (f"sum by (model) (rate(forescale_llm_handovers_total{M}{RATE}))", "handed over/s {{model}}"),
+            width=8,
+            description="Share of KV cache blocks in use (near 1: sequences get preempted), preemptions "
+            "and sequences handed to another worker (SIGTERM or a lost worker) per second.",
+        ),
+    ]
+
+
 def overview() -> dict[str, Any]:
     return build(
         "forescale-overview", "forescale / overview", "What users feel: traffic, latency, queue, errors.",
-        [("Traffic and SLO", _traffic_panels()), ("Workers", _worker_panels())],
+        [("Traffic and SLO", _traffic_panels()), ("Workers", _worker_panels()),
+         ("Generation (llm)", _generation_panels())],
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from forescale.core.clock import Clock, SystemClock
 from forescale.queue.client import connect, connect_blocking
-from forescale.router import handlers
+from forescale.router import generate_routes, handlers
 from forescale.router.handlers import ROUTER
 from forescale.router.settings import RouterSettings
 from forescale.router.state import Router
@@ -37,6 +37,7 @@ def create_app(settings: RouterSettings, clock: Clock | None = None) -> web.Appl
     app.router.add_get("/metrics", handlers.metrics)
     app.router.add_get("/healthz", handlers.live)  # probe aliases (no auth, no data)
     app.router.add_get("/readyz", handlers.ready)
+    generate_routes.register(app)  # /v1/completions, /v1/chat/completions, /v1/models, /v2/.../generate*
     return app
 
 

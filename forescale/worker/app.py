@@ -71,6 +71,10 @@ async def start_worker(settings: WorkerSettings, clock: Clock, metrics: WorkerMe
         await fast.aclose()
         await blocking.aclose()
         raise
+    if cfg.engine == "llm":  # token streams, not batch replies (imported here: echo never loads torch)
+        from forescale.worker.generate import GenerateWorker
+
+        return GenerateWorker(settings, cfg, engine, queue, clock, metrics)
     return Worker(settings, cfg, engine, queue, clock, metrics)
 
 

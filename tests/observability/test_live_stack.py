@@ -46,12 +46,16 @@ RULES = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yaml"))
 LOAD_S = 12.0
 
 NO_FORECAST = "no forecast is published in this run"
+NO_LLM = "this run serves the echo engine; the llm metrics are checked against the worker in tests/serving"
 EXPECTED_EMPTY = {
     # panel title or rule name -> why it has no data in this run
     "Forecast quantiles against actual demand": None,  # has data: the actual-demand query
     "Forecast age": NO_FORECAST,
     "model:forescale_prescale_excess_replicas:max": NO_FORECAST,
     "Firing forescale alerts": None,  # has data: 0 (`or vector(0)`), no alert fires this soon
+    "Time to first token / inter-token latency p99": NO_LLM,
+    "Generated tokens/s": NO_LLM,
+    "KV cache usage and preemptions": NO_LLM,
     "annotation Spot interruptions": "no spot node gets an interruption notice in this run",
     "annotation Fallbacks (insufficient capacity)": "no pool runs out of capacity in this run",
 }

@@ -37,6 +37,7 @@ ENGINES: dict[str, str] = {
     "transformer": "forescale.worker.engines.transformer:TransformerEngine",
     "torchscript": "forescale.worker.engines.artifact:TorchScriptEngine",
     "export": "forescale.worker.engines.artifact:ExportEngine",
+    "llm": "forescale.worker.engines.llm:LLMEngine",  # driven by worker/generate.py
 }
 
 
