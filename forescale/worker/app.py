@@ -63,7 +63,7 @@ async def start_worker(settings: WorkerSettings, clock: Clock, metrics: WorkerMe
         cfg = await registry.get(fast, settings.model)
         if cfg is None:
             raise ModelMissing(f"no model named {settings.model!r} in {keys.MODELS}")
-        engine = engines.create(cfg.engine, cfg.engine_options)
+        engine = engines.create(cfg.engine, cfg.engine_options, settings.model_dir)
         queue = Queue(fast, blocking)
         await queue.ensure_group(cfg.name)
     except BaseException:
