@@ -130,14 +130,18 @@ def test_artifact_must_match_its_pin_and_stay_in_the_model_dir(tmp_path: Path) -
         ("sleep", {"base_ms": 1, "typo": 2}, "typo"),
     ],
 )
-def test_registration_is_validated_like_the_worker(engine: str, options: dict[str, object], needle: str) -> None:
+def test_registration_is_validated_like_the_worker(
+    engine: str, options: dict[str, object], needle: str
+) -> None:
     with pytest.raises(ValueError, match=needle):
         ModelConfig.model_validate({"name": "m", "engine": engine, "engine_options": options})
     with pytest.raises(ValueError, match=needle):
         engines.create(engine, options)
 
 
-def test_models_add_refuses_bad_engine_in_one_line(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_add_refuses_bad_engine_in_one_line(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv = ["models", "--redis-url", redis_url, "add", "m", "--engine", "transformer", "-o", "threads=-1"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -147,7 +151,11 @@ def test_models_add_refuses_bad_engine_in_one_line(redis_url: str, capsys: pytes
 
 def test_worker_that_cannot_load_says_why_and_exits_nonzero(redis_url: str, tmp_path: Path) -> None:
     (tmp_path / "m.pt2").write_bytes(b"not a zip")
-    cfg = {"name": "m", "engine": "export", "engine_options": {"path": "m.pt2", "sha256": _digest(tmp_path / "m.pt2")}}
+    cfg = {
+        "name": "m",
+        "engine": "export",
+        "engine_options": {"path": "m.pt2", "sha256": _digest(tmp_path / "m.pt2")},
+    }
     redis.Redis.from_url(redis_url).hset(keys.MODELS, "m", json.dumps(cfg))
     env = {**os.environ, "FORESCALE_WORKER_MODEL_DIR": str(tmp_path)}
     args = [sys.executable, "-m", "forescale.worker", "--model", "m", "--redis-url", redis_url, "--port", "0"]

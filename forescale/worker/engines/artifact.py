@@ -2,7 +2,8 @@
 
 ``path`` is a TorchScript file (``torch.jit.save``) or a ``torch.export`` program
 (``torch.export.save``), relative to the worker's model directory and pinned by
-``sha256``; ``artifact_check`` refuses anything else before torch reads the file. The model is called with one tensor per input, in the order of
+``sha256``; ``artifact_check`` refuses anything else before torch reads the file.
+The model is called with one tensor per input, in the order of
 ``input_names`` (default: the request's order), the requests of a batch concatenated
 along dim 0 when their other dims agree (else run one by one). Outputs (a tensor, a
 tuple/list or a dict) are named by ``output_names`` (default OUTPUT0, OUTPUT1, ...).

@@ -66,8 +66,9 @@ def check_export_archive(path: Path) -> None:
             root = names[0].split("/", 1)[0] + "/" if names else ""
             configs = 0
             for n in names:
-                rel = n[len(root):] if n.startswith(root) else n
-                if not _ALLOWED.match(rel) or rel.startswith(("data/weights/", "data/constants/")) and rel.endswith(".pt"):
+                rel = n[len(root) :] if n.startswith(root) else n
+                legacy = rel.startswith(("data/weights/", "data/constants/")) and rel.endswith(".pt")
+                if not _ALLOWED.match(rel) or legacy:
                     raise UnsafeArtifact(f"{path}: unexpected archive member {n!r}; refusing to load it")
                 if rel.endswith("_config.json"):
                     configs += 1
@@ -75,7 +76,7 @@ def check_export_archive(path: Path) -> None:
                 elif rel.startswith("data/sample_inputs/"):
                     _check_weights_only(path, n, z.read(n))
             if configs == 0:
-                raise UnsafeArtifact(f"{path}: not a torch.export (>= 2.8) archive; re-save it with torch.export.save")
+                raise UnsafeArtifact(f"{path}: not a torch.export (>= 2.8) archive; re-save it")
     except (zipfile.BadZipFile, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise UnsafeArtifact(f"{path}: not a readable torch.export archive ({exc})") from None
 
