@@ -50,8 +50,7 @@ class PrometheusServer:
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(p) for p in self.rule_files],
             "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": tg}]}
-                for job, tg in self.targets.items()
+                {"job_name": job, "static_configs": [{"targets": tg}]} for job, tg in self.targets.items()
             ],
         }
 

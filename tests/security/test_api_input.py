@@ -9,7 +9,7 @@ import json
 import pytest
 
 from forescale import keys
-from tests.api.conftest import R, W, Api, policy
+from tests.api.conftest import Api, R, W, policy
 
 JSON = {"Content-Type": "application/json"}
 
@@ -18,8 +18,8 @@ async def test_models_need_write_scope_and_valid_engine(api: Api) -> None:
     body = {"engine": "sleep", "engine_options": {"base_ms": 5}}
     r = await api.client.put("/v1/models/m", json=body, headers=R)
     assert r.status == 403
-    r = await api.client.put("/v1/models/m", json={"engine": "transformer", "engine_options": {"threads": -1}},
-                             headers=W)  # fmt: skip
+    bad = {"engine": "transformer", "engine_options": {"threads": -1}}
+    r = await api.client.put("/v1/models/m", json=bad, headers=W)
     assert r.status == 422 and "threads" in (await r.json())["detail"] + json.dumps(await r.json())
     r = await api.client.put("/v1/models/m", json={"engine": "export", "engine_options": {"path": "/etc/x"}},
                              headers=W)  # fmt: skip
