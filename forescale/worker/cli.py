@@ -43,7 +43,7 @@ async def _main(settings: Any) -> int:
     from aiohttp import web
     from redis.exceptions import RedisError
 
-    from forescale.worker.app import TASK, ModelMissing, create_app
+    from forescale.worker.app import TASK, EngineLoadFailed, ModelMissing, create_app
 
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -64,6 +64,9 @@ async def _main(settings: Any) -> int:
     stopper.cancel()
     await runner.cleanup()  # drains: finish the batch, ack, leave
     if task.done() and not task.cancelled() and task.exception() is not None:
-        logging.getLogger(__name__).error("worker failed: %r", task.exception())
+        failure = task.exception()
+        if isinstance(failure, EngineLoadFailed):
+            raise CliError(str(failure)) from None  # one line, exit 2: the registration cannot be served
+        logging.getLogger(__name__).error("worker failed: %r", failure)
         return 1
     return 0

@@ -5,6 +5,7 @@ poison), the heartbeat in ``fs:workers:{model}`` and the busy ratio.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -41,6 +42,16 @@ async def reap_once(w: Worker) -> None:
         w.reclaimed.append(e)
 
 
+def _reraise_cancel() -> None:
+    """A cancel that lands inside a Redis call can be swallowed by the client (seen when the
+    engine fails at once and the first heartbeat is still connecting); the loop then ran on
+    and a worker that failed to load stayed alive for ever, its shutdown waiting on it.
+    The task's pending cancel request stays visible, so honour it before each sleep."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def heartbeat_once(w: Worker) -> None:
     doc = {"state": w.state, "at": w.clock.now(), "pid": os.getpid()}
     await w.queue.fast.hset(keys.workers(w.cfg.name), w.consumer, json.dumps(doc))
@@ -52,6 +63,7 @@ async def _every(w: Worker, period_s: float, step: Callable[[Worker], Awaitable[
             await step(w)
         except REDIS_DOWN as exc:
             log.debug("%s: redis unavailable: %s", name, exc)
+        _reraise_cancel()
         await w.clock.sleep(period_s)
 
 
@@ -70,6 +82,7 @@ async def heartbeat_loop(w: Worker) -> None:
             await heartbeat_once(w)
         except REDIS_DOWN as exc:
             log.debug("heartbeat: redis unavailable: %s", exc)
+        _reraise_cancel()
         await w.clock.sleep(keys.WORKER_HEARTBEAT_S)
         now = w.clock.now()
         if now > last_t:
