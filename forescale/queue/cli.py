@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from forescale.cliutil import CliError
+from forescale.redact import redact_url
 
 
 def register(sub: Any) -> None:
@@ -85,7 +86,7 @@ def _run(args: argparse.Namespace, action: Any) -> int:
         try:
             return int(await action(r))
         except RedisError as exc:
-            raise CliError(f"redis at {url}: {exc}") from None
+            raise CliError(f"redis at {redact_url(url)}: {exc}") from None
         finally:
             await r.aclose()
 

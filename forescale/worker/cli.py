@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from forescale.cliutil import CliError
+from forescale.redact import redact_url
 
 
 def register(sub: Any) -> None:
@@ -52,7 +53,7 @@ async def _main(settings: Any) -> int:
     except (ModelMissing, KeyError, ValueError, TypeError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
     except (RedisError, OSError) as exc:
-        raise CliError(f"redis at {settings.redis_url}: {exc}") from None
+        raise CliError(f"redis at {redact_url(settings.redis_url)}: {exc}") from None
     await web.TCPSite(runner, settings.host, settings.port).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
