@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError, ResponseError
 
 from forescale import keys
 from forescale.queue import scripts
@@ -31,6 +31,11 @@ class Entry:
     deadline_ms: int
     payload: bytes
     deliveries: int = 1
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Redis refused a command because ``maxmemory`` is reached (policy noeviction)."""
+    return isinstance(exc, OutOfMemoryError) or (isinstance(exc, ResponseError) and str(exc).startswith("OOM"))
 
 
 def _s(v: bytes | str) -> str:
@@ -71,13 +76,28 @@ class Queue:
         self._ack = fast.register_script(scripts.FENCED_ACK)
         self._renew = fast.register_script(scripts.RENEW)
         self._dead = fast.register_script(scripts.DEAD_LETTER)
+        self._beat = fast.register_script(scripts.HEARTBEAT)
 
     async def ensure_group(self, model: str) -> None:
         try:
             await self.fast.xgroup_create(keys.request_stream(model), keys.GROUP, id="0", mkstream=True)
         except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
+            if "BUSYGROUP" in str(exc):
+                return
+            # Out of memory, XGROUP CREATE is refused even when there is nothing to create:
+            # a worker starting on a full Redis must still serve an existing queue.
+            if not (is_oom(exc) and await self._has_group(model)):
                 raise
+
+    async def _has_group(self, model: str) -> bool:
+        try:
+            groups = await self.fast.xinfo_groups(keys.request_stream(model))
+        except ResponseError:  # no such stream
+            return False
+        return any(_s(g["name"]) == keys.GROUP for g in groups)
+
+    async def heartbeat(self, key: str, consumer: str, doc: str) -> None:
+        await self._beat(keys=[key], args=[consumer, doc])
 
     async def admit(self, model: str, limit: int, req_id: str, reply_to: str, deadline_ms: int,
                     payload: bytes) -> str | None:  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -11,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from forescale.queue.config import ModelConfig
+from forescale.queue.protocol import is_oom
 from forescale.queue.registry import InvalidModel
 from forescale.router import binary, problems
 from forescale.router.problems import Problem
@@ -18,6 +20,7 @@ from forescale.router.state import Router
 from forescale.router.validate import InferRequest, parse_infer
 
 ROUTER = web.AppKey("router", Router)
+log = logging.getLogger(__name__)
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
@@ -159,7 +162,16 @@ async def _submit(rt: Router, cfg: ModelConfig, req: InferRequest, timeout: floa
             entry = await rt.queue.admit(
                 cfg.name, cfg.queue_limit, req_id, rt.reply_stream, deadline_ms, req.payload()
             )
-        except REDIS_DOWN:
+        except REDIS_DOWN as exc:
+            if is_oom(exc):  # admission stops; replies of admitted work still flow (allow-oom)
+                rt.metrics.rejected.labels(cfg.name, "redis_oom").inc()
+                log.warning(
+                    "redis is out of memory (maxmemory reached): refusing new requests for %s", cfg.name
+                )
+                retry = {"Retry-After": str(rt.settings.retry_after_s)}
+                raise Problem(
+                    503, "redis is out of memory: new requests are refused for now", retry
+                ) from None
             rt.metrics.rejected.labels(cfg.name, "unavailable").inc()
             raise _unavailable(rt, "redis is unavailable") from None
         if entry is None:

@@ -54,7 +54,7 @@ def _reraise_cancel() -> None:
 
 async def heartbeat_once(w: Worker) -> None:
     doc = {"state": w.state, "at": w.clock.now(), "pid": os.getpid()}
-    await w.queue.fast.hset(keys.workers(w.cfg.name), w.consumer, json.dumps(doc))
+    await w.queue.heartbeat(keys.workers(w.cfg.name), w.consumer, json.dumps(doc))  # allowed when OOM
 
 
 async def _every(w: Worker, period_s: float, step: Callable[[Worker], Awaitable[None]], name: str) -> None:
