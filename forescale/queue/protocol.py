@@ -35,7 +35,9 @@ class Entry:
 
 def is_oom(exc: BaseException) -> bool:
     """Redis refused a command because ``maxmemory`` is reached (policy noeviction)."""
-    return isinstance(exc, OutOfMemoryError) or (isinstance(exc, ResponseError) and str(exc).startswith("OOM"))
+    if isinstance(exc, OutOfMemoryError):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).startswith("OOM")
 
 
 def _s(v: bytes | str) -> str:
