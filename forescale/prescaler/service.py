@@ -30,7 +30,8 @@ from forescale.prescaler.metrics import PrescalerMetrics
 from forescale.prescaler.publisher import Publisher
 from forescale.prescaler.settings import PrescalerSettings
 from forescale.web import tokens
-from forescale.web.problem import Handler, problem_middleware, response
+from forescale.web.limits import Limits
+from forescale.web.problem import Handler, Problem, problem_middleware, response
 
 SETTINGS = web.AppKey("settings", PrescalerSettings)
 CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
@@ -64,10 +65,15 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
     if request.content_length is not None and request.content_length > limit:
         return None
     body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            return None
+    timeout = Limits().body_timeout_s
+    try:
+        async with asyncio.timeout(timeout):  # a client dribbling its body is a 408
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                body += chunk
+                if len(body) > limit:
+                    return None
+    except TimeoutError:
+        raise Problem(408, f"the request body did not arrive within {timeout:g} s") from None
     return bytes(body)
 
 

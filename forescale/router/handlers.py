@@ -18,6 +18,7 @@ from forescale.router import binary, problems
 from forescale.router.problems import Problem
 from forescale.router.state import Router
 from forescale.router.validate import InferRequest, parse_infer
+from forescale.web.limits import read_body
 
 ROUTER = web.AppKey("router", Router)
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ async def _read_body(rt: Router, request: web.Request) -> bytes:
         raise Problem(413, f"body of {request.content_length} bytes exceeds the limit of {limit}")
     body: bytes | None
     try:
-        body = await request.read()
+        body = await read_body(request)  # bounded time: a slow body is a 408
     except web.HTTPRequestEntityTooLarge:
         body = None
     if body is None or len(body) > limit:  # chunked bodies carry no Content-Length

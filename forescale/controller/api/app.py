@@ -25,6 +25,7 @@ from forescale.controller.api.policies import POLICY, POOL
 from forescale.controller.api.problem import problem
 from forescale.controller.api.settings import ApiSettings
 from forescale.controller.api.status import audit_log, decisions, status
+from forescale.web.limits import GuardedSite, Limits
 from forescale.web.problem import problem_middleware
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ async def serve_api(settings: ApiSettings, deps: ApiDeps) -> AsyncIterator[web.A
     runner = web.AppRunner(create_app(settings, deps), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        await GuardedSite(runner, settings.host, settings.port, Limits()).start()  # slow clients bounded
         log.info("admin API on http://%s:%s", settings.host, bound_port(runner))
         yield runner
     finally:

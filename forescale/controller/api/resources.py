@@ -22,6 +22,7 @@ from forescale.controller.api.etags import PreconditionFailed, etag, expected_ve
 from forescale.controller.api.jsondiff import merge_patch
 from forescale.controller.api.problem import FieldError, invalid, problem, validation_problem
 from forescale.controller.store import NotFound, Store, VersionConflict, Versioned
+from forescale.web.limits import read_body
 from forescale.web.problem import Problem, strict_json
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -86,7 +87,7 @@ async def _json_body(request: web.Request, content_types: tuple[str, ...]) -> An
     if request.content_type not in content_types:
         detail = f"Content-Type must be {' or '.join(content_types)}"
         raise BadBody(problem(415, detail, headers={"Accept-Patch": MERGE_PATCH}))
-    raw = await request.read()  # over client_max_size: aiohttp raises 413
+    raw = await read_body(request)  # over client_max_size: aiohttp raises 413; too slow: 408
     try:
         return strict_json(raw)  # NaN, Infinity and 1e999 included: never stored as null
     except Problem as p:
