@@ -110,8 +110,11 @@ def _list(args: argparse.Namespace) -> int:
     from forescale.queue import registry
 
     async def action(r: Any) -> int:
-        for cfg in (await registry.all_models(r)).values():
+        good, bad = await registry.scan(r)
+        for cfg in good.values():
             print(cfg.model_dump_json())
+        for name, exc in bad.items():  # never skipped silently: shown, and removable
+            print(json.dumps({"name": name, "invalid": exc.reason}))
         return 0
 
     return _run(args, action)

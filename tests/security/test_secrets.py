@@ -38,3 +38,17 @@ def test_worker_error_hides_the_password() -> None:
     res = subprocess.run(args, capture_output=True, text=True, timeout=90)
     assert res.returncode == 2, res.stderr
     assert SECRET not in res.stderr + res.stdout and "***" in res.stderr
+
+
+def test_models_list_shows_invalid_entries(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import redis
+
+    from forescale import keys
+
+    redis.Redis.from_url(redis_url).hset(keys.MODELS, "bad", json.dumps({"name": "bad", "engine": "nope"}))
+    assert main(["models", "--redis-url", redis_url, "list"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines[0]["name"] == "bad" and "unknown engine" in lines[0]["invalid"]
+    assert main(["models", "--redis-url", redis_url, "remove", "bad"]) == 0
