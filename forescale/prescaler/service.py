@@ -38,7 +38,6 @@ CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
 REDIS = web.AppKey("redis", aioredis.Redis)
 PUBLISHER = web.AppKey("publisher", Publisher)
 METRICS = web.AppKey("metrics", PrescalerMetrics)
-PROBLEM = "application/problem+json"
 
 
 TOKENS = web.AppKey("tokens", list[tokens.Token])
