@@ -27,7 +27,7 @@ from forescale.devstack.redis_server import RedisServer
 from forescale.queue.config import ModelConfig
 
 DTYPES = ["BOOL", "UINT8", "INT8", "INT32", "INT64", "UINT64", "FP16", "FP32", "FP64", "BYTES"]
-FUZZ = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 class Live:
@@ -109,6 +109,21 @@ tensor = st.fixed_dictionaries(
      "shape": shape, "data": json_any},
     optional={"parameters": json_any},
 )  # fmt: skip
+# Valid inputs, so that what follows them (outputs, parameters) is reached and fuzzed too.
+valid_tensor = st.integers(0, 4).flatmap(
+    lambda n: st.fixed_dictionaries({
+        "name": st.just("x"), "datatype": st.sampled_from(["FP32", "FP64", "INT32"]), "shape": st.just([n]),
+        "data": st.lists(st.integers(-100, 100) | st.floats(-1e300, 1e300), min_size=n, max_size=n),
+    }, optional={"parameters": json_any})
+)  # fmt: skip
+output_spec = st.dictionaries(
+    st.sampled_from(["name", "parameters"]), json_any | st.just({"binary_data": True})
+)
+valid_body = st.fixed_dictionaries({
+    "inputs": st.lists(valid_tensor, min_size=1, max_size=1),
+    "outputs": json_scalar | st.lists(output_spec, max_size=2),
+    "parameters": json_any | st.dictionaries(st.just("binary_data_output"), json_scalar),
+})  # fmt: skip
 v2_body = st.fixed_dictionaries(
     {"inputs": st.lists(tensor, max_size=3) | json_any},
     optional={"outputs": json_any, "parameters": json_any, "id": json_scalar},
@@ -118,6 +133,12 @@ v2_body = st.fixed_dictionaries(
 @FUZZ
 @given(body=v2_body | json_any)
 def test_fuzz_json_infer(live: Live, body: Any) -> None:
+    _check(live, live.post(json.dumps(body).encode(), {"Content-Type": "application/json"}))
+
+
+@FUZZ
+@given(body=valid_body)
+def test_fuzz_json_infer_past_valid_inputs(live: Live, body: Any) -> None:
     _check(live, live.post(json.dumps(body).encode(), {"Content-Type": "application/json"}))
 
 
