@@ -43,10 +43,18 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Spec(Frozen):
+    """Base for what people write (policies, pools, scenarios, external forecasts): a
+    non-finite number there is an input error, never a value (``Infinity`` would be
+    stored as ``null`` and the entry could no longer be read back)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
 # --------------------------------------------------------------------------- policy
 
 
-class ScalingRule(Frozen):
+class ScalingRule(Spec):
     """One HPA v2 ``behavior`` policy: change by at most ``value`` pods or percent per period."""
 
     type: Literal["pods", "percent"] = Field(description="Unit of `value`.")
@@ -54,7 +62,7 @@ class ScalingRule(Frozen):
     period_s: float = Field(gt=0, le=1800, description="Length of the look-back period.")
 
 
-class ScalingBehavior(Frozen):
+class ScalingBehavior(Spec):
     """HPA v2 ``behavior.scaleUp`` / ``behavior.scaleDown`` for one direction."""
 
     stabilization_window_s: float = Field(
@@ -87,7 +95,7 @@ def hpa_default_scale_down() -> ScalingBehavior:
     )
 
 
-class PrescaleSpec(Frozen):
+class PrescaleSpec(Spec):
     """How forecasts raise the floor ahead of demand."""
 
     mode: Literal["on", "off", "forecast-only"] = Field(
@@ -119,7 +127,7 @@ class PrescaleSpec(Frozen):
     )
 
 
-class ScheduleSpec(Frozen):
+class ScheduleSpec(Spec):
     """A replica floor in a window: recurring (cron) or one-off (start epoch seconds)."""
 
     name: str = Field(min_length=1, max_length=63)
@@ -137,7 +145,7 @@ class ScheduleSpec(Frozen):
         return self
 
 
-class PolicySpec(Frozen):
+class PolicySpec(Spec):
     """A model's scaling policy; loaded by the admin API, the controller and the simulator."""
 
     model: str = Field(pattern=MODEL_NAME_PATTERN, description="Model name (as served by the router).")
@@ -195,7 +203,7 @@ class PolicySpec(Frozen):
         return self
 
 
-class PoolSpec(Frozen):
+class PoolSpec(Spec):
     """A GPU node pool: one capacity type, one accelerator, one zone."""
 
     name: str = Field(pattern=NAME_PATTERN)

@@ -93,16 +93,15 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from forescale.prescaler.base import FORECASTERS
     from forescale.prescaler.service import create_app
     from forescale.prescaler.settings import PrescalerSettings
+    from forescale.web.limits import run_app
 
     settings = PrescalerSettings()
     if settings.forecaster not in FORECASTERS:
         raise CliError(f"FORESCALE_PRESCALER_FORECASTER: unknown forecaster {settings.forecaster!r}")
     if not settings.webhook_secret:
         raise CliError("FORESCALE_PRESCALER_WEBHOOK_SECRET is not set (a whsec_... secret)")
-    web.run_app(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    run_app(create_app(settings), args.host or settings.host, args.port or settings.port)  # web/limits.py
     return 0

@@ -14,12 +14,12 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from forescale.core.model import MODEL_NAME_PATTERN, Forecast, ForecastPoint, Frozen
+from forescale.core.model import MODEL_NAME_PATTERN, Forecast, ForecastPoint, Spec
 
 MAX_WINDOW_S = 31 * 86400
 
 
-class ExternalWindow(Frozen):
+class ExternalWindow(Spec):
     """``[start, end)`` in epoch seconds, with exactly one of ``rps`` and ``multiplier``."""
 
     start: float = Field(description="Window start, epoch seconds.")
@@ -40,7 +40,7 @@ class ExternalWindow(Frozen):
         return self
 
 
-class ExternalForecast(Frozen):
+class ExternalForecast(Spec):
     """One posted forecast; posting the same ``id`` again replaces it."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$", description="Caller's id of this forecast.")

@@ -2,8 +2,14 @@
 
 ``POST /v1/forecasts`` (Standard Webhooks signed), ``GET /v1/forecasts[?model=M]``,
 ``DELETE /v1/forecasts/{id}``, ``GET /metrics`` (Prometheus). Errors are
-``application/problem+json`` (RFC 9457) and a rejected request changes nothing. The
-training/publishing loop runs in a cleanup context.
+``application/problem+json`` (RFC 9457, the shared ``forescale/web/problem.py``) and a
+rejected request changes nothing. The training/publishing loop runs in a cleanup context.
+
+Who may do what: ``POST`` is authenticated by its Standard Webhooks signature; every
+other route needs a bearer token (``FORESCALE_PRESCALER_TOKENS``, the admin API's
+format): ``read`` for GET, ``write`` for DELETE. Without tokens those routes are
+refused, so reaching the port is never enough to read or delete announced events;
+``/metrics`` alone stays open until tokens are configured (then it needs ``read``).
 """
 
 from __future__ import annotations
@@ -24,18 +30,35 @@ from forescale.prescaler.external import ExternalForecast
 from forescale.prescaler.metrics import PrescalerMetrics
 from forescale.prescaler.publisher import Publisher
 from forescale.prescaler.settings import PrescalerSettings
+from forescale.web import tokens
+from forescale.web.limits import Limits
+from forescale.web.problem import Handler, Problem, problem_middleware, response
 
 SETTINGS = web.AppKey("settings", PrescalerSettings)
 CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
 REDIS = web.AppKey("redis", aioredis.Redis)
 PUBLISHER = web.AppKey("publisher", Publisher)
 METRICS = web.AppKey("metrics", PrescalerMetrics)
-PROBLEM = "application/problem+json"
+
+
+TOKENS = web.AppKey("tokens", list[tokens.Token])
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> web.Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return web.json_response(body, status=status, content_type=PROBLEM)
+    """A problem response (``title`` is the status phrase; kept for the call sites)."""
+    errors = extra.get("errors")
+    return response(status, detail, errors=errors if isinstance(errors, list) else None)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    signed = request.method == "POST" and request.path == "/v1/forecasts"  # its signature is its auth
+    open_metrics = request.path == "/metrics" and not request.app[TOKENS]  # scrapers, until tokens exist
+    probe = request.path in ("/healthz", "/readyz")  # kubelet probes carry no token, tell nothing
+    if not (signed or open_metrics or probe):
+        need = tokens.required_scope(request.method)
+        tokens.authenticate(request.app[TOKENS], request.headers.get("Authorization", ""), need)
+    return await handler(request)
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:
@@ -43,10 +66,15 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
     if request.content_length is not None and request.content_length > limit:
         return None
     body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > limit:
-            return None
+    timeout = Limits().body_timeout_s
+    try:
+        async with asyncio.timeout(timeout):  # a client dribbling its body is a 408
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                body += chunk
+                if len(body) > limit:
+                    return None
+    except TimeoutError:
+        raise Problem(408, f"the request body did not arrive within {timeout:g} s") from None
     return bytes(body)
 
 
@@ -149,7 +177,10 @@ def create_app(
     """The service. ``redis`` is the caller's client (not closed here); ``run_loop=False``
     serves the API without the training loop (tests drive ``Publisher.cycle`` directly)."""
     # Leave room above the limit so that _read_limited answers 413 as problem+json.
-    app = web.Application(client_max_size=settings.max_body_bytes + 1024)
+    app = web.Application(
+        client_max_size=settings.max_body_bytes + 1024, middlewares=[problem_middleware, auth_middleware]
+    )
+    app[TOKENS] = tokens.load_tokens(settings.tokens, settings.tokens_file, "FORESCALE_PRESCALER_TOKENS")
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = PrescalerMetrics()

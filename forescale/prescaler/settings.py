@@ -16,6 +16,12 @@ class PrescalerSettings(ServiceSettings):
     webhook_secret: str = Field(
         default="", description="Standard Webhooks secret (`whsec_` + base64) for POST /v1/forecasts."
     )
+    tokens: str = Field(
+        default="",
+        description="Comma-separated SCOPE:TOKEN bearer tokens (as FORESCALE_API_TOKENS) for GET "
+        "(read) and DELETE (write) of /v1/forecasts and for /metrics (read). No token: those are refused.",
+    )
+    tokens_file: str = Field(default="", description="File of SCOPE:TOKEN entries; added to `tokens`.")
     webhook_tolerance_s: float = Field(
         default=300, gt=0, le=3600, description="Largest accepted |now - webhook-timestamp|."
     )

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from forescale.cliutil import CliError
+from forescale.redact import redact_url
 
 
 def register(sub: Any) -> None:
@@ -95,7 +96,7 @@ def _run(args: argparse.Namespace, action: Any) -> int:
         try:
             return int(await action(r))
         except RedisError as exc:
-            raise CliError(f"redis at {url}: {exc}") from None
+            raise CliError(f"redis at {redact_url(url)}: {exc}") from None
         finally:
             await r.aclose()
 
@@ -119,8 +120,11 @@ def _list(args: argparse.Namespace) -> int:
     from forescale.queue import registry
 
     async def action(r: Any) -> int:
-        for cfg in (await registry.all_models(r)).values():
+        good, bad = await registry.scan(r)
+        for cfg in good.values():
             print(cfg.model_dump_json())
+        for name, exc in bad.items():  # never skipped silently: shown, and removable
+            print(json.dumps({"name": name, "invalid": exc.reason}))
         return 0
 
     return _run(args, action)

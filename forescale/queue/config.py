@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from forescale.core.model import MODEL_NAME_PATTERN
+from forescale.queue import engines
 
 NAME_RE = re.compile(MODEL_NAME_PATTERN)
 
 
 class ModelConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = Field(description="Model name, as in /v2/models/{name}.")
     engine: str = Field(description="Engine name in the worker's engine registry (echo, sleep, ...).")
@@ -43,3 +44,10 @@ class ModelConfig(BaseModel):
         if not NAME_RE.match(v):
             raise ValueError("model names are 1-256 characters, without white space or control characters")
         return v
+
+    @model_validator(mode="after")
+    def _engine(self) -> ModelConfig:
+        # The same check the worker runs before it builds the engine: a registration that
+        # would leave a worker unable to start is refused where it is made.
+        engines.check(self.engine, self.engine_options)
+        return self

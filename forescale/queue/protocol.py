@@ -13,7 +13,7 @@ from typing import Any, cast
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError, ResponseError
 
 from forescale import keys
 from forescale.queue import scripts, slotsafe
@@ -32,6 +32,13 @@ class Entry:
     deadline_ms: int
     payload: bytes
     deliveries: int = 1
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Redis refused a command because ``maxmemory`` is reached (policy noeviction)."""
+    if isinstance(exc, OutOfMemoryError):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).startswith("OOM")
 
 
 def _s(v: bytes | str) -> str:
@@ -74,13 +81,29 @@ class Queue:
         self._dead = fast.register_script(scripts.DEAD_LETTER)
         # A cluster refuses scripts that span slots: ack and dead-letter go split there.
         self._cluster = slotsafe.SlotSafe(fast, reply_ttl_s) if isinstance(fast, RedisCluster) else None
+        self._beat = fast.register_script(scripts.HEARTBEAT)
+        self._publish = fast.register_script(scripts.PUBLISH_REPLY)
 
     async def ensure_group(self, model: str) -> None:
         try:
             await self.fast.xgroup_create(keys.request_stream(model), keys.GROUP, id="0", mkstream=True)
         except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
+            if "BUSYGROUP" in str(exc):
+                return
+            # Out of memory, XGROUP CREATE is refused even when there is nothing to create:
+            # a worker starting on a full Redis must still serve an existing queue.
+            if not (is_oom(exc) and await self._has_group(model)):
                 raise
+
+    async def _has_group(self, model: str) -> bool:
+        try:
+            groups = await self.fast.xinfo_groups(keys.request_stream(model))
+        except ResponseError:  # no such stream
+            return False
+        return any(_s(g["name"]) == keys.GROUP for g in groups)
+
+    async def heartbeat(self, key: str, consumer: str, doc: str) -> None:
+        await self._beat(keys=[key], args=[consumer, doc])
 
     async def admit(self, model: str, limit: int, req_id: str, reply_to: str, deadline_ms: int,
                     payload: bytes) -> str | None:  # fmt: skip
@@ -140,5 +163,8 @@ class Queue:
         ks = [keys.request_stream(model), keys.dead_letters(model)]
         if not int(await self._dead(keys=ks, args=[keys.GROUP, consumer, entry.entry_id, reason])):
             return False
-        await slotsafe.publish(self.fast, [(entry, reply)], self.reply_ttl_s)
+        if self._cluster is not None:
+            await slotsafe.publish(self.fast, [(entry, reply)], self.reply_ttl_s)
+        else:  # one Redis: a script allowed when out of memory answers the client
+            await self._publish(keys=[entry.reply_to], args=[entry.req_id, reply, self.reply_ttl_s])
         return True

@@ -13,6 +13,11 @@ the reply.
 
 from __future__ import annotations
 
+# Out of memory (maxmemory reached, noeviction): admission (ADMIT, a plain script) is
+# refused by Redis, while the scripts that *finish* work carry ``allow-oom``: they free the
+# request entry (XACK + XDEL first) and publish its reply, so a full Redis drains instead
+# of timing out every admitted request. Replies are bounded (MAXLEN, TTL, routers trim).
+
 # KEYS[1] request stream. ARGV: limit, req_id, reply_to, deadline_ms, payload.
 # Returns the entry id, or nil (false) when XLEN >= limit.
 ADMIT = """
@@ -24,18 +29,18 @@ return redis.call('XADD', KEYS[1], '*', 'req_id', ARGV[2], 'reply_to', ARGV[3],
 # KEYS[1] request stream, KEYS[1+i] reply stream of entry i.
 # ARGV: group, consumer, reply_ttl_s, then (entry_id, req_id, reply) per entry.
 # Returns one flag per entry: 1 published + acked, 0 not ours any more (fenced off).
-FENCED_ACK = """
+FENCED_ACK = """#!lua flags=allow-oom
 local out = {}
 for i = 1, #KEYS - 1 do
   local b = 3 + (i - 1) * 3
   local id = ARGV[b + 1]
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
   if #p == 1 and p[1][2] == ARGV[2] then
+    redis.call('XACK', KEYS[1], ARGV[1], id)
+    redis.call('XDEL', KEYS[1], id)
     local r = KEYS[i + 1]
     redis.call('XADD', r, 'MAXLEN', '~', 100000, '*', 'req_id', ARGV[b + 2], 'reply', ARGV[b + 3])
     if redis.call('TTL', r) < 0 then redis.call('EXPIRE', r, ARGV[3]) end
-    redis.call('XACK', KEYS[1], ARGV[1], id)
-    redis.call('XDEL', KEYS[1], id)
     out[i] = 1
   else
     out[i] = 0
@@ -62,7 +67,7 @@ return redis.call('XCLAIM', unpack(args))
 # ARGV: group, consumer, entry_id, reason. Copies the entry to the dead letters and acks
 # it, only if still ours; returns 1 then, else 0. The caller then answers the client
 # (``slotsafe.publish``): a dead letter is rare, so one path serves one Redis and a cluster.
-DEAD_LETTER = """
+DEAD_LETTER = """#!lua flags=allow-oom
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
 if #p ~= 1 or p[1][2] ~= ARGV[2] then return 0 end
 local e = redis.call('XRANGE', KEYS[1], ARGV[3], ARGV[3])
@@ -74,5 +79,20 @@ if #e == 1 then
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
 redis.call('XDEL', KEYS[1], ARGV[3])
+return 1
+"""
+
+# KEYS[1] reply stream. ARGV: req_id, reply, reply_ttl_s. One reply, allowed when out of
+# memory (after a dead letter, on one Redis): the client is answered even on a full Redis.
+PUBLISH_REPLY = """#!lua flags=allow-oom
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', 100000, '*', 'req_id', ARGV[1], 'reply', ARGV[2])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+
+# KEYS[1] worker heartbeat hash. ARGV: consumer, doc. Allowed when out of memory: a
+# worker that still serves must not look dead (one small field per worker).
+HEARTBEAT = """#!lua flags=allow-oom
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """

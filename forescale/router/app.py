@@ -7,10 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from forescale.core.clock import Clock, SystemClock
 from forescale.queue.client import connect, connect_blocking
-from forescale.router import generate_routes, handlers
+from forescale.router import auth, generate_routes, handlers, problems
 from forescale.router.handlers import ROUTER
 from forescale.router.settings import RouterSettings
 from forescale.router.state import Router
@@ -24,7 +25,13 @@ def create_app(settings: RouterSettings, clock: Clock | None = None) -> web.Appl
         connect_blocking(settings.redis_url, settings.reply_block_ms / 1000, settings.redis_timeout_s),
     )
     # +1 MiB so that our own check (with a problem+json answer) sees oversized bodies first.
-    app = web.Application(client_max_size=settings.max_body_bytes + 1024 * 1024)
+    # Every error is problem+json (the shared middleware); auth runs before routing.
+    token = settings.auth_token.get_secret_value() if settings.auth_token else None
+    mws: list[Middleware] = [problems.problem_middleware]
+    guard = auth.middleware(token)
+    if guard is not None:
+        mws.append(guard)
+    app = web.Application(client_max_size=settings.max_body_bytes + 1024 * 1024, middlewares=mws)
     app[ROUTER] = rt
     app.cleanup_ctx.append(_background(rt))
     app.on_shutdown.append(_drain)

@@ -6,6 +6,10 @@ order (little-endian, row-major; BYTES as 4-byte length + bytes per element). Re
 outputs asked for in binary (``parameters.binary_data`` on an output, or
 ``binary_data_output`` on the request) go the same way. Inside forescale tensors stay
 JSON: the router converts at the edge, so workers see one format.
+
+What goes in binary comes out byte-identical, or is refused here (422): non-finite
+floats (JSON has no NaN or infinity), BYTES that are not UTF-8 (JSON strings are text),
+BOOL bytes other than 0 and 1, and BYTES length prefixes that run past the data.
 """
 
 from __future__ import annotations
@@ -45,10 +49,11 @@ def inline_inputs(inputs: Any, blob: bytes) -> None:
         return  # the JSON validation reports it
     at = 0
     for i, t in enumerate(inputs):
-        size = (t.get("parameters") or {}).get("binary_data_size") if isinstance(t, dict) else None
+        params = t.get("parameters") if isinstance(t, dict) else None
+        size = params.get("binary_data_size") if isinstance(params, dict) else None
         if size is None:
             continue
-        if not isinstance(size, int) or size < 0 or at + size > len(blob):
+        if type(size) is not int or size < 0 or at + size > len(blob):
             raise Problem(400, f"inputs[{i}].parameters.binary_data_size {size!r} exceeds the binary data")
         t["data"] = _decode(f"inputs[{i}]", t.get("datatype"), t.get("shape"), blob[at : at + size])
         at += size
@@ -63,7 +68,14 @@ def _decode(where: str, dtype: Any, shape: Any, raw: bytes) -> list[Any]:
             if at + 4 > len(raw):
                 raise Problem(422, f"{where}: truncated BYTES element")
             (n,) = struct.unpack_from("<I", raw, at)
-            out.append(raw[at + 4 : at + 4 + n].decode("utf-8", errors="replace"))
+            if at + 4 + n > len(raw):
+                raise Problem(422, f"{where}: a BYTES element says {n} bytes, {len(raw) - at - 4} are left")
+            try:
+                out.append(raw[at + 4 : at + 4 + n].decode("utf-8"))
+            except UnicodeDecodeError:
+                raise Problem(
+                    422, f"{where}: BYTES element {len(out)} is not UTF-8 (not representable)"
+                ) from None
             at += 4 + n
         return out
     if dtype not in RAW:
@@ -72,7 +84,15 @@ def _decode(where: str, dtype: Any, shape: Any, raw: bytes) -> list[Any]:
     count = math.prod(shape) if isinstance(shape, list) and all(isinstance(d, int) for d in shape) else -1
     if len(raw) != count * itemsize:
         raise Problem(422, f"{where}: {len(raw)} bytes of binary data do not hold shape {shape} of {dtype}")
-    return np.frombuffer(raw, dtype=RAW[dtype]).tolist()
+    if dtype == "BOOL":
+        arr = np.frombuffer(raw, dtype=np.uint8)
+        if arr.size and arr.max() > 1:
+            raise Problem(422, f"{where}: BOOL bytes must be 0 or 1")
+        return arr.astype(bool).tolist()
+    arr = np.frombuffer(raw, dtype=RAW[dtype])
+    if dtype.startswith("FP") and not np.isfinite(arr).all():
+        raise Problem(422, f"{where}: NaN or infinity cannot be carried (JSON inside forescale)")
+    return arr.tolist()
 
 
 def wants_binary(doc: dict[str, Any]) -> tuple[bool, frozenset[str]]:

@@ -15,22 +15,15 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from forescale.logs import setup_logging
     from forescale.router.app import create_app
     from forescale.router.settings import RouterSettings
+    from forescale.web.limits import run_app
 
     overrides = {"host": args.host, "port": args.port, "redis_url": args.redis_url}
     settings = RouterSettings(**{k: v for k, v in overrides.items() if v is not None})
     setup_logging(settings.log_level, "router")
     app = create_app(settings)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_grace_s,
-        access_log=None,
-        print=lambda *_: None,
-    )
+    # Bounded header time and connection count (forescale/web/limits.py).
+    run_app(app, settings.host, settings.port, shutdown_timeout=settings.shutdown_grace_s)
     return 0

@@ -133,8 +133,7 @@ async def model_for(rt: Router, name: Any) -> ModelConfig:
 
 
 async def read_body(rt: Router, request: web.Request) -> bytes:
-    """Auth, shutdown and the body limit, as on the v2 infer route."""
-    handlers._check_auth(rt, request)
+    """Shutdown and the body limit, as on the v2 infer route (auth ran before routing)."""
     if not rt.accepting:
         raise handlers._unavailable(rt, "the router is shutting down")
     return await handlers._read_body(rt, request)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
+import logging
 import uuid
 from typing import Any
 
@@ -12,12 +12,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from forescale.queue.config import ModelConfig
+from forescale.queue.protocol import is_oom
+from forescale.queue.registry import InvalidModel
 from forescale.router import binary, problems
 from forescale.router.problems import Problem
 from forescale.router.state import Router
 from forescale.router.validate import InferRequest, parse_infer
+from forescale.web.limits import read_body
 
 ROUTER = web.AppKey("router", Router)
+log = logging.getLogger(__name__)
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 
@@ -45,6 +49,8 @@ async def _model_or_problem(rt: Router, name: str) -> ModelConfig:
         cfg = await rt.model(name)
     except REDIS_DOWN:
         raise _unavailable(rt, "redis is unavailable") from None
+    except InvalidModel as exc:  # a stored entry that does not validate: say so, never a 500
+        raise Problem(409, f"{exc}; an operator must register it again") from None
     if cfg is None:
         raise Problem(404, f"unknown model {name!r}")
     return cfg
@@ -100,23 +106,13 @@ async def infer(request: web.Request) -> web.Response:
     return resp
 
 
-def _check_auth(rt: Router, request: web.Request) -> None:
-    token = rt.settings.auth_token
-    if token is None:
-        return
-    given = request.headers.get("Authorization", "")
-    expected = f"Bearer {token.get_secret_value()}"
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Problem(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-
-
 async def _read_body(rt: Router, request: web.Request) -> bytes:
     limit = rt.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise Problem(413, f"body of {request.content_length} bytes exceeds the limit of {limit}")
     body: bytes | None
     try:
-        body = await request.read()
+        body = await read_body(request)  # bounded time: a slow body is a 408
     except web.HTTPRequestEntityTooLarge:
         body = None
     if body is None or len(body) > limit:  # chunked bodies carry no Content-Length
@@ -138,12 +134,13 @@ def _timeout(cfg: ModelConfig, request: web.Request) -> float:
 
 
 async def _infer(rt: Router, request: web.Request, cfg: ModelConfig) -> web.Response:
-    _check_auth(rt, request)
     if not rt.accepting:
         raise _unavailable(rt, "the router is shutting down")
     body = await _read_body(rt, request)
     raw_len = request.headers.get(binary.HEADER)
-    req = parse_infer(body, None if raw_len is None else binary.header_length(raw_len, len(body)))
+    head = None if raw_len is None else binary.header_length(raw_len, len(body))
+    # A tensor may decode to at most 4x the body limit (FP64 written as "0," in JSON is 4x).
+    req = parse_infer(body, head, 4 * rt.settings.max_body_bytes)
     timeout = _timeout(cfg, request)
     rt.count_arrival(cfg.name)
     reply = await _submit(rt, cfg, req, timeout)
@@ -166,7 +163,16 @@ async def _submit(rt: Router, cfg: ModelConfig, req: InferRequest, timeout: floa
             entry = await rt.queue.admit(
                 cfg.name, cfg.queue_limit, req_id, rt.reply_stream, deadline_ms, req.payload()
             )
-        except REDIS_DOWN:
+        except REDIS_DOWN as exc:
+            if is_oom(exc):  # admission stops; replies of admitted work still flow (allow-oom)
+                rt.metrics.rejected.labels(cfg.name, "redis_oom").inc()
+                log.warning(
+                    "redis is out of memory (maxmemory reached): refusing new requests for %s", cfg.name
+                )
+                retry = {"Retry-After": str(rt.settings.retry_after_s)}
+                raise Problem(
+                    503, "redis is out of memory: new requests are refused for now", retry
+                ) from None
             rt.metrics.rejected.labels(cfg.name, "unavailable").inc()
             raise _unavailable(rt, "redis is unavailable") from None
         if entry is None:

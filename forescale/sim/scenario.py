@@ -16,11 +16,11 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from forescale.cliutil import CliError, yaml_line, yaml_reason
-from forescale.core.model import NAME_PATTERN, Frozen, PolicySpec, PoolSpec
+from forescale.core.model import NAME_PATTERN, PolicySpec, PoolSpec, Spec
 from forescale.sim.llm_replica import LlmScenario
 
 
-class LaunchDelay(Frozen):
+class LaunchDelay(Spec):
     """Seconds from asking for a node to the node being ready (before the model loads)."""
 
     kind: Literal["fixed", "uniform", "lognormal"] = "uniform"
@@ -40,7 +40,7 @@ class LaunchDelay(Frozen):
         return {"fixed": self.low_s, "uniform": (self.low_s + self.high_s) / 2}.get(self.kind, self.median_s)
 
 
-class AvailabilityTrace(Frozen):
+class AvailabilityTrace(Spec):
     """Per-tick spot availability, like the files in ../shared/traces/spot_availability_traces.tar.gz:
     ``{"metadata": {"gap_seconds": G}, "data": [v0, v1, ...]}``; ``v / max(v)`` of the pool's
     ``max_nodes`` can be held at a tick (0: none, launches fail with insufficient capacity)."""
@@ -51,7 +51,7 @@ class AvailabilityTrace(Frozen):
     offset_s: float = Field(default=0, ge=0, description="Start this far into the trace (it wraps).")
 
 
-class SpotBehaviour(Frozen):
+class SpotBehaviour(Spec):
     """How spot capacity comes and goes: a preemption rate, an availability trace, or both."""
 
     preemption_rate_per_hour: float = Field(default=0, ge=0, description="Per node, Poisson.")
@@ -59,7 +59,7 @@ class SpotBehaviour(Frozen):
     availability: AvailabilityTrace | None = None
 
 
-class PoolScenario(Frozen):
+class PoolScenario(Spec):
     """A pool as the core sees it (``spec()``) plus its simulated behaviour."""
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -93,7 +93,7 @@ class PoolScenario(Frozen):
         )
 
 
-class ModelScenario(Frozen):
+class ModelScenario(Spec):
     name: str = Field(default="model", pattern=NAME_PATTERN)
     service_rate_rps: float = Field(gt=0, description="Requests per second one replica completes.")
     service_time_s: float = Field(default=0, ge=0, description="Latency of one request on an idle replica.")
@@ -102,11 +102,11 @@ class ModelScenario(Frozen):
     queue_limit: int | None = Field(default=None, ge=1, description="Requests beyond this are dropped.")
 
 
-class Slo(Frozen):
+class Slo(Spec):
     latency_s: float = Field(gt=0, le=3600, description="A request slower than this is a miss.")
 
 
-class Scenario(Frozen):
+class Scenario(Spec):
     name: str = "scenario"
     description: str = ""
     seed: int = 0

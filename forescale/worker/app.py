@@ -36,6 +36,10 @@ class ModelMissing(RuntimeError):
     """The worker's model is not registered in fs:models."""
 
 
+class EngineLoadFailed(RuntimeError):
+    """The engine raised while loading or warming up; the message says why."""
+
+
 def create_app(settings: WorkerSettings, clock: Clock | None = None) -> web.Application:
     app = web.Application()
     app[METRICS] = WorkerMetrics(settings.model)
@@ -64,7 +68,7 @@ async def start_worker(settings: WorkerSettings, clock: Clock, metrics: WorkerMe
         cfg = await registry.get(fast, settings.model)
         if cfg is None:
             raise ModelMissing(f"no model named {settings.model!r} in {keys.MODELS}")
-        engine = engines.create(cfg.engine, cfg.engine_options)
+        engine = engines.create(cfg.engine, cfg.engine_options, settings.model_dir)
         queue = Queue(fast, blocking)
         await queue.ensure_group(cfg.name)
     except BaseException:
@@ -83,8 +87,12 @@ async def serve(w: Worker) -> None:
     beat = asyncio.create_task(upkeep.heartbeat_loop(w))
     tasks = [beat]
     try:
-        await asyncio.to_thread(w.engine.load)
-        await asyncio.to_thread(w.engine.warm_up)
+        try:
+            await asyncio.to_thread(w.engine.load)
+            await asyncio.to_thread(w.engine.warm_up)
+        except Exception as exc:  # say why, then end: a worker that cannot load must not linger
+            log.error("model %s: the engine cannot load: %s", w.cfg.name, exc)
+            raise EngineLoadFailed(f"model {w.cfg.name!r}: the engine cannot load: {exc}") from exc
         w.state = "ready"
         w.metrics.ready.set(1)
         tasks += [asyncio.create_task(upkeep.lease_loop(w)), asyncio.create_task(upkeep.reaper_loop(w))]
@@ -104,6 +112,8 @@ async def serve(w: Worker) -> None:
 
 async def drain(w: Worker, task: asyncio.Task[None], grace_s: float) -> None:
     w.stopping.set()
+    if task.done():  # ended on its own (e.g. the engine failed to load): the caller reports it
+        return
     try:
         await asyncio.wait_for(asyncio.shield(task), grace_s)
     except TimeoutError:

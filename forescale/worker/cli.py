@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from forescale.cliutil import CliError
+from forescale.redact import redact_url
 
 
 def register(sub: Any) -> None:
@@ -43,7 +44,7 @@ async def _main(settings: Any) -> int:
     from aiohttp import web
     from redis.exceptions import RedisError
 
-    from forescale.worker.app import TASK, ModelMissing, create_app
+    from forescale.worker.app import TASK, EngineLoadFailed, ModelMissing, create_app
 
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -52,7 +53,7 @@ async def _main(settings: Any) -> int:
     except (ModelMissing, KeyError, ValueError, TypeError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
     except (RedisError, OSError) as exc:
-        raise CliError(f"redis at {settings.redis_url}: {exc}") from None
+        raise CliError(f"redis at {redact_url(settings.redis_url)}: {exc}") from None
     await web.TCPSite(runner, settings.host, settings.port).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -64,6 +65,9 @@ async def _main(settings: Any) -> int:
     stopper.cancel()
     await runner.cleanup()  # drains: finish the batch, ack, leave
     if task.done() and not task.cancelled() and task.exception() is not None:
-        logging.getLogger(__name__).error("worker failed: %r", task.exception())
+        failure = task.exception()
+        if isinstance(failure, EngineLoadFailed):
+            raise CliError(str(failure)) from None  # one line, exit 2: the registration cannot be served
+        logging.getLogger(__name__).error("worker failed: %r", failure)
         return 1
     return 0

@@ -31,6 +31,11 @@ class WorkerSettings(ServiceSettings):
     drain_grace_s: float = Field(
         default=25.0, ge=0, description="On SIGTERM: finish the in-flight batch and ack within this time."
     )
+    model_dir: str = Field(
+        default="models",
+        description="Directory that model artifacts (torchscript, export) must lie in; registered "
+        "paths are relative to it and may not leave it.",
+    )
     redis_timeout_s: float = Field(default=2.0, gt=0, description="Connect/read timeout of Redis calls.")
     ack_retry_s: float = Field(
         default=15.0, ge=0, description="How long a reply is retried while Redis is unreachable."

@@ -5,6 +5,7 @@ poison), the heartbeat (``queue/heartbeat.py``) and the busy ratio.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -41,9 +42,21 @@ async def reap_once(w: Worker) -> None:
         w.reclaimed.append(e)
 
 
+def _reraise_cancel() -> None:
+    """A cancel that lands inside a Redis call can be swallowed by the client (seen when the
+    engine fails at once and the first heartbeat is still connecting); the loop then ran on
+    and a worker that failed to load stayed alive for ever, its shutdown waiting on it.
+    The task's pending cancel request stays visible, so honour it before each sleep."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def heartbeat_once(w: Worker) -> None:
     hb = heartbeat.Heartbeat(w.consumer, w.state, w.clock.now(), os.getpid())
-    await heartbeat.beat(w.queue.fast, w.cfg.name, hb)
+    # Through a script allowed when Redis is out of memory: a worker that still serves
+    # must not look dead (queue/scripts.py HEARTBEAT).
+    await w.queue.heartbeat(keys.workers(w.cfg.name), hb.worker_id, hb.encode())
 
 
 async def _every(w: Worker, period_s: float, step: Callable[[Worker], Awaitable[None]], name: str) -> None:
@@ -52,6 +65,7 @@ async def _every(w: Worker, period_s: float, step: Callable[[Worker], Awaitable[
             await step(w)
         except REDIS_DOWN as exc:
             log.debug("%s: redis unavailable: %s", name, exc)
+        _reraise_cancel()
         await w.clock.sleep(period_s)
 
 
@@ -70,6 +84,7 @@ async def heartbeat_loop(w: Worker) -> None:
             await heartbeat_once(w)
         except REDIS_DOWN as exc:
             log.debug("heartbeat: redis unavailable: %s", exc)
+        _reraise_cancel()
         await w.clock.sleep(keys.WORKER_HEARTBEAT_S)
         now = w.clock.now()
         if now > last_t:

@@ -70,6 +70,11 @@ async def test_admission_worker_reply_across_shards(cluster_url: str) -> None:
         for m in MODELS:
             assert await r.xlen(keys.request_stream(m)) == 0  # every entry acked and deleted
             assert sum((await arrivals.read(r, m, now - 120, now)).per_second()) == 20
+            # the ready beat follows the warm-up by up to one heartbeat period
+            for _ in range(100):
+                if (await heartbeat.live(r, m, time.time())).count("ready") == 1:
+                    break
+                await asyncio.sleep(0.1)
             assert (await heartbeat.live(r, m, time.time())).count("ready") == 1
         assert router.state.replies.duplicates == 0
     finally:

@@ -33,9 +33,14 @@ def headers(body: bytes, msg_id: str = "msg_1", ts: float = NOW, secret: str = S
     }
 
 
+RD = {"Authorization": "Bearer r-tok"}
+WR = {"Authorization": "Bearer w-tok"}
+
+
 @pytest.fixture
 async def client(aredis: aioredis.Redis) -> AsyncIterator[TestClient]:
-    settings = PrescalerSettings(webhook_secret=SECRET, webhook_tolerance_s=300, redis_url="redis://unused")
+    settings = PrescalerSettings(webhook_secret=SECRET, webhook_tolerance_s=300, redis_url="redis://unused",
+                                 tokens="read:r-tok,write:w-tok")  # fmt: skip
     app = create_app(settings, clock=ManualClock(NOW), redis=aredis, run_loop=False)
     async with TestClient(TestServer(app)) as c:
         yield c
@@ -51,12 +56,12 @@ async def test_signed_post_is_stored_listed_and_deleted(client: TestClient, ared
     assert resp.status == 201
     created = await resp.json()
     assert created["received_at"] == NOW and created["windows"][0]["rps"] == 50.0
-    listed = await (await client.get("/v1/forecasts", params={"model": "m1"})).json()
+    listed = await (await client.get("/v1/forecasts", params={"model": "m1"}, headers=RD)).json()
     assert [e["id"] for e in listed] == ["launch-1"]
-    assert await (await client.get("/v1/forecasts", params={"model": "other"})).json() == []
-    assert (await client.delete("/v1/forecasts/launch-1")).status == 204
+    assert await (await client.get("/v1/forecasts", params={"model": "other"}, headers=RD)).json() == []
+    assert (await client.delete("/v1/forecasts/launch-1", headers=WR)).status == 204
     assert await stored(aredis) == {}
-    missing = await client.delete("/v1/forecasts/launch-1")
+    missing = await client.delete("/v1/forecasts/launch-1", headers=WR)
     assert missing.status == 404 and missing.content_type == "application/problem+json"
 
 
@@ -142,3 +147,26 @@ async def test_not_json_is_422(client: TestClient, aredis: aioredis.Redis) -> No
     resp = await client.post("/v1/forecasts", data=body, headers=headers(body))
     assert resp.status == 422
     assert await stored(aredis) == {}
+
+
+async def test_reads_and_deletes_need_a_scoped_token(client: TestClient, aredis: aioredis.Redis) -> None:
+    """Hardening item 2: reaching the port is not enough to read or delete announced events."""
+    body = payload()
+    assert (await client.post("/v1/forecasts", data=body, headers=headers(body))).status == 201
+    assert (await client.get("/v1/forecasts")).status == 401
+    assert (await client.get("/v1/forecasts", headers={"Authorization": "Bearer nope"})).status == 401
+    assert (await client.delete("/v1/forecasts/launch-1")).status == 401
+    denied = await client.delete("/v1/forecasts/launch-1", headers=RD)
+    assert denied.status == 403 and denied.content_type == "application/problem+json"
+    assert len(await stored(aredis)) == 1
+    assert (await client.get("/v1/forecasts", headers={"Authorization": "bearer r-tok"})).status == 200
+    assert (await client.delete("/v1/forecasts/launch-1", headers=WR)).status == 204
+
+
+async def test_without_tokens_reads_and_deletes_are_refused(aredis: aioredis.Redis) -> None:
+    settings = PrescalerSettings(webhook_secret=SECRET, redis_url="redis://unused")
+    app = create_app(settings, clock=ManualClock(NOW), redis=aredis, run_loop=False)
+    async with TestClient(TestServer(app)) as c:
+        assert (await c.get("/v1/forecasts")).status == 401
+        assert (await c.delete("/v1/forecasts/x")).status == 401
+        assert (await c.get("/metrics")).status == 200  # scrapers, until tokens are configured

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -100,9 +101,10 @@ def test_user_artifact_is_loaded_batched_and_named(kind: str, tmp_path: Path) ->
         {"name": "x", "datatype": "FP32", "shape": [-1, 4]},
         {"name": "y", "datatype": "INT64", "shape": [-1]},
     ]
-    e = engines.create(
-        kind, {"path": str(path), "inputs": inputs, "output_names": ["out", "twice"], "threads": 1}
-    )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    opts = {"path": path.name, "sha256": digest, "inputs": inputs, "output_names": ["out", "twice"]}
+    opts["threads"] = 1
+    e = engines.create(kind, opts, str(tmp_path))
     e.load()
     e.warm_up()
     rng = np.random.default_rng(0)
@@ -118,17 +120,17 @@ def test_user_artifact_is_loaded_batched_and_named(kind: str, tmp_path: Path) ->
 
 def test_artifact_path_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
-        engines.create("torchscript", {"path": str(tmp_path / "missing.pt")})
+        engines.create("torchscript", {"path": "missing.pt", "sha256": "0" * 64}, str(tmp_path))
 
 
 def test_unknown_engine_and_bad_options() -> None:
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="unknown engine"):
         engines.create("nope", {})
     with pytest.raises(ValueError):
         engines.create("sleep", {"dist": "zipf"})
     with pytest.raises(ValueError):
         engines.create("transformer", {"autocast": "int4"})
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="unknown_option"):
         engines.create("echo", {"unknown_option": 1})
 
 

@@ -1,8 +1,9 @@
 """``create_app(settings, deps)``: the admin API as an aiohttp application, and
 ``serve_api(settings, deps)``: an async context that serves it on a port.
 
-Middlewares, outermost first: every error becomes ``application/problem+json`` (aiohttp's
-own 404/405/413 included; a Redis outage is a 503; anything else a logged 500), then
+Middlewares, outermost first: every error becomes ``application/problem+json`` (the shared
+``forescale/web/problem.py``: aiohttp's own 404/405/413 included; a Redis outage is a 503;
+anything else a logged 500), then
 bodies larger than ``max_body_bytes`` are refused from their Content-Length before they
 are read (aiohttp's ``client_max_size`` catches chunked ones), then bearer-token auth.
 """
@@ -15,8 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
+from forescale.controller.api import models
 from forescale.controller.api.auth import TOKEN_KEY, Handler, auth_middleware, load_tokens
 from forescale.controller.api.deps import DEPS, SETTINGS, WHATIF_LOCK, ApiDeps
 from forescale.controller.api.openapi import document
@@ -25,25 +26,10 @@ from forescale.controller.api.problem import problem
 from forescale.controller.api.settings import ApiSettings
 from forescale.controller.api.status import audit_log, decisions, status
 from forescale.health import add_health_routes
+from forescale.web.limits import GuardedSite, Limits
+from forescale.web.problem import problem_middleware
 
 log = logging.getLogger(__name__)
-
-
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
-        return problem(exc.status, f"{request.method} {request.path}: {exc.reason}", headers=headers)
-    except (RedisError, OSError) as exc:
-        log.warning("%s %s: store unavailable: %s", request.method, request.path, exc)
-        return problem(503, "the controller's store is unavailable", headers={"Retry-After": "5"})
-    except Exception:  # the outermost handler of a request: log it, answer 500, keep serving
-        log.exception("%s %s failed", request.method, request.path)
-        return problem(500, "internal error (logged by the controller)")
 
 
 @web.middleware
@@ -71,7 +57,7 @@ def create_app(settings: ApiSettings, deps: ApiDeps) -> web.Application:
     app[DEPS] = deps
     app[TOKEN_KEY] = tokens
     app[WHATIF_LOCK] = asyncio.Lock()
-    app.add_routes([*POLICY.routes(), *POOL.routes()])
+    app.add_routes([*POLICY.routes(), *POOL.routes(), *models.ROUTES])
     app.add_routes([
         web.get("/v1/status", status), web.get("/v1/decisions", decisions),
         web.get("/v1/audit", audit_log), web.get("/openapi.json", openapi_json),
@@ -92,7 +78,7 @@ async def serve_api(settings: ApiSettings, deps: ApiDeps) -> AsyncIterator[web.A
     runner = web.AppRunner(create_app(settings, deps), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        await GuardedSite(runner, settings.host, settings.port, Limits()).start()  # slow clients bounded
         log.info("admin API on http://%s:%s", settings.host, bound_port(runner))
         yield runner
     finally:

@@ -34,7 +34,7 @@ class AuditRecord(BaseModel):
     at: float = Field(description="Epoch seconds.")
     who: str = Field(description="Id of the token that made the change.")
     action: Literal["create", "update", "delete"]
-    kind: Literal["policy", "pool"]
+    kind: Literal["policy", "pool", "model"]
     name: str
     version_before: str | None = None
     version_after: str | None = None
@@ -42,7 +42,7 @@ class AuditRecord(BaseModel):
 
 
 def record(
-    *, at: float, who: str, kind: Literal["policy", "pool"], name: str,
+    *, at: float, who: str, kind: Literal["policy", "pool", "model"], name: str,
     before: tuple[dict[str, Any], str] | None, after: tuple[dict[str, Any], str] | None,
 ) -> AuditRecord:  # fmt: skip
     action: Literal["create", "update", "delete"] = (

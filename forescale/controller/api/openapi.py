@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from forescale.controller.api.models import ModelList
 from forescale.controller.api.problem import PROBLEM_JSON, Problem
 from forescale.controller.api.schemas import (
     AuditList,
@@ -24,6 +25,7 @@ from forescale.controller.api.schemas import (
     Status,
 )
 from forescale.core.model import MODEL_NAME_PATTERN, NAME_PATTERN, PolicySpec, PoolSpec
+from forescale.queue.config import NAME_RE, ModelConfig
 
 MERGE_PATCH = "application/merge-patch+json"
 ERRORS = {
@@ -55,6 +57,9 @@ def _components() -> dict[str, Any]:
         (DecisionList, "serialization"),
         (AuditList, "serialization"),
         (Problem, "serialization"),
+        (ModelConfig, "validation"),
+        (ModelConfig, "serialization"),
+        (ModelList, "serialization"),
     ]
     refs, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     names = {f"{m.__name__}:{mode}": refs[(m, mode)]["$ref"] for m, mode in models}
@@ -218,6 +223,49 @@ def _reads(comp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _models(comp: dict[str, Any]) -> dict[str, Any]:
+    param = {"name": "name", "in": "path", "required": True,
+             "schema": {"type": "string", "pattern": NAME_RE.pattern}}  # fmt: skip
+    cfg = _json(_ref(comp, ModelConfig))
+    return {
+        "/v1/models": {
+            "get": {
+                "summary": "Registered models, and stored entries that do not validate",
+                "responses": _responses(
+                    comp,
+                    {"200": {"description": "Every model.", **_json(_ref(comp, ModelList))}},
+                    READ_ERRORS[:2],
+                ),
+            }
+        },
+        "/v1/models/{name}": {
+            "parameters": [param],
+            "get": {
+                "summary": "Read a model's registration",
+                "responses": _responses(
+                    comp, {"200": {"description": "The registration.", **cfg}}, ("401", "403", "404", "409")
+                ),
+            },
+            "put": {
+                "summary": "Register or replace a model (engine and options validated as the worker does)",
+                "requestBody": {"required": True, **_json(_ref(comp, ModelConfig, "validation"))},
+                "responses": _responses(
+                    comp,
+                    {
+                        "200": {"description": "Replaced.", **cfg},
+                        "201": {"description": "Registered.", **cfg},
+                    },
+                    ("400", "401", "403", "413", "415", "422"),
+                ),
+            },
+            "delete": {
+                "summary": "Unregister a model (its queue is kept)",
+                "responses": _responses(comp, {"204": {"description": "Removed."}}, ("401", "403", "404")),
+            },
+        },
+    }
+
+
 @cache
 def document() -> dict[str, Any]:
     comp = _components()
@@ -234,6 +282,7 @@ def document() -> dict[str, Any]:
             "/v1/policies/{model}": _item(comp, PolicySpec, "policy", "model"),
             "/v1/pools": _collection(comp, PoolSpec, PoolList, "pool"),
             "/v1/pools/{name}": _item(comp, PoolSpec, "pool", "name"),
+            **_models(comp),
             **_reads(comp),
             "/openapi.json": {
                 "get": {

@@ -1,4 +1,5 @@
-"""RFC 9457 problem details (``application/problem+json``) for every error the API returns.
+"""The admin API's side of the shared problem details (``forescale/web/problem.py``):
+the body's schema for the OpenAPI document, and field errors from pydantic.
 
 Validation errors carry an ``errors`` list, one entry per invalid field, each with a JSON
 pointer into the request (``/min_replicas``, ``/schedules/0/cron``, ``query/limit``), as in
@@ -16,7 +17,10 @@ from typing import Any, get_args
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-PROBLEM_JSON = "application/problem+json"
+from forescale.web.problem import PROBLEM_JSON, response
+
+__all__ = ["PROBLEM_JSON", "FieldError", "Problem", "field_errors", "invalid", "problem",
+           "validation_problem"]  # fmt: skip
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -33,6 +37,7 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str | None = None
+    error: str | None = None  # = detail, where Open Inference Protocol v2 clients look
     instance: str | None = None
     errors: list[FieldError] | None = None
 
@@ -45,25 +50,7 @@ def problem(
     headers: Mapping[str, str] | None = None,
     instance: str | None = None,
 ) -> web.Response:
-    title = _reason(status)
-    body = Problem(
-        title=title, status=status, detail=detail, instance=instance, errors=list(errors) if errors else None
-    )
-    return web.Response(
-        status=status,
-        text=body.model_dump_json(exclude_none=True),
-        content_type=PROBLEM_JSON,
-        headers=headers,
-    )
-
-
-def _reason(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+    return response(status, detail, headers, errors=errors, instance=instance)
 
 
 def field_errors(

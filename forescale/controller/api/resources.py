@@ -7,7 +7,6 @@ field, the extra checks, what blocks a delete, and the policy's dry run).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +22,8 @@ from forescale.controller.api.etags import PreconditionFailed, etag, expected_ve
 from forescale.controller.api.jsondiff import merge_patch
 from forescale.controller.api.problem import FieldError, invalid, problem, validation_problem
 from forescale.controller.store import NotFound, Store, VersionConflict, Versioned
+from forescale.web.limits import read_body
+from forescale.web.problem import Problem, strict_json
 
 MERGE_PATCH = "application/merge-patch+json"
 Check = Callable[[Store, Any], Awaitable[list[FieldError]]]
@@ -49,7 +50,21 @@ class Kind:
     def put(self, store: Store, spec: Any, expected: str) -> Awaitable[str]:
         return store.of(self.kind).put(spec, expected)
 
-    def delete(self, store: Store, name: str, expected: str) -> Awaitable[None]:
+    async def invalid(self, store: Store) -> dict[str, str]:
+        """Stored entries that do not parse, with the reason (the store's lists skip them)."""
+        raw = await store.redis.hgetall(store.of(self.kind).key)
+        out = {}
+        for k, v in sorted(raw.items()):
+            try:
+                self.model.model_validate_json(v)
+            except ValidationError as exc:
+                name = k.decode() if isinstance(k, bytes) else k
+                out[name] = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()
+                )
+        return out
+
+    def delete(self, store: Store, name: str, expected: str | None) -> Awaitable[None]:
         return store.of(self.kind).delete(name, expected)
 
 
@@ -70,11 +85,11 @@ async def _json_body(request: web.Request, content_types: tuple[str, ...]) -> An
     if request.content_type not in content_types:
         detail = f"Content-Type must be {' or '.join(content_types)}"
         raise BadBody(problem(415, detail, headers={"Accept-Patch": MERGE_PATCH}))
-    raw = await request.read()  # over client_max_size: aiohttp raises 413
+    raw = await read_body(request)  # over client_max_size: aiohttp raises 413; too slow: 408
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadBody(problem(400, f"malformed JSON: {exc}")) from None
+        return strict_json(raw)  # NaN, Infinity and 1e999 included: never stored as null
+    except Problem as p:
+        raise BadBody(problem(p.status, p.detail)) from None
 
 
 class Resource:
@@ -93,14 +108,20 @@ class Resource:
         return request.app[DEPS].store
 
     async def list(self, request: web.Request) -> web.Response:
+        store = self._store(request)
         items = [{"etag": etag(v.version), "spec": v.value.model_dump(mode="json")}
-                 for v in await self.k.all(self._store(request))]  # fmt: skip
-        return web.json_response({"items": items})
+                 for v in await self.k.all(store)]  # fmt: skip
+        bad = [{"name": k, "error": why} for k, why in (await self.k.invalid(store)).items()]
+        return web.json_response({"items": items, "invalid": bad})
 
     async def get(self, request: web.Request) -> web.Response:
         name = request.match_info[self.k.key]
         current = await self.k.get(self._store(request), name)
         if current is None:
+            why = (await self.k.invalid(self._store(request))).get(name)
+            if why is not None:
+                detail = f"the stored {self.k.kind} {name!r} is invalid ({why}): PUT a valid one or DELETE it"
+                return problem(409, detail, instance=request.path)
             return problem(404, f"no {self.k.kind} named {name!r}", instance=request.path)
         if not_modified(request, current.version):
             return web.Response(status=304, headers={"ETag": etag(current.version)})
@@ -185,6 +206,8 @@ class Resource:
         name = request.match_info[self.k.key]
         store = self._store(request)
         current = await self.k.get(store, name)
+        if current is None and name in await self.k.invalid(store):
+            return await self._delete_invalid(request, store, name)
         try:
             expected = expected_version(request, current.version if current else None, create_ok=False)
         except PreconditionFailed as exc:
@@ -199,6 +222,18 @@ class Resource:
         except NotFound:
             return problem(404, f"no {self.k.kind} named {name!r}", instance=request.path)
         await self._audit(request, name, current, None)
+        return web.Response(status=204)
+
+    async def _delete_invalid(self, request: web.Request, store: Store, name: str) -> web.Response:
+        """An entry that does not parse has no ETag a client could know: delete it as it is."""
+        try:
+            await self.k.delete(store, name, None)
+        except NotFound:
+            return problem(404, f"no {self.k.kind} named {name!r}", instance=request.path)
+        deps, settings = request.app[DEPS], request.app[SETTINGS]
+        rec = audit.record(at=deps.clock.now(), who=caller(request), kind=self.k.kind, name=name,
+                           before=({"invalid": True}, "invalid"), after=None)  # fmt: skip
+        await audit.append(deps.store.redis, rec, settings.audit_max)
         return web.Response(status=204)
 
     async def _audit(

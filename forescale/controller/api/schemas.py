@@ -17,8 +17,17 @@ class PolicyItem(BaseModel):
     spec: PolicySpec
 
 
+class InvalidItem(BaseModel):
+    """A stored entry that does not validate (written by hand or by an older version):
+    listed so that it can be seen, and deletable (DELETE needs no If-Match for it)."""
+
+    name: str
+    error: str = Field(description="Why it does not validate.")
+
+
 class PolicyList(BaseModel):
     items: list[PolicyItem]
+    invalid: list[InvalidItem] = Field(default_factory=list)
 
 
 class PoolItem(BaseModel):
@@ -28,6 +37,7 @@ class PoolItem(BaseModel):
 
 class PoolList(BaseModel):
     items: list[PoolItem]
+    invalid: list[InvalidItem] = Field(default_factory=list)
 
 
 class DryRun(BaseModel):

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from forescale.queue import engines as specs
+
 Tensors = dict[str, np.ndarray]
 
 
@@ -41,10 +43,14 @@ ENGINES: dict[str, str] = {
 }
 
 
-def create(name: str, options: dict[str, Any]) -> Engine:
-    """Build the named engine; ``KeyError`` for unknown names, ``ValueError`` for bad options."""
-    if name not in ENGINES:
-        raise KeyError(f"unknown engine {name!r} (known: {', '.join(ENGINES)})")
+def create(name: str, options: dict[str, Any], model_dir: str = "models") -> Engine:
+    """Build the named engine; ``ValueError`` for unknown names or bad options.
+
+    The options go through the same check as a registration (``queue/engines.py``) first,
+    so a worker refuses exactly what ``forescale models add`` and the admin API refuse."""
+    checked = specs.check(name, options)
     module, _, attr = ENGINES[name].partition(":")
     factory: Callable[..., Engine] = getattr(importlib.import_module(module), attr)
-    return factory(**options)
+    if name in specs.ARTIFACT_ENGINES:
+        checked["model_dir"] = model_dir
+    return factory(**checked)

@@ -1,7 +1,9 @@
 """``torchscript`` and ``export``: a user's own model, loaded from a file.
 
 ``path`` is a TorchScript file (``torch.jit.save``) or a ``torch.export`` program
-(``torch.export.save``). The model is called with one tensor per input, in the order of
+(``torch.export.save``), relative to the worker's model directory and pinned by
+``sha256``; ``artifact_check`` refuses anything else before torch reads the file.
+The model is called with one tensor per input, in the order of
 ``input_names`` (default: the request's order), the requests of a batch concatenated
 along dim 0 when their other dims agree (else run one by one). Outputs (a tensor, a
 tuple/list or a dict) are named by ``output_names`` (default OUTPUT0, OUTPUT1, ...).
@@ -11,27 +13,25 @@ warm-up and is what ``GET /v2/models/{m}`` shows.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from forescale.worker.engines import BadInput, Tensors
+from forescale.worker.engines import BadInput, Tensors, artifact_check
 from forescale.worker.engines.torchutil import check_autocast, pick_device, precision, set_threads
 from forescale.worker.tensors import DTYPES
 
 
 class _ArtifactEngine:
-    def __init__(self, path: str, input_names: list[str] | None = None,
+    def __init__(self, path: str, sha256: str, model_dir: str, input_names: list[str] | None = None,
                  output_names: list[str] | None = None, inputs: list[dict[str, Any]] | None = None,
                  outputs: list[dict[str, Any]] | None = None, device: str = "auto",
                  autocast: str | None = None, threads: int | None = None) -> None:  # fmt: skip
         check_autocast(autocast)
         self.threads = threads
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ValueError(f"model artifact {self.path} does not exist")
+        self.path = artifact_check.resolve(model_dir, path)
+        self.sha256 = sha256
         self.input_names = input_names or [i["name"] for i in inputs or []] or None
         self.output_names = output_names or [o["name"] for o in outputs or []] or None
         self.inputs = inputs or []
@@ -81,11 +81,14 @@ class _ArtifactEngine:
 class TorchScriptEngine(_ArtifactEngine):
     def load(self) -> None:
         set_threads(self.threads)
+        artifact_check.check_digest(self.path, self.sha256)
         self.model = torch.jit.load(str(self.path), map_location=self.device).eval()
 
 
 class ExportEngine(_ArtifactEngine):
     def load(self) -> None:
         set_threads(self.threads)
+        artifact_check.check_digest(self.path, self.sha256)
+        artifact_check.check_export_archive(self.path)
         program = torch.export.load(str(self.path))
         self.model = program.module().to(self.device)
