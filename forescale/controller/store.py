@@ -208,7 +208,9 @@ class Store:
                 pipe.get(keys.policy_state(m))
                 pipe.get(keys.forecast(m))
             raw = await pipe.execute()
-        return {m: (self._state(m, raw[2 * i]), self._forecasts(m, raw[2 * i + 1])) for i, m in enumerate(models)}
+        return {
+            m: (self._state(m, raw[2 * i]), self._forecasts(m, raw[2 * i + 1])) for i, m in enumerate(models)
+        }
 
     async def save_state(self, model: str, state: PolicyState) -> None:
         await _await(self.redis.set(keys.policy_state(model), state.model_dump_json()))
@@ -217,7 +219,9 @@ class Store:
         await self.save_tick([(decision, None)])
 
     async def save_tick(
-        self, done: Sequence[tuple[Decision, PolicyState | None]], errors: Mapping[str, ModelError] | None = None
+        self,
+        done: Sequence[tuple[Decision, PolicyState | None]],
+        errors: Mapping[str, ModelError] | None = None,
     ) -> None:
         """Persist a tick in one round trip: each decision (bounded history) with its new
         state, and, when ``errors`` is given, the models it skipped and why (replacing the
@@ -232,7 +236,9 @@ class Store:
             if errors is not None:  # a reader between the two sees no errors for a moment: harmless
                 pipe.delete(keys.CONTROLLER_ERRORS)
                 if errors:
-                    pipe.hset(keys.CONTROLLER_ERRORS, mapping={m: e.model_dump_json() for m, e in errors.items()})
+                    pipe.hset(
+                        keys.CONTROLLER_ERRORS, mapping={m: e.model_dump_json() for m, e in errors.items()}
+                    )
             await pipe.execute()
 
     async def model_errors(self) -> dict[str, ModelError]:

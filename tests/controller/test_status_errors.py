@@ -32,7 +32,10 @@ async def test_unregistered_model_is_a_status_error(aredis, redis_url: str, stor
     try:
         ctl = Controller(store, source, p, p, clock, metrics=metrics)
         assert await ctl.tick() == []
-        assert registry.get_sample_value("forescale_controller_errors_total", {"kind": "unregistered-model"}) == 1
+        assert (
+            registry.get_sample_value("forescale_controller_errors_total", {"kind": "unregistered-model"})
+            == 1
+        )
         app = create_app(api_settings(), ApiDeps(store=store, clock=clock, source=source, replicas=p))
         async with TestClient(TestServer(app)) as http:
             r = await http.get("/v1/status", headers=R)
@@ -53,7 +56,9 @@ async def test_a_tick_replaces_the_last_ticks_errors(store) -> None:
     err = ModelError(kind="target-missing", detail="gone", at=1.0)
     await store.save_tick([], {"a": err, "b": err})
     assert await store.model_errors() == {"a": err, "b": err}
-    await store.save_tick([(Decision(model="a", at=2.0, desired_replicas=1, winner="reactive"), None)], {"b": err})
+    await store.save_tick(
+        [(Decision(model="a", at=2.0, desired_replicas=1, winner="reactive"), None)], {"b": err}
+    )
     assert await store.model_errors() == {"b": err}
     await store.save_tick([], {})
     assert await store.model_errors() == {}

@@ -67,7 +67,11 @@ def _pool_rows(decision: Decision | None, state: PolicyState, all_pools: list[Po
 
 
 async def model_status(
-    deps: ApiDeps, spec: PolicySpec, all_pools: list[PoolSpec], now: float, errors: list[ModelError] | None = None
+    deps: ApiDeps,
+    spec: PolicySpec,
+    all_pools: list[PoolSpec],
+    now: float,
+    errors: list[ModelError] | None = None,
 ) -> ModelStatus:
     store = deps.store
     pools = [p for p in all_pools if not spec.pools or p.name in spec.pools]
@@ -115,7 +119,9 @@ async def status(request: web.Request) -> web.Response:
     pools = [p.value for p in await deps.store.pools.list()]
     errors = await deps.store.model_errors()
     models = [
-        await model_status(deps, p.value, pools, now, [errors[p.value.model]] if p.value.model in errors else [])
+        await model_status(
+            deps, p.value, pools, now, [errors[p.value.model]] if p.value.model in errors else []
+        )
         for p in await deps.store.policies.list()
     ]
     return web.json_response(text=Status(at=now, models=models).model_dump_json())
