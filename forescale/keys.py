@@ -25,6 +25,7 @@ POLICIES = "fs:policies"  # hash: model -> PolicySpec JSON (controller)
 POOLS = "fs:pools"  # hash: pool name -> PoolSpec JSON (controller)
 AUDIT = "fs:audit"  # stream: one record per change through the admin API
 LEADER = "fs:controller:leader"  # the controller's leader lease
+CONTROLLER_ERRORS = "fs:controller:errors"  # hash: model -> why the last tick skipped it (JSON)
 PRESCALER_EXTERNAL = "fs:prescaler:external"  # hash: forecast id -> ExternalForecast JSON
 DEMO_OUTAGES = "fs:demo:outages"  # JSON list of {pool, start, end} (make demo's outage script)
 

@@ -9,6 +9,9 @@ the only broad ``except`` at that outermost level (STYLE.md #5).
 
 A model whose observation or actuation fails (``ActuatorError``) is counted and skipped;
 its state is not persisted, so the next tick decides again from what is really there.
+Why it was skipped is stored too (``Store.save_tick``: ``fs:controller:errors``), so
+``/v1/status`` shows the error the counter only counts. Redis is read and written once
+per tick each (pipelines over all models), not once per model and key.
 Insufficient capacity is not a failure: ``execute`` counts it and the next observation
 carries it (the one channel). Clock faults (``clockfault.py``) hold a model's replicas.
 """
@@ -27,11 +30,11 @@ from forescale.controller.clockfault import ClockGuard
 from forescale.controller.errors import ActuatorError
 from forescale.controller.leader import LeaderElector
 from forescale.controller.metrics import ControllerMetrics
-from forescale.controller.store import Store
+from forescale.controller.store import ModelError, Store
 from forescale.core.clock import Clock
 from forescale.core.execute import Executed, Ports, execute
 from forescale.core.ledger import ReservationLedger
-from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
+from forescale.core.model import Decision, Forecast, Observation, PolicySpec, PolicyState, PoolSpec
 from forescale.core.observe import assemble
 from forescale.core.poolview import allowed
 from forescale.core.ports import MetricsSource, NodePoolProvider, PoolReplicas, ReplicaSetter
@@ -51,6 +54,12 @@ def core_decide(
     from forescale.core import policy
 
     return policy.decide(obs, spec, pools, state, ledger)
+
+
+def _model_error(err: BaseException, at: float) -> ModelError:
+    """The error a skipped model shows in /v1/status: the counter's kind and the sentence."""
+    kind = err.kind if isinstance(err, ActuatorError) else type(err).__name__
+    return ModelError(kind=kind, detail=str(err).removeprefix(f"{kind}: "), at=at)
 
 
 class Controller:
@@ -99,24 +108,34 @@ class Controller:
         pools = [p.value for p in await self.store.pools.list()]
         self.metrics.catalog.update(pools)
         specs = [e.value for e in await self.store.policies.list()]
-        observations, states = await self._observe_all(specs, pools)
+        skipped: dict[str, ModelError] = {}
+        now = self.clock.now()
+        observations, states = await self._observe_all(specs, pools, skipped)
         plan, new_states = plan_tick(observations, specs, pools, states, decide_fn=self.decide)
         for model, why in plan.errors:  # written past the admin API's check: skip this one
             self.metrics.error("unknown-policy")
+            skipped[model] = ModelError(kind="unknown-policy", detail=why, at=now)
             log.error("%s: %s", model, why)
         done = await self.carry_out(plan, pools)
+        for model, err in done.failed.items():
+            skipped[model] = _model_error(err, now)
         decisions = [self.guard.annotate(d) for d in plan.decisions if d.model not in done.failed]
         by_model = {s.model: s for s in specs}
-        await self._bounded([self._persister(d, new_states[d.model], by_model[d.model]) for d in decisions])
+        for d in decisions:
+            self.metrics.decided(d, by_model[d.model])
+            log.info("%s%s", "[dry-run] " if d.dry_run else "", d.summary())
+        await self.store.save_tick([(d, new_states[d.model]) for d in decisions], skipped)
         self.metrics.tick_seconds.observe(time.perf_counter() - started)
         return decisions
 
     async def _observe_all(
-        self, specs: Sequence[PolicySpec], pools: Sequence[PoolSpec]
+        self, specs: Sequence[PolicySpec], pools: Sequence[PoolSpec], skipped: dict[str, ModelError]
     ) -> tuple[dict[str, Observation], dict[str, PolicyState]]:
-        async def job_for(spec: PolicySpec) -> tuple[Observation, PolicyState]:
-            obs, _ = await self.observe(spec, allowed(spec, pools))
-            return obs, await self.store.load_state(spec.model)
+        inputs = await self.store.load_inputs([s.model for s in specs])
+
+        async def job_for(spec: PolicySpec) -> Observation:
+            obs, _ = await self.observe(spec, allowed(spec, pools), inputs[spec.model][1])
+            return obs
 
         self.guard.faults.clear()
         results = await self._bounded([lambda s=s: job_for(s) for s in specs])  # type: ignore[misc]
@@ -125,11 +144,12 @@ class Controller:
         for spec, got in zip(specs, results, strict=True):
             if isinstance(got, ActuatorError):
                 self.metrics.error(got.kind)
+                skipped[spec.model] = _model_error(got, self.clock.now())
                 log.warning("%s: %s", spec.model, got)
                 continue
             if isinstance(got, BaseException):
                 raise got  # not ours to swallow: run()'s outermost handler counts it
-            obs, state = self.guard.check(*got, self.metrics)
+            obs, state = self.guard.check(got, inputs[spec.model][0], self.metrics)
             observations[spec.model], states[spec.model] = obs, state
         return observations, states
 
@@ -148,23 +168,16 @@ class Controller:
         self.last_executed = done
         return done
 
-    def _persister(
-        self, decision: Decision, state: PolicyState, spec: PolicySpec
-    ) -> Callable[[], Awaitable[None]]:
-        async def persist() -> None:
-            self.metrics.decided(decision, spec)
-            await self.store.save_state(decision.model, state)
-            await self.store.append_decision(decision)
-            log.info("%s%s", "[dry-run] " if decision.dry_run else "", decision.summary())
-
-        return persist
-
-    async def observe(self, spec: PolicySpec, pools: Sequence[PoolSpec]) -> tuple[Observation, PoolReplicas]:
+    async def observe(
+        self, spec: PolicySpec, pools: Sequence[PoolSpec], forecasts: tuple[Forecast, ...] | None = None
+    ) -> tuple[Observation, PoolReplicas]:
+        """One model's observation; ``forecasts`` as the tick loaded them (else read here)."""
         now = self.clock.now()
         signals = await self.source.read(spec, now)
         pool_obs = await self.nodes.observe(spec.model, pools, now)
         current = await self.replicas.replicas(spec.model, pools)
-        forecasts = await self.store.load_forecasts(spec.model)
+        if forecasts is None:
+            forecasts = await self.store.load_forecasts(spec.model)
         obs = assemble(now, spec.model, signals, pool_obs, current, forecasts)
         self.metrics.observed(obs, {p.name: p for p in pools})
         return obs, current

@@ -41,7 +41,10 @@ class KubeSettings(ServiceSettings):
     worker_image: str = Field(default="forescale:latest", description="Image of worker pods.")
     gpu_resource: str = Field(default="nvidia.com/gpu", description="Extended resource name of a GPU.")
     gpus_per_replica: int = Field(
-        default=1, ge=0, description="GPUs a worker pod requests (new Deployments)."
+        default=1,
+        ge=0,
+        description="Fallback GPUs per replica: used only when the scale target names no GPU and "
+        "no policy can be read (targets' requests/limits, then the policy's gpus_per_replica, win).",
     )
     pool_label: str = Field(default="forescale.io/pool", description="Node label naming a node's pool.")
     pool_taint: str = Field(

@@ -3,6 +3,12 @@
 - ``fs:policies`` hash model -> PolicySpec JSON; ``fs:pools`` hash name -> PoolSpec JSON.
 - ``fs:state:{model}`` PolicyState JSON; ``fs:decisions:{model}`` bounded list, newest first.
 - ``fs:forecast:{model}`` JSON list of Forecasts (written by the prescaler; read here).
+- ``fs:controller:errors`` hash model -> ``ModelError`` JSON: why the last tick skipped it.
+
+The loop reads every model's state and forecasts in one pipeline and persists every
+decision in another (``load_inputs`` / ``save_tick``): a round trip per model and key cost
+more than the decision core at a thousand models. Pipelines are not transactions, so the
+keys of different models may live on different Redis Cluster shards.
 
 Policies and pools are one generic ``Versions[T]`` each (``store.policies``,
 ``store.pools``, or ``store.of(kind)`` for code that serves either): optimistic concurrency,
@@ -16,12 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from redis.exceptions import WatchError
 
 from forescale import keys
@@ -39,6 +45,14 @@ _FORECASTS = TypeAdapter(list[Forecast])
 def version_of(raw: bytes | str) -> str:
     data = raw.encode() if isinstance(raw, str) else raw
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+class ModelError(BaseModel):
+    """Why the controller's last tick skipped a model (the error it counted), for /v1/status."""
+
+    kind: str = Field(description="The `kind` label of forescale_controller_errors_total.")
+    detail: str
+    at: float = Field(description="The tick's time, epoch s.")
 
 
 class NotFound(KeyError):
@@ -159,8 +173,8 @@ class Store:
         return self.policies if kind == "policy" else self.pools
 
     # state, decisions, forecasts ----------------------------------------------
-    async def load_state(self, model: str) -> PolicyState:
-        raw = await _await(self.redis.get(keys.policy_state(model)))
+    @staticmethod
+    def _state(model: str, raw: bytes | None) -> PolicyState:
         if raw is None:
             return PolicyState()
         try:
@@ -169,15 +183,74 @@ class Store:
             log.warning("state of %s unreadable, starting afresh: %s", model, exc)
             return PolicyState()
 
+    @staticmethod
+    def _forecasts(model: str, raw: bytes | None) -> tuple[Forecast, ...]:
+        if raw is None:
+            return ()
+        try:
+            return tuple(_FORECASTS.validate_json(raw))
+        except ValidationError as exc:
+            log.warning("forecasts of %s unreadable, ignored: %s", model, exc)
+            return ()
+
+    async def load_state(self, model: str) -> PolicyState:
+        return self._state(model, await _await(self.redis.get(keys.policy_state(model))))
+
+    async def load_forecasts(self, model: str) -> tuple[Forecast, ...]:
+        return self._forecasts(model, await _await(self.redis.get(keys.forecast(model))))
+
+    async def load_inputs(self, models: Sequence[str]) -> dict[str, tuple[PolicyState, tuple[Forecast, ...]]]:
+        """Every model's state and forecasts in one round trip (a pipeline of GETs)."""
+        if not models:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for m in models:
+                pipe.get(keys.policy_state(m))
+                pipe.get(keys.forecast(m))
+            raw = await pipe.execute()
+        return {
+            m: (self._state(m, raw[2 * i]), self._forecasts(m, raw[2 * i + 1])) for i, m in enumerate(models)
+        }
+
     async def save_state(self, model: str, state: PolicyState) -> None:
         await _await(self.redis.set(keys.policy_state(model), state.model_dump_json()))
 
     async def append_decision(self, decision: Decision) -> None:
-        key = keys.decisions(decision.model)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, decision.model_dump_json())
-            pipe.ltrim(key, 0, self.decision_history - 1)
+        await self.save_tick([(decision, None)])
+
+    async def save_tick(
+        self,
+        done: Sequence[tuple[Decision, PolicyState | None]],
+        errors: Mapping[str, ModelError] | None = None,
+    ) -> None:
+        """Persist a tick in one round trip: each decision (bounded history) with its new
+        state, and, when ``errors`` is given, the models it skipped and why (replacing the
+        last tick's: a model that decided again has no error)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for decision, state in done:
+                if state is not None:
+                    pipe.set(keys.policy_state(decision.model), state.model_dump_json())
+                key = keys.decisions(decision.model)
+                pipe.lpush(key, decision.model_dump_json())
+                pipe.ltrim(key, 0, self.decision_history - 1)
+            if errors is not None:  # a reader between the two sees no errors for a moment: harmless
+                pipe.delete(keys.CONTROLLER_ERRORS)
+                if errors:
+                    pipe.hset(
+                        keys.CONTROLLER_ERRORS, mapping={m: e.model_dump_json() for m, e in errors.items()}
+                    )
             await pipe.execute()
+
+    async def model_errors(self) -> dict[str, ModelError]:
+        """The models the last tick skipped, and why (empty before the first tick)."""
+        raw = await _await(self.redis.hgetall(keys.CONTROLLER_ERRORS))
+        out = {}
+        for k, v in raw.items():
+            try:
+                out[k.decode()] = ModelError.model_validate_json(v)
+            except ValidationError:  # written by another version: not worth failing status for
+                continue
+        return out
 
     async def list_decisions(
         self, model: str, since: float | None = None, limit: int = 100
@@ -191,13 +264,3 @@ class Store:
                 break
             out.append(d)
         return out[::-1]
-
-    async def load_forecasts(self, model: str) -> tuple[Forecast, ...]:
-        raw = await _await(self.redis.get(keys.forecast(model)))
-        if raw is None:
-            return ()
-        try:
-            return tuple(_FORECASTS.validate_json(raw))
-        except ValidationError as exc:
-            log.warning("forecasts of %s unreadable, ignored: %s", model, exc)
-            return ()

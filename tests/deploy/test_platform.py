@@ -140,9 +140,8 @@ def test_vllm_policy_example_validates_and_targets_the_overlays_namespace() -> N
     doc = yaml.safe_load((ROOT / "examples" / "vllm-policy.yaml").read_text())
     [raw] = doc["policies"]
     assert [t["namespace"] for t in raw["targets"]] == ["llm"]
-    if "targets" not in PolicySpec.model_fields:  # scale targets land with their own change
-        raw = {k: v for k, v in raw.items() if k != "targets"}
     spec = PolicySpec.model_validate(raw)
+    assert [(t.kind, t.name, t.namespace) for t in spec.targets] == [("Deployment", "vllm", "llm")]
     assert {m.preset for m in spec.metrics} == {"vllm"} and {m.namespace for m in spec.metrics} == {"llm"}
     assert "request_rate" in {m.kind for m in spec.metrics}
 

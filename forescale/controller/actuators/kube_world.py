@@ -10,6 +10,7 @@ once per group/version, so a custom resource with ``/scale`` needs no code.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,7 @@ class KubeWorld:
         self.policy_refresh_s = policy_refresh_s
         self._specs: dict[str, PolicySpec] = {}
         self._specs_at: float | None = None
+        self._specs_lock = asyncio.Lock()  # one re-read for the 32 observations that find it stale
         self._kinds: dict[tuple[str, str], KindInfo] = dict(BUILTIN)
         self.problems: dict[str, list[str]] = {}  # model -> target problems of its last observation
         self.errors: dict[str, list[tuple[str, str]]] = {}  # model -> (kind, message) blocking it
@@ -97,11 +99,16 @@ class KubeWorld:
         """The policy of ``model`` as last read (all policies re-read at most every few seconds)."""
         if self.policies is None:
             return None
-        now = self.clock.now()
-        if self._specs_at is None or now - self._specs_at >= self.policy_refresh_s:
-            self._specs = {p.model: p for p in await self.policies()}
-            self._specs_at = now
+        if self._stale(self.clock.now()):
+            async with self._specs_lock:
+                now = self.clock.now()
+                if self._stale(now):  # not re-read while this one waited for the lock
+                    self._specs = {p.model: p for p in await self.policies()}
+                    self._specs_at = now
         return self._specs.get(model)
+
+    def _stale(self, now: float) -> bool:
+        return self._specs_at is None or now - self._specs_at >= self.policy_refresh_s
 
     # -------------------------------------------------------------- informers
     async def _ready(self, key: str, lister: Lister) -> Informer:

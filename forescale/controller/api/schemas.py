@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from forescale.controller.api.audit import AuditRecord
+from forescale.controller.store import ModelError
 from forescale.core.model import Decision, Forecast, PolicySpec, PoolSpec
 from forescale.sim.whatif import WhatIf
 
@@ -89,6 +90,11 @@ class ModelStatus(BaseModel):
     last_decision_age_s: float | None
     target_problems: list[str] = Field(
         default_factory=list, description="Scale targets missing, without /scale, or scaled by an HPA/KEDA."
+    )
+    errors: list[ModelError] = Field(
+        default_factory=list,
+        description="Why the controller's last tick skipped this model (the error it counted in "
+        "forescale_controller_errors_total); empty when it decided.",
     )
 
 

@@ -4,6 +4,8 @@ Status combines what the loop persisted (last decision with its reasons, policy 
 forecasts) with live reads that have no side effects: signals from the metrics source
 and replica counts from the replica setter (or the workers' heartbeats). It never calls
 the node provider's ``observe``, which consumes interruption events meant for the loop.
+What the loop could not do is shown as the loop stored it: ``errors`` (why its last tick
+skipped the model, e.g. ``unregistered-model``) and ``target_problems``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from forescale.controller.api.schemas import (
     Status,
 )
 from forescale.controller.signals.direct import DirectSource
+from forescale.controller.store import ModelError
 from forescale.core.model import MODEL_NAME_PATTERN, Decision, PolicySpec, PolicyState, PoolSpec
 from forescale.core.ports import PoolReplicas, ReplicaCounts
 from forescale.queue import heartbeat
@@ -63,7 +66,13 @@ def _pool_rows(decision: Decision | None, state: PolicyState, all_pools: list[Po
     ]
 
 
-async def model_status(deps: ApiDeps, spec: PolicySpec, all_pools: list[PoolSpec], now: float) -> ModelStatus:
+async def model_status(
+    deps: ApiDeps,
+    spec: PolicySpec,
+    all_pools: list[PoolSpec],
+    now: float,
+    errors: list[ModelError] | None = None,
+) -> ModelStatus:
     store = deps.store
     pools = [p for p in all_pools if not spec.pools or p.name in spec.pools]
     signals = await (deps.source or DirectSource(store.redis)).read(spec, now)
@@ -100,6 +109,7 @@ async def model_status(deps: ApiDeps, spec: PolicySpec, all_pools: list[PoolSpec
         target_problems=(
             deps.replicas.target_problems(spec.model) if isinstance(deps.replicas, _TargetReports) else []
         ),
+        errors=errors or [],
     )
 
 
@@ -107,7 +117,13 @@ async def status(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     now = deps.clock.now()
     pools = [p.value for p in await deps.store.pools.list()]
-    models = [await model_status(deps, p.value, pools, now) for p in await deps.store.policies.list()]
+    errors = await deps.store.model_errors()
+    models = [
+        await model_status(
+            deps, p.value, pools, now, [errors[p.value.model]] if p.value.model in errors else []
+        )
+        for p in await deps.store.policies.list()
+    ]
     return web.json_response(text=Status(at=now, models=models).model_dump_json())
 
 
