@@ -94,7 +94,18 @@ def _read(obs: Observation, spec: PolicySpec, lay: Layout, since: dict[str, floa
     ready, starting, slow = [0] * n, [0] * n, [False] * n
     occupied: list[int] = []
     seen = _Seen(ready, starting, slow, occupied, {}, {})
-    for po in obs.pools:
+    # Most pools have nothing going on: one tight pass finds the few that do (reading a
+    # pydantic field costs more than the rest of the loop), and only those are looked at.
+    busy = [
+        po
+        for po in obs.pools
+        if po.ready_nodes
+        or po.starting_nodes
+        or po.lead_times_s
+        or po.interruptions
+        or po.insufficient_capacity_at is not None
+    ]
+    for po in busy:
         i = index.get(po.name)
         if i is None:
             continue
