@@ -25,6 +25,7 @@ warm-up ticks, and as the last line a JSON object.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -128,6 +129,23 @@ def make_obs(
     )
 
 
+class GcClock:
+    """Time spent in the cyclic garbage collector (``gc.callbacks``), to say how much of a
+    tick was collection: the observations each tick are ~10^5 new objects, and a full
+    collection that falls into the tick walks all of them."""
+
+    def __init__(self) -> None:
+        self.total_s = 0.0
+        self._start = 0.0
+        gc.callbacks.append(self._on)
+
+    def _on(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.total_s += time.perf_counter() - self._start
+
+
 class Stored:
     """What ``controller/store.py`` keeps: a spec parsed from its JSON, reused while the JSON's
     version (content hash) is unchanged."""
@@ -160,7 +178,8 @@ def main() -> None:
     stored_states = {m: PolicyState().model_dump_json() for m in stored_specs}
     pool_store, spec_store = Stored(), Stored()
     decisions: dict[str, Decision] = {}
-    wall, cpu, plan_ms, read_ms, obs_ms, save_ms = [], [], [], [], [], []
+    wall, cpu, plan_ms, read_ms, obs_ms, save_ms, gc_ms = [], [], [], [], [], [], []
+    collector = GcClock()
     for tick in range(args.ticks):
         o0 = time.perf_counter()
         # the controller's observe step (not timed): fresh objects every tick
@@ -169,7 +188,7 @@ def main() -> None:
             m: make_obs(i, tick, by_name, decisions.get(m), rng) for i, m in enumerate(sorted(stored_specs))
         }
         obs_ms.append((time.perf_counter() - o0) * 1000)
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, g0 = time.perf_counter(), time.process_time(), collector.total_s
         pools = pool_store.read(PoolSpec, stored_pools)
         specs = spec_store.read(PolicySpec, stored_specs)
         states = {m: PolicyState.model_validate_json(raw) for m, raw in stored_states.items()}
@@ -178,6 +197,7 @@ def main() -> None:
         t2 = time.perf_counter()
         wall.append((t2 - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
+        gc_ms.append((collector.total_s - g0) * 1000)
         read_ms.append((t1 - t0) * 1000)
         plan_ms.append((t2 - t1) * 1000)
         decisions = {d.model: d for d in plan.decisions}
@@ -186,7 +206,8 @@ def main() -> None:
         save_ms.append((time.perf_counter() - s0) * 1000)
         print(
             f"tick {tick}: {wall[-1]:.1f} ms wall ({read_ms[-1]:.1f} reading specs and states, "
-            f"{plan_ms[-1]:.1f} plan_tick), {cpu[-1]:.1f} ms CPU for {args.policies} policies x "
+            f"{plan_ms[-1]:.1f} plan_tick; {gc_ms[-1]:.1f} of it in the GC), {cpu[-1]:.1f} ms CPU "
+            f"for {args.policies} policies x "
             f"{args.pools} pools, {len(plan.commands)} commands; not counted: observations "
             f"{obs_ms[-1]:.0f} ms, saving states {save_ms[-1]:.0f} ms"
         )
@@ -198,7 +219,8 @@ def main() -> None:
     print(
         f"median {median:.1f} ms wall ({median_cpu:.1f} ms CPU) per tick, {verdict} the {LIMIT_MS:.0f} ms "
         f"limit ({median * 1000 / args.policies:.0f} us per policy): plan_tick {median_plan:.1f} ms, "
-        f"reading {median_read:.1f} ms; specs parsed {spec_store.parses} times in {args.ticks} ticks; "
+        f"reading {median_read:.1f} ms, GC {statistics.median(gc_ms[steady]):.1f} ms; "
+        f"specs parsed {spec_store.parses} times in {args.ticks} ticks; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     print(
@@ -213,6 +235,7 @@ def main() -> None:
                 "min_ms_per_tick": round(min(wall), 2),
                 "median_plan_tick_ms": round(median_plan, 2),
                 "median_read_ms": round(median_read, 2),
+                "median_gc_ms_in_tick": round(statistics.median(gc_ms[steady]), 2),
                 "spec_parses": spec_store.parses,
                 "median_observations_ms_not_counted": round(statistics.median(obs_ms), 2),
                 "median_save_states_ms_not_counted": round(statistics.median(save_ms), 2),

@@ -55,17 +55,17 @@ class _Fill:
     """Working state of one planning pass, local to plan_capacity."""
 
     __slots__ = (
-        "t",
-        "specs",
-        "per",
-        "kinds",
-        "ready",
-        "hard",
-        "caps",
-        "nodes",
         "assigned",
-        "planned",
+        "caps",
+        "hard",
         "held",
+        "kinds",
+        "nodes",
+        "per",
+        "planned",
+        "ready",
+        "specs",
+        "t",
     )
 
     def __init__(self, t: PoolTable, ledger: ReservationLedger, holder: str) -> None:

@@ -61,6 +61,7 @@ class SetReplicas(NamedTuple):
 
 
 Command = SetNodes | SetReplicas
+_tuple = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +129,13 @@ def _commands(decision: Decision, occupied: Occupancy) -> tuple[list[Command], l
     model = decision.model
     for name in sorted(want):
         nodes, replicas = want[name]
+        # tuple.__new__ is what a NamedTuple's constructor calls, less one Python call each
         if replicas >= now.get(name, 0):
-            grow.append(SetNodes(model, name, nodes, replicas))
-            grow.append(SetReplicas(model, name, replicas))
+            grow.append(_tuple(SetNodes, (model, name, nodes, replicas)))
+            grow.append(_tuple(SetReplicas, (model, name, replicas)))
         else:
-            shrink.append(SetReplicas(model, name, replicas))
-            shrink.append(SetNodes(model, name, nodes, replicas))
+            shrink.append(_tuple(SetReplicas, (model, name, replicas)))
+            shrink.append(_tuple(SetNodes, (model, name, nodes, replicas)))
     return shrink, grow
 
 
