@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import compress
 from typing import NamedTuple
 
 from forescale.core.ledger import ReservationLedger
@@ -84,15 +85,13 @@ class _Fill:
             free = ledger.free(lay.specs[i].name, holder)
             if free < hard[i]:
                 hard[i] = free if free > 0 else 0
-        self.caps = list(hard)
-        if True in t.slow:
-            for i, slow in enumerate(t.slow):
-                if slow:
-                    self.caps[i] = min(self.caps[i], t.ready[i] + t.starting[i])
-        if True in t.unavailable:
-            for i, bad in enumerate(t.unavailable):
-                if bad:
-                    self.caps[i] = min(self.caps[i], t.ready[i])
+        self.caps = caps = list(hard)
+        # compress(): the (few) flagged pools' indexes, without a Python loop over all of them
+        n = len(caps)
+        for i in compress(range(n), t.slow):
+            caps[i] = min(caps[i], t.ready[i] + t.starting[i])
+        for i in compress(range(n), t.unavailable):
+            caps[i] = min(caps[i], t.ready[i])
         self.nodes = [0] * len(lay.specs)
         self.assigned = [0] * len(lay.specs)
         self.planned: list[int] = []  # pools given nodes by fill(); others keep what they had
