@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import compress
 from typing import NamedTuple
 
 from forescale.core.ledger import ReservationLedger
@@ -54,6 +55,20 @@ class Plan(NamedTuple):
 class _Fill:
     """Working state of one planning pass, local to plan_capacity."""
 
+    __slots__ = (
+        "assigned",
+        "caps",
+        "hard",
+        "held",
+        "kinds",
+        "nodes",
+        "per",
+        "planned",
+        "ready",
+        "specs",
+        "t",
+    )
+
     def __init__(self, t: PoolTable, ledger: ReservationLedger, holder: str) -> None:
         lay = t.layout
         self.t = t
@@ -65,26 +80,27 @@ class _Fill:
         # caps: what may be planned now, `hard` less launches where they fail.
         # Always from the ledger: in a tick it holds what the models decided before this
         # one took (core/tick.py), so two models never plan onto the same reserved node.
-        self.hard = list(lay.max_nodes)
+        self.hard = hard = list(lay.max_nodes)
         for i in lay.kinds["reserved"]:
-            self.hard[i] = min(self.hard[i], max(0, ledger.free(lay.specs[i].name, holder)))
-        self.caps = list(self.hard)
-        if True in t.slow:
-            for i, slow in enumerate(t.slow):
-                if slow:
-                    self.caps[i] = min(self.caps[i], t.ready[i] + t.starting[i])
-        if True in t.unavailable:
-            for i, bad in enumerate(t.unavailable):
-                if bad:
-                    self.caps[i] = min(self.caps[i], t.ready[i])
+            free = ledger.free(lay.specs[i].name, holder)
+            if free < hard[i]:
+                hard[i] = free if free > 0 else 0
+        self.caps = caps = list(hard)
+        # compress(): the (few) flagged pools' indexes, without a Python loop over all of them
+        n = len(caps)
+        for i in compress(range(n), t.slow):
+            caps[i] = min(caps[i], t.ready[i] + t.starting[i])
+        for i in compress(range(n), t.unavailable):
+            caps[i] = min(caps[i], t.ready[i])
         self.nodes = [0] * len(lay.specs)
         self.assigned = [0] * len(lay.specs)
         self.planned: list[int] = []  # pools given nodes by fill(); others keep what they had
         # per capacity type, the pools with ready nodes (usually a few of the many)
         self.held: dict[str, list[int]] = {"reserved": [], "spot": [], "on-demand": []}
+        ready, specs, held = t.ready, lay.specs, self.held
         for i in t.occupied:
-            if t.ready[i]:
-                self.held[lay.specs[i].capacity_type].append(i)
+            if ready[i]:
+                held[specs[i].capacity_type].append(i)
 
     def fill(self, idx: Sequence[int], want: int, share: int | None = None, *, existing: bool = False) -> int:
         """Place up to ``want`` replicas on pools ``idx`` in order; returns what is left.
@@ -93,21 +109,29 @@ class _Fill:
         to their ready nodes (healthy nodes are kept before new ones are launched).
         """
         nodes, caps, per, ready, assigned = self.nodes, self.caps, self.per, self.ready, self.assigned
+        # (conditionals rather than min()/max(): this loop runs ~10 times per model and tick)
         for i in idx:
             if want <= 0:
                 break
-            take = want if share is None else min(want, share)
-            slack = nodes[i] * per[i] - assigned[i]  # free slots on nodes already planned
+            take = want if share is None or want < share else share
+            p, n = per[i], nodes[i]
+            slack = n * p - assigned[i]  # free slots on nodes already planned
             add = 0
             if take > slack:
-                room = (min(caps[i], ready[i]) if existing else caps[i]) - nodes[i]
-                add = max(0, min(room, -(-(take - slack) // per[i])))
-            placed = min(take, slack + add * per[i])
+                cap = caps[i]
+                if existing and ready[i] < cap:
+                    cap = ready[i]
+                add = -(-(take - slack) // p)
+                if cap - n < add:
+                    add = cap - n if cap > n else 0
+            placed = slack + add * p
+            if take < placed:
+                placed = take
             if placed <= 0:
                 continue
-            if add and not nodes[i]:
+            if add and not n:
                 self.planned.append(i)
-            nodes[i] += add
+            nodes[i] = n + add
             assigned[i] += placed
             want -= placed
         return want
@@ -169,11 +193,13 @@ def _fill_spot(w: _Fill, idx: list[int], left: int, budget: int) -> int:
     if want <= 0:
         return left
     rest = w.fill(w.held["spot"], want, existing=True)
-    usable = [i for i in idx if w.caps[i] > w.nodes[i]]
-    if rest and usable:
-        # new nodes: an even share each first, so one pool's interruption hits a part
-        rest = w.fill(usable, rest, -(-rest // len(usable)))
-        rest = w.fill(usable, rest)
+    if rest:
+        caps, nodes = w.caps, w.nodes
+        usable = [i for i in idx if caps[i] > nodes[i]]
+        if usable:
+            # new nodes: an even share each first, so one pool's interruption hits a part
+            rest = w.fill(usable, rest, -(-rest // len(usable)))
+            rest = w.fill(usable, rest)
     return left - (want - rest)
 
 

@@ -94,7 +94,18 @@ def _read(obs: Observation, spec: PolicySpec, lay: Layout, since: dict[str, floa
     ready, starting, slow = [0] * n, [0] * n, [False] * n
     occupied: list[int] = []
     seen = _Seen(ready, starting, slow, occupied, {}, {})
-    for po in obs.pools:
+    # Most pools have nothing going on: one tight pass finds the few that do (reading a
+    # pydantic field costs more than the rest of the loop), and only those are looked at.
+    busy = [
+        po
+        for po in obs.pools
+        if po.ready_nodes
+        or po.starting_nodes
+        or po.lead_times_s
+        or po.interruptions
+        or po.insufficient_capacity_at is not None
+    ]
+    for po in busy:
         i = index.get(po.name)
         if i is None:
             continue
@@ -138,10 +149,13 @@ def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: P
     index = lay.index
     bad = [False] * len(lay.specs)
     skipped_now = []
-    for name in list(unavailable):
-        if _unavailable(unavailable, name, obs.now, spec.unavailable_pool_ttl_s) and name in index:
+    now, ttl = obs.now, spec.unavailable_pool_ttl_s
+    for name, at in list(unavailable.items()):
+        if now - at >= ttl:
+            del unavailable[name]  # the TTL is over: try the pool again
+        elif name in index:
             bad[index[name]] = True
-            skipped_now.append(f"{name} {obs.now - unavailable[name]:.0f} s ago")
+            skipped_now.append(f"{name} {now - at:.0f} s ago")
     if skipped_now:
         notes.append(f"unavailable for {spec.unavailable_pool_ttl_s:g} s after insufficient capacity: "
                      + ", ".join(skipped_now))  # fmt: skip
@@ -160,6 +174,8 @@ def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: P
 def _rates(state: PolicyState, interrupted: dict[str, PoolObservation], now: float) -> dict[str, float]:
     """Move each pool's interruption rate towards this tick's interruptions per node-second."""
     rates = dict(state.interruption_rate)
+    if not rates and not interrupted:  # the usual case: no pool was ever interrupted
+        return rates
     dt = now - state.last_at if state.last_at is not None else 0.0
     if dt <= 0:
         return rates
@@ -174,14 +190,6 @@ def _rates(state: PolicyState, interrupted: dict[str, PoolObservation], now: flo
         else:
             rates[name] = rate
     return rates
-
-
-def _unavailable(unavailable: dict[str, float], name: str, now: float, ttl: float) -> bool:
-    """Whether ``name`` is within its TTL after insufficient capacity; forget it once past."""
-    if now - unavailable[name] < ttl:
-        return True
-    del unavailable[name]  # the TTL is over: try the pool again
-    return False
 
 
 def _slow(p: PoolSpec, po: PoolObservation, since: dict[str, float], now: float, timeout: float) -> bool:

@@ -61,6 +61,7 @@ class SetReplicas(NamedTuple):
 
 
 Command = SetNodes | SetReplicas
+_tuple = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,29 +74,39 @@ class TickPlan:
     ledger: ReservationLedger = field(default_factory=lambda: ReservationLedger({}))  # holdings after
 
 
-def _held(obs: Observation, ledger: ReservationLedger) -> dict[str, int]:
-    """Reserved nodes the model has now (ready or starting), per reserved pool."""
-    cap = ledger.capacity
-    return {
-        p.name: p.ready_nodes + p.starting_nodes
+# What a model has in a pool now: (pool, replicas requested, nodes ready or starting), for
+# the pools where it has any. One pass over the observation per model and tick serves the
+# ledger's seeding and the commands (reading a pydantic field costs more than a dict hit).
+Occupancy = list[tuple[str, int, int]]
+
+
+def occupancy(obs: Observation) -> Occupancy:
+    """The pools where ``obs`` shows replicas or nodes (ready or starting), in observed order."""
+    return [
+        (p.name, p.replicas, p.ready_nodes + p.starting_nodes)
         for p in obs.pools
-        if p.name in cap and (p.ready_nodes or p.starting_nodes)
-    }
+        if p.ready_nodes or p.starting_nodes or p.replicas
+    ]
+
+
+def _seed(
+    order: Sequence[PolicySpec], occupied: Mapping[str, Occupancy], ledger: ReservationLedger
+) -> ReservationLedger:
+    cap = ledger.capacity
+    for spec in order:
+        for pool, _, nodes in occupied.get(spec.model, ()):
+            if nodes and pool in cap:
+                n = min(nodes, ledger.free(pool, spec.model))
+                if n > 0:
+                    ledger = ledger.reserve(pool, spec.model, n)
+    return ledger
 
 
 def seed_ledger(
     order: Sequence[PolicySpec], observations: Mapping[str, Observation], ledger: ReservationLedger
 ) -> ReservationLedger:
     """Each model holds the reserved nodes it has now, in model order, never past the reservation."""
-    for spec in order:
-        obs = observations.get(spec.model)
-        if obs is None:
-            continue
-        for pool, n in _held(obs, ledger).items():
-            n = min(n, ledger.free(pool, spec.model))
-            if n > 0:
-                ledger = ledger.reserve(pool, spec.model, n)
-    return ledger
+    return _seed(order, {m: occupancy(obs) for m, obs in observations.items()}, ledger)
 
 
 def commands_for(decision: Decision, obs: Observation) -> tuple[list[Command], list[Command]]:
@@ -104,33 +115,43 @@ def commands_for(decision: Decision, obs: Observation) -> tuple[list[Command], l
     A pool the decision leaves out is to be at zero; it gets commands only if it has
     replicas or nodes now.
     """
-    now: dict[str, tuple[int, bool]] = {}  # pool -> (replicas now, has nodes)
-    for p in obs.pools:
-        if p.replicas or p.ready_nodes or p.starting_nodes:
-            now[p.name] = (p.replicas, bool(p.ready_nodes or p.starting_nodes))
+    return _commands(decision, occupancy(obs))
+
+
+def _commands(decision: Decision, occupied: Occupancy) -> tuple[list[Command], list[Command]]:
+    now = {name: replicas for name, replicas, _ in occupied}  # replicas requested now
     want = {t.pool: (t.nodes, t.replicas) for t in decision.pools}
     for name in now:
-        want.setdefault(name, (0, 0))
+        if name not in want:
+            want[name] = (0, 0)
     shrink: list[Command] = []
     grow: list[Command] = []
     model = decision.model
     for name in sorted(want):
         nodes, replicas = want[name]
-        if replicas >= now.get(name, (0, False))[0]:
-            grow += [SetNodes(model, name, nodes, replicas), SetReplicas(model, name, replicas)]
+        # tuple.__new__ is what a NamedTuple's constructor calls, less one Python call each
+        if replicas >= now.get(name, 0):
+            grow.append(_tuple(SetNodes, (model, name, nodes, replicas)))
+            grow.append(_tuple(SetReplicas, (model, name, replicas)))
         else:
-            shrink += [SetReplicas(model, name, replicas), SetNodes(model, name, nodes, replicas)]
+            shrink.append(_tuple(SetReplicas, (model, name, replicas)))
+            shrink.append(_tuple(SetNodes, (model, name, nodes, replicas)))
     return shrink, grow
 
 
 def _hold(ledger: ReservationLedger, decision: Decision) -> ReservationLedger:
     """The model's reserved targets become its holdings (released where it planned none)."""
     planned = {t.pool: t.nodes for t in decision.pools if t.capacity_type == "reserved"}
+    model = decision.model
+    held = ledger.held
     for pool in ledger.capacity:
         n = planned.get(pool, 0)
+        if held.get((pool, model)) == (n or None):
+            continue  # unchanged: reserving the same count again, or releasing nothing, is a no-op
         # the planner never exceeds what is free to the model; min() guards a custom policy
-        n = min(n, ledger.free(pool, decision.model))
-        ledger = ledger.reserve(pool, decision.model, n) if n > 0 else ledger.release(pool, decision.model)
+        n = min(n, ledger.free(pool, model))
+        ledger = ledger.reserve(pool, model, n) if n > 0 else ledger.release(pool, model)
+        held = ledger.held
     return ledger
 
 
@@ -151,7 +172,8 @@ def plan_tick(
     # layout is worked out once a tick, not once per policy
     every = sorted(pools, key=lambda p: p.name)
     catalogs: dict[tuple[str, ...], Catalog] = {}
-    ledger = seed_ledger(order, observations, ReservationLedger.from_pools(every))
+    occupied = {m: occupancy(obs) for m, obs in observations.items()}
+    ledger = _seed(order, occupied, ReservationLedger.from_pools(every))
     decisions: list[Decision] = []
     shrink: list[Command] = []
     grow: list[Command] = []
@@ -176,7 +198,7 @@ def plan_tick(
         decisions.append(decision)
         if not decision.dry_run:  # a dry run changes nothing: it keeps what it holds now
             ledger = _hold(ledger, decision)
-            s, g = commands_for(decision, obs)
+            s, g = _commands(decision, occupied[spec.model])
             shrink += s
             grow += g
     plan = TickPlan(tuple(decisions), (*shrink, *grow), tuple(errors), ledger)

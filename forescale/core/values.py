@@ -75,6 +75,11 @@ class Reason(JsonValue):
     replicas: int | None
     detail: str
 
+    def __init__(self, term: str, replicas: int | None, detail: str) -> None:
+        _set_term(self, term)
+        _set_reason_replicas(self, replicas)
+        _set_detail(self, detail)
+
 
 @dataclass(frozen=True, slots=True)
 class PoolTarget(JsonValue):
@@ -84,6 +89,23 @@ class PoolTarget(JsonValue):
     capacity_type: CapacityType
     nodes: Annotated[int, Field(ge=0)]
     replicas: Annotated[int, Field(ge=0)]
+
+    def __init__(self, pool: str, capacity_type: CapacityType, nodes: int, replicas: int) -> None:
+        _set_pool(self, pool)
+        _set_capacity_type(self, capacity_type)
+        _set_nodes(self, nodes)
+        _set_target_replicas(self, replicas)
+
+
+# A tick makes ~20 Reasons and PoolTargets per model. The __init__ a frozen dataclass gets
+# sets each field through object.__setattr__; the slots' own setters (what that call ends
+# up in) take about half the time, so these two classes set their fields with them.
+_set_term, _set_reason_replicas, _set_detail = (
+    vars(Reason)[f].__set__ for f in ("term", "replicas", "detail")
+)
+_set_pool, _set_capacity_type, _set_nodes, _set_target_replicas = (
+    vars(PoolTarget)[f].__set__ for f in ("pool", "capacity_type", "nodes", "replicas")
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
