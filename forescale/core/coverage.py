@@ -1,0 +1,67 @@
+"""Does the forecast floor cover real demand? The gate on the short scale-down window.
+
+What a forecast buys is the way down: while the floor covers the next lead time, capacity
+can go soon after the need falls, since what comes back within the lead time is in the
+floor and what comes later can be launched in time. That holds only while the forecast
+is right. A seasonal forecast of bursty traffic misses the bursts, and releasing capacity
+a minute after a burst on its word costs attainment (93 % measured; fair-evaluation.md).
+
+So every floor is checked against what happened: a floor planned at ``t`` for
+``[t, t + lead]`` is due at ``t + lead``, and counts as covering if the realised request
+rate then is at most what the floor's replicas serve (replicas x the rate it divided
+by). ``coverage`` is the exponentially weighted fraction of covering checks (time
+constant ``coverage_window_s``; it starts at 0, so a forecast earns the short window
+before it gets it), and one miss closes the gate for the whole HPA scale-down window, as
+HPA itself would hold. Pure: inputs in, state out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """The coverage part of ``PolicyState``."""
+
+    pending: tuple[tuple[float, float], ...] = ()
+    coverage: float = 0.0
+    checked_at: float | None = None
+    missed_at: float | None = None
+
+
+# A floor planned every tick for one lead time: at 15 s ticks and a 6 min lead, 24 entries.
+MAX_PENDING = 64
+
+
+def update(
+    cov: Coverage, now: float, realised: float | None, planned: float | None, lead_s: float, window_s: float
+) -> Coverage:
+    """Check the floors due by ``now`` against ``realised`` req/s, then add this tick's
+    ``planned`` req/s (None: no floor this tick), due after ``lead_s``."""
+    pending, value, checked_at, missed_at = cov.pending, cov.coverage, cov.checked_at, cov.missed_at
+    due = [p for _, p in pending if _ <= now]
+    if due and realised is not None:
+        covered = realised <= max(due) + 1e-9  # the best plan for this moment, made a lead ago
+        w = math.exp(-(now - checked_at) / window_s) if checked_at is not None else 1.0
+        value = value * w + (1.0 - w) * (1.0 if covered else 0.0)
+        checked_at = now
+        if not covered:
+            missed_at = now
+    keep = tuple(e for e in pending if e[0] > now)
+    if planned is not None:
+        keep = (*keep, (now + lead_s, planned))[-MAX_PENDING:]
+        if checked_at is None:  # tracking starts: the first check weighs its lead time
+            checked_at = now
+    return Coverage(keep, value, checked_at, missed_at)
+
+
+def holds(cov: Coverage, now: float, min_coverage: float, hold_s: float) -> bool:
+    """Whether the short scale-down window may apply: coverage at least ``min_coverage``
+    and no miss within ``hold_s`` (the HPA scale-down window)."""
+    if min_coverage <= 0:
+        return True
+    if cov.missed_at is not None and now - cov.missed_at < hold_s:
+        return False
+    return cov.coverage >= min_coverage - 1e-12
