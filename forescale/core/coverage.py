@@ -9,10 +9,13 @@ a minute after a burst on its word costs attainment (93 % measured; fair-evaluat
 So every floor is checked against what happened: a floor planned at ``t`` for
 ``[t, t + lead]`` is due at ``t + lead``, and counts as covering if the realised request
 rate then is at most what the floor's replicas serve (replicas x the rate it divided
-by). ``coverage`` is the exponentially weighted fraction of covering checks (time
-constant ``coverage_window_s``; it starts at 0, so a forecast earns the short window
-before it gets it), and one miss closes the gate for the whole HPA scale-down window, as
-HPA itself would hold. Pure: inputs in, state out.
+by). The realised rate is averaged the way the floor was planned: over the latency SLO
+(an exponential average with that time constant), since a request may wait that long; a
+one-minute burst over a plan of five-minute means is no miss (comparing the raw rate
+closed the gate for a perfect forecast too, measured). ``coverage`` is the exponentially
+weighted fraction of covering checks (time constant ``coverage_window_s``; it starts at
+0, so a forecast earns the short window before it gets it), and one miss closes the gate
+for the whole HPA scale-down window, as HPA itself would hold. Pure: inputs in, state out.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Coverage:
     coverage: float = 0.0
     checked_at: float | None = None
     missed_at: float | None = None
+    realised: float | None = None  # the request rate averaged over the SLO
 
 
 # A floor planned every tick for one lead time: at 15 s ticks and a 6 min lead, 24 entries.
@@ -36,13 +40,22 @@ MAX_PENDING = 64
 
 
 def update(
-    cov: Coverage, now: float, realised: float | None, planned: float | None, lead_s: float, window_s: float
-) -> Coverage:
-    """Check the floors due by ``now`` against ``realised`` req/s, then add this tick's
-    ``planned`` req/s (None: no floor this tick), due after ``lead_s``."""
+    cov: Coverage, now: float, rate: float | None, planned: float | None, lead_s: float, window_s: float,
+    smooth_s: float = 0.0, last_at: float | None = None,
+) -> Coverage:  # fmt: skip
+    """Average ``rate`` (req/s now) over ``smooth_s`` (``last_at``: the previous tick),
+    check the floors due by ``now`` against it, then add this tick's ``planned`` req/s
+    (None: no floor this tick), due after ``lead_s``."""
     pending, value, checked_at, missed_at = cov.pending, cov.coverage, cov.checked_at, cov.missed_at
+    realised = cov.realised
+    if rate is not None:
+        if realised is None or last_at is None or smooth_s <= 0:
+            realised = rate
+        else:
+            a = math.exp(-max(0.0, now - last_at) / smooth_s)
+            realised = realised * a + rate * (1.0 - a)
     due = [p for _, p in pending if _ <= now]
-    if due and realised is not None:
+    if due and rate is not None and realised is not None:
         covered = realised <= max(due) + 1e-9  # the best plan for this moment, made a lead ago
         w = math.exp(-(now - checked_at) / window_s) if checked_at is not None else 1.0
         value = value * w + (1.0 - w) * (1.0 if covered else 0.0)
@@ -54,7 +67,7 @@ def update(
         keep = (*keep, (now + lead_s, planned))[-MAX_PENDING:]
         if checked_at is None:  # tracking starts: the first check weighs its lead time
             checked_at = now
-    return Coverage(keep, value, checked_at, missed_at)
+    return Coverage(keep, value, checked_at, missed_at, realised)
 
 
 def holds(cov: Coverage, now: float, min_coverage: float, hold_s: float) -> bool:

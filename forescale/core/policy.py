@@ -280,11 +280,15 @@ def _coverage(
     Tracked only when there is a short window to gate (the state stays small otherwise)."""
     pre = spec.prescale
     old = coverage.Coverage(
-        state.floor_pending, state.floor_coverage, state.floor_checked_at, state.floor_missed_at
-    )
+        state.floor_pending, state.floor_coverage, state.floor_checked_at, state.floor_missed_at,
+        state.floor_realised,
+    )  # fmt: skip
     if pre.scale_down_window_s is None:
         return old, True
-    cov = coverage.update(old, obs.now, obs.rps_stable, planned, lead_s, pre.coverage_window_s)
+    smooth_s = spec.latency_slo_s if pre.smooth_over_slo else 0.0
+    cov = coverage.update(
+        old, obs.now, obs.rps_stable, planned, lead_s, pre.coverage_window_s, smooth_s, state.last_at
+    )
     return cov, coverage.holds(cov, obs.now, pre.min_coverage, spec.scale_down.stabilization_window_s)
 
 
@@ -301,7 +305,7 @@ def _next_state(
         lead_samples=pv.lead_samples, lead_time_s=pv.lead_time_s,
         interruption_rate=pv.interruption_rate, starting_since=pv.starting_since,
         unavailable_at=pv.unavailable_at, floor_pending=cov.pending, floor_coverage=cov.coverage,
-        floor_checked_at=cov.checked_at, floor_missed_at=cov.missed_at,
+        floor_checked_at=cov.checked_at, floor_missed_at=cov.missed_at, floor_realised=cov.realised,
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@ the service rate, and the coverage gate on the short scale-down window."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -189,3 +190,14 @@ def test_short_scale_down_window_only_while_the_floor_covers(
 def test_coverage_is_not_tracked_without_a_short_window() -> None:
     _, after = decide(obs(forecasts=(flat_forecast(100.0),)), spec(**FAST), POOLS, PolicyState())
     assert after.floor_pending == () and after.floor_checked_at is None
+
+
+def test_realised_rate_is_averaged_over_the_slo_before_the_check() -> None:
+    """A burst to 20 req/s for one 60 s tick, after 5 req/s, averages to 7.7 over a 300 s
+    SLO: under the 10 req/s plan, so no miss; unaveraged it would be one."""
+    before = coverage.Coverage(((NOW + 300, 10.0),), 1.0, NOW, None, realised=5.0)
+    got = coverage.update(before, NOW + 300, 20.0, None, 300.0, 1800.0, 300.0, NOW + 240)
+    assert got.realised == pytest.approx(5.0 + 15.0 * (1 - math.exp(-0.2)))
+    assert got.missed_at is None and got.coverage == pytest.approx(1.0)
+    raw = coverage.update(before, NOW + 300, 20.0, None, 300.0, 1800.0)
+    assert raw.missed_at == NOW + 300
