@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
+
+from forescale.core.model import Observation, PolicySpec, PolicyState
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +81,30 @@ def holds(cov: Coverage, now: float, min_coverage: float, hold_s: float) -> bool
     if cov.missed_at is not None and now - cov.missed_at < hold_s:
         return False
     return cov.coverage >= min_coverage - 1e-12
+
+
+def step(
+    obs: Observation, spec: PolicySpec, state: PolicyState, planned: float | None, lead_s: float
+) -> tuple[Coverage, bool]:
+    """The floor's coverage updated with this tick, and whether the short window may apply.
+    Tracked only when there is a short window to gate (the state stays small otherwise)."""
+    pre = spec.prescale
+    old = Coverage(
+        state.floor_pending, state.floor_coverage, state.floor_checked_at, state.floor_missed_at,
+        state.floor_realised,
+    )  # fmt: skip
+    if pre.scale_down_window_s is None:
+        return old, True
+    smooth_s = spec.latency_slo_s if pre.smooth_over_slo else 0.0
+    cov = update(
+        old, obs.now, obs.rps_stable, planned, lead_s, pre.coverage_window_s, smooth_s, state.last_at
+    )
+    return cov, holds(cov, obs.now, pre.min_coverage, spec.scale_down.stabilization_window_s)
+
+
+def state_fields(cov: Coverage) -> dict[str, Any]:
+    """``PolicyState`` keyword arguments carrying ``cov`` to the next tick."""
+    return {
+        "floor_pending": cov.pending, "floor_coverage": cov.coverage, "floor_checked_at": cov.checked_at,
+        "floor_missed_at": cov.missed_at, "floor_realised": cov.realised,
+    }  # fmt: skip

@@ -247,7 +247,7 @@ def _decide(
     lead_s = max(pv.table.lead_s) if pv.table.lead_s else 0.0
     rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons)
     rec, winner = _bound(rec, winner, spec, reasons)
-    cov, covered = _coverage(obs, spec, state, planned, lead_s)
+    cov, covered = coverage.step(obs, spec, state, planned, lead_s)
     value, winner, up_h, down_h = _limit(obs, spec, state, rec, winner, reasons, planned is not None, covered)
     step = None
     if terms.panic:
@@ -273,25 +273,6 @@ def _decide(
     return decision, _next_state(obs, spec, state, value, up_h, down_h, step, pv, cov)
 
 
-def _coverage(
-    obs: Observation, spec: PolicySpec, state: PolicyState, planned: float | None, lead_s: float
-) -> tuple[coverage.Coverage, bool]:
-    """The floor's coverage updated with this tick, and whether the short window may apply.
-    Tracked only when there is a short window to gate (the state stays small otherwise)."""
-    pre = spec.prescale
-    old = coverage.Coverage(
-        state.floor_pending, state.floor_coverage, state.floor_checked_at, state.floor_missed_at,
-        state.floor_realised,
-    )  # fmt: skip
-    if pre.scale_down_window_s is None:
-        return old, True
-    smooth_s = spec.latency_slo_s if pre.smooth_over_slo else 0.0
-    cov = coverage.update(
-        old, obs.now, obs.rps_stable, planned, lead_s, pre.coverage_window_s, smooth_s, state.last_at
-    )
-    return cov, coverage.holds(cov, obs.now, pre.min_coverage, spec.scale_down.stabilization_window_s)
-
-
 def _next_state(
     obs: Observation, spec: PolicySpec, state: PolicyState, value: int, up_h: hpa.History,
     down_h: hpa.History, step: panic.PanicStep | None, pv: poolview.PoolView, cov: coverage.Coverage,
@@ -304,8 +285,7 @@ def _next_state(
         panic_max=max(step.panic_max, value) if step and step.panicking else 0,
         lead_samples=pv.lead_samples, lead_time_s=pv.lead_time_s,
         interruption_rate=pv.interruption_rate, starting_since=pv.starting_since,
-        unavailable_at=pv.unavailable_at, floor_pending=cov.pending, floor_coverage=cov.coverage,
-        floor_checked_at=cov.checked_at, floor_missed_at=cov.missed_at, floor_realised=cov.realised,
+        unavailable_at=pv.unavailable_at, **coverage.state_fields(cov),
     )  # fmt: skip
 
 
