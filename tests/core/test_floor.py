@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from forescale.core import coverage, forecast
+from forescale.core.clockfault import restamp
 from forescale.core.model import Forecast, ForecastPoint, PolicyState
 from forescale.core.policy import decide
 from tests.core.helpers import NOW, behavior, flat_forecast, obs, pool, spec
@@ -201,3 +202,17 @@ def test_realised_rate_is_averaged_over_the_slo_before_the_check() -> None:
     assert got.missed_at is None and got.coverage == pytest.approx(1.0)
     raw = coverage.update(before, NOW + 300, 20.0, None, 300.0, 1800.0)
     assert raw.missed_at == NOW + 300
+
+
+def test_clock_fault_restamps_the_coverage_stamps() -> None:
+    """A clock step re-stamps the floor's checks with everything else (clockfault.py)."""
+    state = PolicyState(
+        floor_pending=((NOW + 300, 10.0),),
+        floor_coverage=0.95,
+        floor_checked_at=NOW,
+        floor_missed_at=NOW - 60,
+    )
+    got = restamp(state, -86400.0)
+    assert got.floor_pending == ((NOW + 300 - 86400, 10.0),)
+    assert (got.floor_checked_at, got.floor_missed_at) == (NOW - 86400, NOW - 60 - 86400)
+    assert got.floor_coverage == 0.95
