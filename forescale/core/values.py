@@ -138,9 +138,9 @@ class PolicyState(JsonValue):
     # Forecast floor coverage (core/coverage.py), kept only with prescale.scale_down_window_s:
     # (due time, planned req/s) of floors not yet checked, the exponentially weighted fraction
     # of checks where realised demand stayed under the plan, the last miss, and the request
-    # rate averaged over the latency SLO (what is checked).
+    # rate samples over the latency SLO (their mean is what is checked).
     floor_pending: tuple[tuple[float, float], ...] = ()
     floor_coverage: float = 0.0
     floor_checked_at: float | None = None
     floor_missed_at: float | None = None
-    floor_realised: float | None = None
+    floor_rates: tuple[tuple[float, float], ...] = ()

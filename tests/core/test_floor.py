@@ -3,7 +3,6 @@ the service rate, and the coverage gate on the short scale-down window."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -194,14 +193,25 @@ def test_coverage_is_not_tracked_without_a_short_window() -> None:
 
 
 def test_realised_rate_is_averaged_over_the_slo_before_the_check() -> None:
-    """A burst to 20 req/s for one 60 s tick, after 5 req/s, averages to 7.7 over a 300 s
-    SLO: under the 10 req/s plan, so no miss; unaveraged it would be one."""
-    before = coverage.Coverage(((NOW + 300, 10.0),), 1.0, NOW, None, realised=5.0)
-    got = coverage.update(before, NOW + 300, 20.0, None, 300.0, 1800.0, 300.0, NOW + 240)
-    assert got.realised == pytest.approx(5.0 + 15.0 * (1 - math.exp(-0.2)))
+    """A burst to 20 req/s in the last sample, after 5 req/s: the mean over a 300 s SLO of
+    the samples (5, 5, 5, 5, 20) is 8, under the 10 req/s plan, so no miss; unaveraged it
+    would be one. Samples older than the SLO are dropped."""
+    rates = tuple((NOW + 60 * k, 5.0) for k in range(5))  # NOW .. NOW + 240
+    before = coverage.Coverage(((NOW + 300, 10.0),), 1.0, NOW, None, rates)
+    got = coverage.update(before, NOW + 300, 20.0, None, 300.0, 1800.0, 300.0)
+    assert got.rates == (*rates[1:], (NOW + 300, 20.0))
     assert got.missed_at is None and got.coverage == pytest.approx(1.0)
     raw = coverage.update(before, NOW + 300, 20.0, None, 300.0, 1800.0)
-    assert raw.missed_at == NOW + 300
+    assert raw.missed_at == NOW + 300 and raw.rates == ((NOW + 300, 20.0),)
+
+
+@pytest.mark.parametrize(
+    ("realised", "tolerance", "missed"), [(10.9, 0.1, False), (11.1, 0.1, True), (10.1, 0.0, True)]
+)
+def test_a_miss_within_tolerance_is_none(realised: float, tolerance: float, missed: bool) -> None:
+    before = coverage.Coverage(((NOW + 300, 10.0),), 1.0, NOW, None)
+    got = coverage.update(before, NOW + 300, realised, None, 300.0, 1800.0, 0.0, tolerance)
+    assert (got.missed_at == NOW + 300) is missed
 
 
 def test_clock_fault_restamps_the_coverage_stamps() -> None:
