@@ -45,6 +45,11 @@ def restamp(state: PolicyState, by: float) -> PolicyState:
             "panic_at": None if state.panic_at is None else state.panic_at + by,
             "starting_since": _shift_map(state.starting_since, by),
             "unavailable_at": _shift_map(state.unavailable_at, by),
+            # the forecast floor's coverage checks (core/coverage.py)
+            "floor_pending": tuple((t + by, v) for t, v in state.floor_pending),
+            "floor_rates": tuple((t + by, v) for t, v in state.floor_rates),
+            "floor_checked_at": None if state.floor_checked_at is None else state.floor_checked_at + by,
+            "floor_missed_at": None if state.floor_missed_at is None else state.floor_missed_at + by,
         }
     )
 

@@ -14,12 +14,22 @@ SLO-long window serves it in time (the oracle's need is built the same way), and
 one-minute spike in a seasonal forecast of bursty traffic is mostly noise that a raw
 peak would buy GPUs for. Windows shorter than two points change nothing.
 
+With ``pooled`` (``prescale.quantile_of_window_mean``) the quantile is that of the
+quantity planned for, the window's mean, rather than the mean of per-point quantiles: the
+mean of ``k`` p90 columns is the p90 of the window mean only if every point misses the
+same way at once. Treating the points' errors as independent (a forecaster's per-minute
+residuals on bursty traffic are nearly so), the window mean's spread around its median is
+the points' spread over ``sqrt(k)``: ``mean(p50) + (mean(pq) - mean(p50)) / sqrt(k)``. It
+needs a median column (0.5) beside the planned one; without one the columns are averaged
+as before, which is the conservative side.
+
 The floor only raises the reactive term (the policy takes a max), never lowers it.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 
 from forescale.core.model import Forecast, ForecastPoint
@@ -78,25 +88,46 @@ def _raw_peak(points: tuple[ForecastPoint, ...], i: int, end: float, col: int) -
     return best
 
 
-def _smoothed(points: tuple[ForecastPoint, ...], i: int, end: float, col: int, k: int) -> float | None:
-    """The peak of ``k``-point means of column ``col`` from point ``i`` up to ``end``."""
-    values = []
+def _smoothed(
+    points: tuple[ForecastPoint, ...], i: int, end: float, col: int, k: int, median: int | None = None
+) -> float | None:
+    """The peak of ``k``-point means of column ``col`` from point ``i`` up to ``end``;
+    with a ``median`` column, of the pooled window quantile (module docstring)."""
+    values: list[float] = []
+    mids: list[float] = []
     for j in range(i, len(points)):
         p = points[j]
         if p.t > end:
             break
         values.append(p.rps[col])
-    return smoothed_peak(values, k) if values else None
+        if median is not None:
+            mids.append(p.rps[median])
+    if not values:
+        return None
+    if median is None:
+        return smoothed_peak(values, k)
+    # median + spread / sqrt(points in a window): both are linear, so they average per point
+    shrink = 1.0 / math.sqrt(min(k, len(values)))
+    return smoothed_peak([m + (v - m) * shrink for v, m in zip(values, mids, strict=True)], k)
+
+
+def _median(quantiles: tuple[float, ...], col: int) -> int | None:
+    """The 0.5 column when there is one and it is not ``col`` itself."""
+    for i, q in enumerate(quantiles):
+        if abs(q - 0.5) < 1e-9:
+            return None if i == col else i
+    return None
 
 
 def peak(
     forecasts: Sequence[Forecast], now: float, horizon_s: float, quantile: float, max_age_s: float,
-    smooth_s: float = 0.0,
+    smooth_s: float = 0.0, pooled: bool = False,
 ) -> tuple[float | None, int]:  # fmt: skip
     """Peak forecast rate over ``[now, now + horizon_s]`` and how many forecasts were used.
 
     Points are taken as sorted by ``t`` (forecasters emit them so); each covers
-    ``[t, t + step_s)``. ``smooth_s``: average over windows this long first (see above).
+    ``[t, t + step_s)``. ``smooth_s``: average over windows this long first; ``pooled``:
+    the quantile of those window means rather than their mean of quantiles (see above).
     """
     best: float | None = None
     used = 0
@@ -107,7 +138,10 @@ def peak(
         col = column(f.quantiles, quantile)
         i = _first(f.points, f.step_s, now)
         k = int(smooth_s // f.step_s)
-        v = _raw_peak(f.points, i, end, col) if k <= 1 else _smoothed(f.points, i, end, col, k)
+        if k <= 1:
+            v = _raw_peak(f.points, i, end, col)
+        else:
+            v = _smoothed(f.points, i, end, col, k, _median(f.quantiles, col) if pooled else None)
         if v is not None:
             used += 1
             if best is None or v > best:

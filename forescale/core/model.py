@@ -125,6 +125,38 @@ class PrescaleSpec(Spec):
             "(the shorter of this and scale_down's); null keeps scale_down's window always."
         ),
     )
+    # Floor fixes (docs/designs/fair-evaluation.md): each measured on two traces; defaults
+    # keep what measured better.
+    quantile_of_window_mean: bool = Field(
+        default=True,
+        description=(
+            "With smooth_over_slo: plan for the quantile of each SLO window's mean (the median "
+            "plus the per-point spread over sqrt(points), needs a 0.5 column) instead of the "
+            "mean of per-point quantiles, which stacks the margin of every point."
+        ),
+    )
+    service_rps_per_replica: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Req/s one replica serves within the latency SLO; the floor divides by it (its "
+            "quantile and headroom are the margin, the reactive term carries the utilisation "
+            "target). Null: target_rps_per_replica, which stacks both margins."
+        ),
+    )
+    min_coverage: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description=(
+            "scale_down_window_s applies only while the floor has covered at least this "
+            "fraction of realised demand recently (and missed none within scale_down's "
+            "window); 0 applies it whenever a fresh forecast covers the lead time."
+        ),
+    )
+    coverage_window_s: float = Field(
+        default=1800, gt=0, le=86400, description="Time constant of the floor's coverage average."
+    )
 
 
 class ScheduleSpec(Spec):

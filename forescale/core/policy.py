@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from forescale.core import capacity, forecast, hpa, panic, poolview, schedule
+from forescale.core import capacity, coverage, forecast, hpa, panic, poolview, schedule
 from forescale.core.backlog import backlog
 from forescale.core.ledger import ReservationLedger
 from forescale.core.metric_terms import metric_terms
@@ -69,9 +69,9 @@ def _missing(obs: Observation, terms: Terms) -> list[str]:
 
 def _terms(
     obs: Observation, spec: PolicySpec, terms: Terms, lead_s: float, reasons: list[Reason]
-) -> tuple[int, str, bool]:
-    """The recommendation (max of the terms), the term that set it, and whether a forecast
-    floor covering the next lead time is in it."""
+) -> tuple[int, str, float | None]:
+    """The recommendation (max of the terms), the term that set it, and the req/s the
+    forecast floor's replicas serve over the next lead time (None: no floor in it)."""
     current = obs.current_replicas
     target = spec.target_rps_per_replica
     if obs.rps_stable is None:
@@ -87,7 +87,8 @@ def _terms(
         candidates.append(("backlog", n, detail))
     # HPA v2 over the policy's listed metrics: each one's count competes, the largest wins
     candidates.extend(metric_terms(obs.metric_values, spec.metrics, current, spec.tolerance))
-    floor = _forecast(obs, spec, lead_s, reasons) if terms.forecast and spec.prescale.mode != "off" else []
+    on = terms.forecast and spec.prescale.mode != "off"
+    floor, planned = _forecast(obs, spec, lead_s, reasons) if on else ([], None)
     candidates.extend(floor)
     if terms.schedule and spec.schedules:
         n, names = schedule.floor(spec.schedules, obs.now, lead_s)
@@ -97,32 +98,39 @@ def _terms(
         reasons.append(_reason(term, n, detail))
         if n > best:
             best, winner = n, term
-    return best, winner, bool(floor)
+    return best, winner, planned if floor else None
 
 
 def _forecast(
     obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[Reason]
-) -> list[tuple[str, int, str]]:
+) -> tuple[list[tuple[str, int, str]], float | None]:
+    """The floor term, and the req/s its replicas serve (what coverage checks)."""
     pre = spec.prescale
     smooth_s = spec.latency_slo_s if pre.smooth_over_slo else 0.0
-    peak, used = forecast.peak(obs.forecasts, obs.now, lead_s, pre.quantile, pre.max_forecast_age_s, smooth_s)
+    pooled = pre.quantile_of_window_mean
+    peak, used = forecast.peak(
+        obs.forecasts, obs.now, lead_s, pre.quantile, pre.max_forecast_age_s, smooth_s, pooled
+    )
     if peak is None:
         if obs.forecasts:
             reasons.append(
                 _reason("forecast", None, "forecast: none fresh enough or covering the next lead time")
             )
-        return []
-    n = hpa.ceil_div(peak * (1 + pre.headroom), spec.target_rps_per_replica)
+        return [], None
+    # The floor is a forecast of demand plus its margin (quantile, headroom); dividing it by
+    # the utilisation target as well would stack a second margin (service_rps_per_replica).
+    per = pre.service_rps_per_replica or spec.target_rps_per_replica
+    n = hpa.ceil_div(peak * (1 + pre.headroom), per)
+    mean = f", {'quantile of the mean' if pooled else 'mean'} over {smooth_s:g} s windows" if smooth_s else ""
     detail = (
         f"forecast: {n} replicas = ceil(p{pre.quantile * 100:g} peak {peak:.1f} req/s x "
-        f"(1 + {pre.headroom:g} headroom) / {spec.target_rps_per_replica:g} per replica) "
-        f"over the next {lead_s:.0f} s lead time{f', mean over {smooth_s:g} s windows' if smooth_s else ''}"
-        f" ({used} forecasts)"
+        f"(1 + {pre.headroom:g} headroom) / {per:g} per replica) "
+        f"over the next {lead_s:.0f} s lead time{mean} ({used} forecasts)"
     )
     if pre.mode == "forecast-only":
         reasons.append(_reason("forecast", n, detail + "; forecast-only mode, not acted on"))
-        return []
-    return [("forecast", n, detail)]
+        return [], None
+    return [("forecast", n, detail)], n * per
 
 
 def _bound(value: int, winner: str, spec: PolicySpec, reasons: list[Reason]) -> tuple[int, str]:
@@ -139,25 +147,27 @@ def _bound(value: int, winner: str, spec: PolicySpec, reasons: list[Reason]) -> 
     return value, winner
 
 
-def _down_window(spec: PolicySpec, forecast_on: bool) -> float:
+def _down_window(spec: PolicySpec, forecast_on: bool, covered: bool = True) -> float:
     """The scale-down stabilization window this tick.
 
     The window holds capacity in case demand comes back. While a fresh forecast floor
     covers the next lead time, capacity needed within that lead time is in the floor
     already and capacity needed later can be launched in time again, so holding the
     window's peak only guards against what the forecast misses: the prescale window
-    (shorter) applies. That is what pre-scaling buys on the way down.
+    (shorter) applies. That is what pre-scaling buys on the way down, and only while the
+    floor's recent checks against real demand show it does cover it (``covered``,
+    core/coverage.py).
     """
     window = spec.scale_down.stabilization_window_s
     short = spec.prescale.scale_down_window_s
-    if forecast_on and short is not None:
+    if forecast_on and covered and short is not None:
         return min(window, short)
     return window
 
 
 def _limit(
     obs: Observation, spec: PolicySpec, state: PolicyState, rec: int, winner: str, reasons: list[Reason],
-    forecast_on: bool = False,
+    forecast_on: bool = False, covered: bool = True,
 ) -> tuple[int, str, hpa.History, hpa.History]:  # fmt: skip
     """HPA stabilization windows, then behavior rules."""
     now, current = obs.now, obs.current_replicas
@@ -165,7 +175,7 @@ def _limit(
     down_h = hpa.push_window(
         state.down_history, now, rec, spec.scale_down.stabilization_window_s, keep_max=True
     )
-    down_window = _down_window(spec, forecast_on)
+    down_window = _down_window(spec, forecast_on, covered)
     if down_window < spec.scale_down.stabilization_window_s:
         value = hpa.stabilize(current, up_h, hpa.recent(down_h, now, down_window))
     else:  # the usual case: the whole window
@@ -235,9 +245,10 @@ def _decide(
     pv = poolview.view(obs, spec, pools, state)
     # the forecast horizon: the slowest usable pool's lead time (capacity must be ready there too)
     lead_s = max(pv.table.lead_s) if pv.table.lead_s else 0.0
-    rec, winner, forecast_on = _terms(obs, spec, terms, lead_s, reasons)
+    rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons)
     rec, winner = _bound(rec, winner, spec, reasons)
-    value, winner, up_h, down_h = _limit(obs, spec, state, rec, winner, reasons, forecast_on)
+    cov, covered = coverage.step(obs, spec, state, planned, lead_s)
+    value, winner, up_h, down_h = _limit(obs, spec, state, rec, winner, reasons, planned is not None, covered)
     step = None
     if terms.panic:
         value, winner, step = _panic(obs, spec, state, value, winner, reasons, lead_s)
@@ -259,12 +270,12 @@ def _decide(
         winner=winner, reasons=tuple(reasons), panic=step is not None and step.panicking,
         dry_run=spec.mode == "dry-run",
     )  # fmt: skip
-    return decision, _next_state(obs, spec, state, value, up_h, down_h, step, pv)
+    return decision, _next_state(obs, spec, state, value, up_h, down_h, step, pv, cov)
 
 
 def _next_state(
     obs: Observation, spec: PolicySpec, state: PolicyState, value: int, up_h: hpa.History,
-    down_h: hpa.History, step: panic.PanicStep | None, pv: poolview.PoolView,
+    down_h: hpa.History, step: panic.PanicStep | None, pv: poolview.PoolView, cov: coverage.Coverage,
 ) -> PolicyState:  # fmt: skip
     horizon = hpa.longest_period(spec.scale_up, spec.scale_down)
     return PolicyState(
@@ -274,7 +285,7 @@ def _next_state(
         panic_max=max(step.panic_max, value) if step and step.panicking else 0,
         lead_samples=pv.lead_samples, lead_time_s=pv.lead_time_s,
         interruption_rate=pv.interruption_rate, starting_since=pv.starting_since,
-        unavailable_at=pv.unavailable_at,
+        unavailable_at=pv.unavailable_at, **coverage.state_fields(cov),
     )  # fmt: skip
 
 

@@ -157,3 +157,12 @@ class PolicyState(JsonValue):
     starting_since: dict[str, float] = field(default_factory=dict)
     # Per pool: last insufficient-capacity error seen (the pool is skipped for a TTL after it).
     unavailable_at: dict[str, float] = field(default_factory=dict)
+    # Forecast floor coverage (core/coverage.py), kept only with prescale.scale_down_window_s:
+    # (due time, planned req/s) of floors not yet checked, the exponentially weighted fraction
+    # of checks where realised demand stayed under the plan, the last miss, and the request
+    # rate samples over the latency SLO (their mean is what is checked).
+    floor_pending: tuple[tuple[float, float], ...] = ()
+    floor_coverage: float = 0.0
+    floor_checked_at: float | None = None
+    floor_missed_at: float | None = None
+    floor_rates: tuple[tuple[float, float], ...] = ()

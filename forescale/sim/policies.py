@@ -101,7 +101,8 @@ class CorePolicy:
             if now - self.fitted_at >= self.refit_s:
                 self.forecaster.fit(past)
                 self.fitted_at = now
-            q = (self.spec.prescale.quantile,)
+            # the median too: the floor's quantile of a window mean is built from it (core/forecast.py)
+            q = tuple(sorted({0.5, self.spec.prescale.quantile}))
             self.forecast = self.forecaster.forecast(past, now, self.horizon_s, q)
             self.forecast_at = now
         return (self.forecast,) if self.forecast is not None else ()

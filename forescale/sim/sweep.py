@@ -16,8 +16,9 @@ Knobs (utilisations are of the model's service rate):
 - ``clairvoyant``: headroom, and the target at no headroom.
 
 Both forecast-driven series also run with ``prescale.scale_down_window_s`` 60 s at two
-targets: releasing capacity sooner is where a good forecast pays (see
-docs/designs/fair-evaluation.md).
+targets: releasing capacity sooner is where a good forecast pays, and only while the
+floor's recent coverage of real demand holds (``prescale.min_coverage``, core/coverage.py;
+see docs/designs/fair-evaluation.md).
 
 ``oracle`` and ``static`` have no knob: one point each. Attainment is the smallest over
 the SLOs: the latency SLO, and TTFT and TPOT when the scenario has an ``llm`` section.
