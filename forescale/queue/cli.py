@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
 
     add = msub.add_parser("add", help="register or replace a model", parents=[url_after])
     add.add_argument("name")
-    add.add_argument("--engine", required=True, help="echo, sleep, transformer, torchscript, export")
+    add.add_argument("--engine", required=True, help="echo, sleep, transformer, torchscript, export, llm")
     add.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                      help="engine option; VALUE is parsed as JSON when it can be (repeatable)")  # fmt: skip
     add.add_argument("--max-batch", type=int, default=None)
@@ -69,10 +69,10 @@ def build_config(args: argparse.Namespace) -> Any:
         "min_idle_ms": args.min_idle_ms,
         "max_deliveries": args.max_deliveries,
     }
-    from forescale.worker.engines import ENGINES
+    from forescale.queue.engines import OPTIONS
 
-    if args.engine not in ENGINES:  # at once, not when a worker first tries to load it
-        raise CliError(f"--engine: unknown engine {args.engine!r}; expected one of: {', '.join(ENGINES)}")
+    if args.engine not in OPTIONS:  # at once, not when a worker first tries to load it
+        raise CliError(f"--engine: unknown engine {args.engine!r}; expected one of: {', '.join(OPTIONS)}")
     data = {k: v for k, v in fields.items() if v is not None}
     data |= {"name": args.name, "engine": args.engine, "engine_options": parse_options(args.option)}
     try:
