@@ -85,6 +85,11 @@ def test_models_redis_url_after_the_action(redis_url: str, capsys: pytest.Captur
             ["add", "m", "--engine", "echo", "--max-batch", "0"],
             "forescale models add: error: model 'm': max_batch: ",
         ),
+        (  # a required engine option missing: named at once, with what the engine expects
+            ["add", "m", "--engine", "torchscript"],
+            "forescale models add: error: model 'm': engine 'torchscript': bad options: "
+            "path: Field required; sha256: Field required",
+        ),
     ],
 )
 def test_models_errors_are_one_clean_line(
