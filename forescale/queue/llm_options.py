@@ -1,10 +1,19 @@
 """The ``llm`` engine's options (ModelConfig.engine_options), validated once at the edge.
 
-Here in queue/ (torch-free) so registration checks them as the worker does (queue/engines.py)."""
+Here in queue/ (torch-free) so registration checks them as the worker does (queue/engines.py).
+
+``weights`` and ``tokenizer`` are files like any model artifact (docs/security.md): paths
+relative to the worker's model directory, never climbing out of it, each pinned by its
+sha256 so the worker loads exactly the reviewed file."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import re
+from pathlib import PurePosixPath
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class LLMOptions(BaseModel):
@@ -20,10 +29,15 @@ class LLMOptions(BaseModel):
     rope_theta: float = Field(default=10000.0, gt=0)
     tie_embeddings: bool = Field(default=False, description="Output head shares the token embedding.")
     seed: int = Field(default=0, description="Seed of the deterministic default weights.")
-    weights: str | None = Field(default=None, description="Local safetensors file with the weights.")
-    tokenizer: str | None = Field(
-        default=None, description="Hugging Face tokenizer.json; default byte-level."
+    weights: str | None = Field(
+        default=None, description="Safetensors file with the weights, relative to the model directory."
     )
+    weights_sha256: str | None = Field(default=None, description="Hex SHA-256 of the weights file.")
+    tokenizer: str | None = Field(
+        default=None,
+        description="Hugging Face tokenizer.json relative to the model directory; default byte-level.",
+    )
+    tokenizer_sha256: str | None = Field(default=None, description="Hex SHA-256 of the tokenizer file.")
     block_size: int = Field(default=16, ge=1, le=1024, description="Tokens per KV cache block.")
     kv_blocks: int = Field(
         default=0, ge=0, description="KV blocks in the pool; 0: enough for 8 full contexts."
@@ -42,6 +56,35 @@ class LLMOptions(BaseModel):
     static_batching: bool = Field(
         default=False, description="Benchmark baseline: admit only into an empty batch."
     )
+
+    @field_validator("weights", "tokenizer")
+    @classmethod
+    def _inside(cls, v: str | None) -> str | None:
+        # Same rule as artifact paths (queue/engines.py); the worker also resolves symlinks.
+        if v is None:
+            return v
+        p = PurePosixPath(v)
+        if not v or p.is_absolute() or ".." in p.parts or "\\" in v or "\x00" in v:
+            raise ValueError("must be a relative path inside the model directory (no '..', not absolute)")
+        return v
+
+    @field_validator("weights_sha256", "tokenizer_sha256")
+    @classmethod
+    def _hex(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA256.match(v):
+            raise ValueError("must be 64 lowercase hex digits (sha256sum of the file)")
+        return v
+
+    @model_validator(mode="after")
+    def _pinned(self) -> LLMOptions:
+        for name in ("weights", "tokenizer"):
+            if getattr(self, name) is not None and getattr(self, f"{name}_sha256") is None:
+                raise ValueError(
+                    f"{name} needs {name}_sha256 (sha256sum of the file): only pinned files load"
+                )
+            if getattr(self, name) is None and getattr(self, f"{name}_sha256") is not None:
+                raise ValueError(f"{name}_sha256 is given without {name}")
+        return self
 
     @model_validator(mode="after")
     def _heads(self) -> LLMOptions:

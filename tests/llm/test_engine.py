@@ -4,6 +4,7 @@ weights and tokenizers."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -105,24 +106,30 @@ def test_prompt_longer_than_context_is_bad_input() -> None:
         engine().encode_prompt("x" * 200)
 
 
+def pinned(model_dir: Path, name: str) -> dict[str, str]:
+    """Options naming ``name`` (weights or tokenizer file) in ``model_dir`` with its sha256 pin."""
+    key = "tokenizer" if name.endswith(".json") else "weights"
+    return {key: name, f"{key}_sha256": hashlib.sha256((model_dir / name).read_bytes()).hexdigest()}
+
+
 def test_safetensors_weights_are_checked(tmp_path: Path) -> None:
     e = engine()
     w = W.seeded(e.o, e.vocab)
-    good = tmp_path / "good.safetensors"
-    save_file(w, str(good))
+    save_file(w, str(tmp_path / "good.safetensors"))
     p = SamplingParams(max_tokens=6, ignore_eos=True)
-    assert run(engine(weights=str(good)), {"a": ("hi", p)}) == run(engine(), {"a": ("hi", p)})
+    good = engine(model_dir=str(tmp_path), **pinned(tmp_path, "good.safetensors"))
+    assert run(good, {"a": ("hi", p)}) == run(engine(), {"a": ("hi", p)})
     bad = dict(w)
     bad["layers.1.wk.weight"] = torch.zeros(3, 3)
     save_file(bad, str(tmp_path / "bad.safetensors"))
     with pytest.raises(
         W.WeightsMismatch, match=r"'layers.1.wk.weight' has shape \[3, 3\], expected \[16, 32\]"
     ):
-        LLMEngine(**OPTS, weights=str(tmp_path / "bad.safetensors"))
+        LLMEngine(str(tmp_path), **OPTS, **pinned(tmp_path, "bad.safetensors"))
     del bad["layers.1.wk.weight"]
     save_file(bad, str(tmp_path / "missing.safetensors"))
     with pytest.raises(W.WeightsMismatch, match=r"missing tensor 'layers\.1\.wk\.weight'"):
-        LLMEngine(**OPTS, weights=str(tmp_path / "missing.safetensors"))
+        LLMEngine(str(tmp_path), **OPTS, **pinned(tmp_path, "missing.safetensors"))
 
 
 def test_hugging_face_tokenizer_json(tmp_path: Path) -> None:
@@ -133,7 +140,7 @@ def test_hugging_face_tokenizer_json(tmp_path: Path) -> None:
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))
-    e = engine(tokenizer=str(path))
+    e = engine(model_dir=str(tmp_path), **pinned(tmp_path, "tokenizer.json"))
     assert e.vocab == 4 and e.tok.eos_id == 1
     assert e.encode_prompt("hello world") == [2, 3]
     tokens, _, fin = run(e, {"a": ("hello", SamplingParams(max_tokens=5))})["a"]

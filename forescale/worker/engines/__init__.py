@@ -51,6 +51,6 @@ def create(name: str, options: dict[str, Any], model_dir: str = "models") -> Eng
     checked = specs.check(name, options)
     module, _, attr = ENGINES[name].partition(":")
     factory: Callable[..., Engine] = getattr(importlib.import_module(module), attr)
-    if name in specs.ARTIFACT_ENGINES:
+    if name in specs.ARTIFACT_ENGINES or name == "llm":  # llm: weights / tokenizer files
         checked["model_dir"] = model_dir
     return factory(**checked)

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from forescale.worker.engines import BadInput, Tensors
+from forescale.worker.engines import BadInput, Tensors, artifact_check
 from forescale.worker.engines.llm import tokenizer, weights
 from forescale.worker.engines.llm.config import LLMOptions
 from forescale.worker.engines.llm.kvcache import KVPool
@@ -22,17 +22,32 @@ from forescale.worker.engines.llm.sequence import Sequence, StepOutput, resume_t
 __all__ = ["LLMEngine", "SamplingParams", "StepOutput"]
 
 
+def _pinned(model_dir: str, rel: str | None, sha256: str | None) -> str | None:
+    """The checked absolute path of an optional file; ``UnsafeArtifact`` when it escapes or differs."""
+    if rel is None:
+        return None
+    if sha256 is None:  # LLMOptions refuses this; kept so a bypass cannot load an unpinned file
+        raise artifact_check.UnsafeArtifact(f"{rel!r} has no sha256 pin")
+    path = artifact_check.resolve(model_dir, rel)
+    artifact_check.check_digest(path, sha256)
+    return str(path)
+
+
 class LLMEngine:
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, model_dir: str = "models", **options: Any) -> None:
         self.o = LLMOptions(**options)
-        self.tok = tokenizer.load(self.o.tokenizer)
+        # Files are checked like any artifact before anything parses them: inside model_dir
+        # (symlinks resolved) and byte-for-byte the pinned file (LLMOptions requires the pin).
+        tok_path = _pinned(model_dir, self.o.tokenizer, self.o.tokenizer_sha256)
+        w_path = _pinned(model_dir, self.o.weights, self.o.weights_sha256)
+        self.tok = tokenizer.load(tok_path)
         self.vocab = self.o.vocab or self.tok.vocab_size
         if self.vocab < self.tok.vocab_size:
             raise ValueError(f"vocab {self.vocab} is smaller than the tokenizer's {self.tok.vocab_size}")
         want_cuda = self.o.device == "cuda" or (self.o.device is None and torch.cuda.is_available())
         self.device = torch.device("cuda" if want_cuda else "cpu")
         self.dtype = torch.bfloat16 if want_cuda else torch.float32
-        w = weights.load_checked(self.o.weights, self.o, self.vocab) if self.o.weights else None
+        w = weights.load_checked(w_path, self.o, self.vocab) if w_path else None
         self._weights = w
         self.sched: Scheduler | None = None
 
