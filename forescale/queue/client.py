@@ -12,6 +12,7 @@ no script takes keys of two slots (``scripts.py``), so the same queue code runs 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import hiredis
@@ -88,3 +89,16 @@ def connect_blocking(url: str, block_s: float, timeout_s: float = 1.0) -> aiored
         retry=Retry(NoBackoff(), 0),
         connection_class=HiredisPacking,
     )
+
+
+def raise_if_cancelling() -> None:
+    """Honour a pending cancel after catching a Redis error in a loop that retries.
+
+    On Python 3.11 a cancel that lands inside a Redis call can surface as TimeoutError (an
+    OSError, redis-py's socket timeout racing asyncio.timeout) instead of CancelledError; a
+    loop that catches OSError and retries then never ends, and whatever awaits it at
+    shutdown (an app's cleanup, a worker's drain) hangs. The task's cancel request stays
+    visible, so check it wherever such a loop catches and goes on."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

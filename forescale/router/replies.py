@@ -15,6 +15,8 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from forescale.queue.client import raise_if_cancelling
+
 log = logging.getLogger(__name__)
 
 
@@ -57,6 +59,7 @@ class Replies:
             try:
                 res: Any = await r.xread({stream: self.last_id}, count=512, block=block_ms)
             except (RedisError, OSError) as exc:
+                raise_if_cancelling()  # a cancel seen as a socket timeout (Python 3.11)
                 log.debug("reply listener: %s", exc)
                 await asyncio.sleep(0.2)
                 continue

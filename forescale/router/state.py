@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from forescale import keys
 from forescale.core.clock import Clock
 from forescale.queue import arrivals, heartbeat, registry
+from forescale.queue.client import raise_if_cancelling
 from forescale.queue.config import ModelConfig
 from forescale.queue.protocol import Queue
 from forescale.router.metrics import RouterMetrics
@@ -67,6 +68,7 @@ class Router:
             res = await pipe.execute()
         except (RedisError, OSError) as exc:
             self._arrivals.update(counts)  # keep them for the next flush
+            raise_if_cancelling()  # a cancel seen as a socket timeout (Python 3.11)
             self.redis_ok = False
             log.warning("redis unavailable: %s", exc)
             return

@@ -5,13 +5,13 @@ poison), the heartbeat (``queue/heartbeat.py``) and the busy ratio.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
 
 from forescale import keys
 from forescale.queue import heartbeat
+from forescale.queue.client import raise_if_cancelling
 from forescale.queue.protocol import error_reply
 from forescale.worker.loop import REDIS_DOWN, Worker
 
@@ -42,14 +42,7 @@ async def reap_once(w: Worker) -> None:
         w.reclaimed.append(e)
 
 
-def _reraise_cancel() -> None:
-    """A cancel that lands inside a Redis call can be swallowed by the client (seen when the
-    engine fails at once and the first heartbeat is still connecting); the loop then ran on
-    and a worker that failed to load stayed alive for ever, its shutdown waiting on it.
-    The task's pending cancel request stays visible, so honour it before each sleep."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
+_reraise_cancel = raise_if_cancelling  # see queue/client.py: a swallowed cancel kept failed workers alive
 
 
 async def heartbeat_once(w: Worker) -> None:

@@ -35,7 +35,7 @@ async def port(redis_url: str, request: pytest.FixtureRequest) -> AsyncIterator[
     await runner.setup()
     await GuardedSite(runner, "127.0.0.1", p, limits).start()
     yield p
-    await runner.cleanup()
+    await asyncio.wait_for(runner.cleanup(), 60)  # shutting down never hangs on held connections
 
 
 async def _closed(reader: asyncio.StreamReader) -> bool:
