@@ -17,11 +17,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from forescale.queue.client import raise_if_cancelling
 from forescale.queue.stream import StreamQueue
+from forescale.router.replies import decode_replies
 
 log = logging.getLogger(__name__)
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
@@ -81,30 +82,15 @@ class GenReplies:
                     await pipe.execute()
                 res: Any = await blocking.xread({self.stream: self.last_id}, count=1024, block=block_ms)
             except REDIS_DOWN as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    # Python 3.11's asyncio.timeout (inside redis-py) can turn a cancel that
-                    # races with a socket timeout into TimeoutError: honour the cancel.
-                    raise asyncio.CancelledError from exc
+                raise_if_cancelling()  # a cancel seen as a socket timeout (Python 3.11)
                 log.warning("generation reply listener: %s", exc)
                 self._fail_all("lost the connection to redis")
                 await asyncio.sleep(0.2)
                 continue
-            for _, entries in res or []:
-                for eid, fields in entries:
-                    self.last_id = eid.decode() if isinstance(eid, bytes) else eid
-                    self._handle(fields)
-
-    def _handle(self, fields: dict[Any, Any]) -> None:
-        try:
-            req_id = fields[b"req_id"].decode()
-            msg = orjson.loads(fields[b"reply"])
-        except (KeyError, ValueError) as exc:
-            log.warning("malformed generation reply: %s", exc)
-            return
-        q = self.waiting.get(req_id)
-        if q is not None:
-            q.put_nowait(msg)
+            for self.last_id, req_id, msg in decode_replies(res):
+                q = self.waiting.get(req_id) if req_id is not None else None
+                if q is not None:
+                    q.put_nowait(msg)
 
 
 class GenStream:

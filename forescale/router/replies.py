@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -63,16 +64,20 @@ class Replies:
                 log.debug("reply listener: %s", exc)
                 await asyncio.sleep(0.2)
                 continue
-            for _, entries in res or []:
-                for eid, fields in entries:
-                    self.last_id = eid.decode() if isinstance(eid, bytes) else eid
-                    self._handle(fields)
+            for self.last_id, req_id, reply in decode_replies(res):
+                if req_id is not None:
+                    self.resolve(req_id, reply)
 
-    def _handle(self, fields: dict[Any, Any]) -> None:
-        try:
-            req_id = fields[b"req_id"].decode()
-            reply = orjson.loads(fields[b"reply"])
-        except (KeyError, ValueError) as exc:
-            log.warning("malformed reply entry: %s", exc)
-            return
-        self.resolve(req_id, reply)
+
+def decode_replies(res: Any) -> Iterator[tuple[str, str | None, Any]]:
+    """(entry id, req_id, decoded reply) of each entry an XREAD of a reply stream returned;
+    req_id is None (and the entry logged) when the entry is malformed. One reader for the v2
+    reply stream and the generation chunk stream, which carry the same two fields."""
+    for _, entries in res or []:
+        for eid, fields in entries:
+            entry_id = eid.decode() if isinstance(eid, bytes) else eid
+            try:
+                yield entry_id, fields[b"req_id"].decode(), orjson.loads(fields[b"reply"])
+            except (KeyError, ValueError) as exc:
+                log.warning("malformed reply entry %s: %s", entry_id, exc)
+                yield entry_id, None, None

@@ -95,18 +95,7 @@ def settings(scenario: Scenario, policies: list[str]) -> list[Setting]:
                 )
                 for u in UTILISATIONS
             ]
-            # What the forecast buys on the way down: a short scale-down window while a
-            # fresh forecast covers the lead time (prescale.scale_down_window_s).
-            out += [
-                Setting(
-                    name,
-                    name,
-                    f"target {u:.0%} down {DOWN_S:g}s",
-                    {"target_rps_per_replica": u * mu},
-                    {"scale_down_window_s": DOWN_S},
-                )
-                for u in DOWN_UTILISATIONS
-            ]
+            out += _short_scale_down(name, mu)
             if name == "forescale":
                 out += [
                     Setting(
@@ -124,20 +113,26 @@ def settings(scenario: Scenario, policies: list[str]) -> list[Setting]:
                 Setting(name, name, f"target {u:.0%} +0%", {"target_rps_per_replica": u * mu}, knob=0.0)
                 for u in CLAIRVOYANT_UTILISATIONS
             ]
-            out += [
-                Setting(
-                    name,
-                    name,
-                    f"target {u:.0%} down {DOWN_S:g}s",
-                    {"target_rps_per_replica": u * mu},
-                    {"scale_down_window_s": DOWN_S},
-                    knob=0.0,
-                )
-                for u in DOWN_UTILISATIONS
-            ]
+            out += _short_scale_down(name, mu, knob=0.0)
         elif name in ("oracle", "static"):
             out.append(Setting(name, name, "-"))
     return out  # fmt: skip
+
+
+def _short_scale_down(name: str, mu: float, knob: float | None = None) -> list[Setting]:
+    """What a forecast buys on the way down: a short scale-down window while a fresh
+    forecast covers the lead time (prescale.scale_down_window_s), at each target."""
+    return [
+        Setting(
+            name,
+            name,
+            f"target {u:.0%} down {DOWN_S:g}s",
+            {"target_rps_per_replica": u * mu},
+            {"scale_down_window_s": DOWN_S},
+            knob=knob,
+        )
+        for u in DOWN_UTILISATIONS
+    ]
 
 
 def with_spec(scenario: Scenario, s: Setting) -> Scenario:
