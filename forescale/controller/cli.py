@@ -7,9 +7,12 @@ forescale/controller/api/cli.py), which validates files with ``controller.policy
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forescale.cliutil import CliError
+
+if TYPE_CHECKING:
+    from forescale.controller.api.settings import ApiSettings
 
 
 def register(sub: Any) -> None:
@@ -36,17 +39,17 @@ def _controller(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from forescale.cliutil import validation_message
-    from forescale.controller.service import serve
-    from forescale.controller.settings import ControllerSettings
+    from forescale.controller.service import Wiring, serve
+    from forescale.controller.settings import ControllerSettings, KubeSettings, LocalSettings
     from forescale.logs import setup_logging
 
     overrides = {"provider": args.provider, "interval_s": args.interval, "signals": args.signals,
                  "redis_url": args.redis_url}  # fmt: skip
-    try:
+    try:  # every setting read here, once, and passed down (service.Wiring)
         settings = ControllerSettings(**{k: v for k, v in overrides.items() if v is not None})
+        wiring = Wiring(kube=KubeSettings(), local=LocalSettings(), api=_api_settings())
     except ValidationError as exc:
         raise CliError(validation_message("settings", exc)) from None
-    _check_tokens()
     setup_logging(settings.log_level, "controller")
 
     async def main() -> None:
@@ -54,14 +57,15 @@ def _controller(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop, api_port=args.api_port)
+        await serve(settings, stop, api_port=args.api_port, wiring=wiring)
 
     asyncio.run(main())
     return 0
 
 
-def _check_tokens() -> None:
-    """Malformed API tokens are a start-up error of one line, not a traceback later."""
+def _api_settings() -> ApiSettings:
+    """The admin API's settings; malformed tokens are a start-up error of one line, not a
+    traceback later."""
     from forescale.controller.api.auth import TokenError, load_tokens
     from forescale.controller.api.settings import ApiSettings
 
@@ -70,3 +74,4 @@ def _check_tokens() -> None:
         load_tokens(api.tokens, api.tokens_file)
     except TokenError as exc:
         raise CliError(f"FORESCALE_API_TOKENS: {exc}") from None
+    return api

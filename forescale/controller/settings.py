@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from forescale.settings import ServiceSettings
@@ -28,6 +28,15 @@ class ControllerSettings(ServiceSettings):
     identity: str = Field(default="", description="Leader identity; default hostname-pid.")
     metrics_port: int = Field(default=9464, ge=0, description="Port of /metrics (0: none).")
     metrics_host: str = Field(default="127.0.0.1", description="Address /metrics listens on.")
+    # The prescaler's own variable, read here too: its history hash is per step, and a
+    # what-if replaying it with another step would find none (the deployment sets it once).
+    history_step_s: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("FORESCALE_PRESCALER_STEP_S", "history_step_s"),
+        description="The prescaler's step (FORESCALE_PRESCALER_STEP_S): the what-if reads its kept history.",
+    )
 
 
 class KubeSettings(ServiceSettings):

@@ -30,6 +30,7 @@ from forescale.prescaler.external import ExternalForecast
 from forescale.prescaler.metrics import PrescalerMetrics
 from forescale.prescaler.publisher import Publisher
 from forescale.prescaler.settings import PrescalerSettings
+from forescale.queue.client import connect
 from forescale.web import tokens
 from forescale.web.limits import Limits
 from forescale.web.problem import Handler, Problem, problem_middleware, response
@@ -42,6 +43,7 @@ METRICS = web.AppKey("metrics", PrescalerMetrics)
 
 
 TOKENS = web.AppKey("tokens", list[tokens.Token])
+REDIS_TIMEOUT_S = 5.0  # a Redis that stops answering fails a request or a cycle, not hangs it
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> web.Response:
@@ -151,7 +153,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     if REDIS not in app:
-        app[REDIS] = aioredis.Redis.from_url(app[SETTINGS].redis_url)
+        app[REDIS] = connect(app[SETTINGS].redis_url, timeout_s=REDIS_TIMEOUT_S)  # one Redis or a Cluster
         yield
         await app[REDIS].aclose()
     else:

@@ -23,7 +23,7 @@ from forescale import keys
 from forescale.controller import service
 from forescale.controller.actuators.local import LocalProvider
 from forescale.controller.service import Parts
-from forescale.controller.settings import ControllerSettings
+from forescale.controller.settings import ControllerSettings, LocalSettings
 from forescale.core.clock import Clock
 
 log = logging.getLogger("forescale.stack.controller")
@@ -57,7 +57,7 @@ async def _outages(parts: Parts, redis: aioredis.Redis, clock: Clock, stop: asyn
     await stage_outages(redis, parts.nodes, clock, stop)
 
 
-async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
+async def serve(settings: ControllerSettings, local: LocalSettings, stop: asyncio.Event) -> None:
     """``controller.service.serve`` (the one wiring) with the outage script alongside.
 
     Lead time = launch -> replica ready, as the simulator reports it (the worker start is
@@ -65,6 +65,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
     await service.serve(
         settings.model_copy(update={"provider": "local", "signals": "direct"}),
         stop,
+        wiring=service.Wiring(local=local),
         lead_time="replica",
         api=False,
         extra=_outages,
@@ -72,7 +73,7 @@ async def serve(settings: ControllerSettings, stop: asyncio.Event) -> None:
 
 
 def main() -> int:
-    settings = ControllerSettings()
+    settings, local = ControllerSettings(), LocalSettings()  # read once, here
     logging.basicConfig(level=settings.log_level, format="%(asctime)s controller %(levelname)s %(message)s")
 
     async def run() -> None:
@@ -80,7 +81,7 @@ def main() -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, local, stop)
 
     asyncio.run(run())
     return 0

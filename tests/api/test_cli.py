@@ -147,6 +147,7 @@ async def test_the_controller_hosts_the_api_with_tokens_from_the_environment(
 
     from forescale.controller.api.app import bound_port
     from forescale.controller.api.hosting import controller_api
+    from forescale.controller.api.settings import ApiSettings
     from forescale.controller.settings import ControllerSettings
     from forescale.controller.store import Store
     from forescale.core.clock import SystemClock
@@ -156,7 +157,7 @@ async def test_the_controller_hosts_the_api_with_tokens_from_the_environment(
     monkeypatch.setenv("FORESCALE_API_TOKENS", "read:from-env")
     monkeypatch.setenv("FORESCALE_API_TOKENS_FILE", str(tokens))
     async with (
-        controller_api(ControllerSettings(), Store(aredis), SystemClock(), port=0) as runner,
+        controller_api(ControllerSettings(), ApiSettings(), Store(aredis), SystemClock(), port=0) as runner,
         aiohttp.ClientSession(f"http://127.0.0.1:{bound_port(runner)}") as http,
     ):
         for token, method, status in [("from-env", "GET", 200), ("from-file", "GET", 200),
