@@ -35,7 +35,8 @@ class ControllerSettings(ServiceSettings):
         gt=0,
         le=3600,
         validation_alias=AliasChoices("FORESCALE_PRESCALER_STEP_S", "history_step_s"),
-        description="The prescaler's step (FORESCALE_PRESCALER_STEP_S): the what-if reads its kept history.",
+        description="Step of the prescaler's history and forecasts; the controller's what-if reads "
+        "the history the prescaler keeps at this step, so both read this one variable.",
     )
 
 

@@ -14,6 +14,7 @@ from forescale.controller.actuators.kube_world import KubeWorld
 from forescale.controller.actuators.kubernetes import KubeNodes, KubeReplicas
 from forescale.controller.errors import ActuatorError
 from forescale.controller.settings import KubeSettings
+from forescale.core.clock import ManualClock
 from tests.controller.conftest import ON_DEMAND, SPOT, SteppingClock
 from tests.fakekube.server import FakeKube
 
@@ -94,6 +95,40 @@ async def test_429_honours_retry_after_and_500_backs_off(kube_api, fake_kube: Fa
     await reps.set_replicas("m1", SPOT, 3)
     assert clock.slept == [0.5, 1.0, 3]  # two 500 backoffs, then the Retry-After of the 429
     assert fake_kube.objects("deployments", "apps")[0]["spec"]["replicas"] == 3
+
+
+async def test_retries_wait_on_the_injected_clock_only(kube_api, fake_kube: FakeKube) -> None:
+    """A 503, then a 429 with Retry-After, then success: between tries the call is parked
+    on the controller's clock (no real sleeping) and goes on exactly when it has advanced."""
+    clock = ManualClock()
+    world = KubeWorld(kube_api, S, clock)
+    try:
+        reps = KubeReplicas(kube_api, S, clock, world)
+        worker(fake_kube, replicas=1)
+        fake_kube.inject(status=503, path="spot-a/scale", method="PUT")
+        fake_kube.inject(status=429, retry_after=2, path="spot-a/scale", method="PUT")
+        call = asyncio.create_task(reps.set_replicas("m1", SPOT, 3))
+
+        async def parked_after(puts: list[int]) -> None:
+            for _ in range(1000):
+                if clock.sleepers == 1 and scale_puts(fake_kube) == puts:
+                    break
+                await asyncio.sleep(0.005)
+            for _ in range(20):  # the clock stands still: so does the call
+                await asyncio.sleep(0.005)
+            assert clock.sleepers == 1 and scale_puts(fake_kube) == puts and not call.done()
+
+        await parked_after([503])
+        clock.advance(0.4)  # the first backoff is 0.5 s
+        await parked_after([503])
+        clock.advance(0.1)
+        await parked_after([503, 429])
+        clock.advance(2.0)  # the Retry-After
+        await asyncio.wait_for(call, 10)
+        assert scale_puts(fake_kube) == [503, 429, 200]
+        assert fake_kube.objects("deployments", "apps")[0]["spec"]["replicas"] == 3
+    finally:
+        await world.close()
 
 
 async def test_persistent_errors_give_up_after_bounded_attempts(kube_api, fake_kube: FakeKube, world) -> None:

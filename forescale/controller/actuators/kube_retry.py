@@ -1,4 +1,4 @@
-"""Bounded retries for Kubernetes API calls, on the injected clock.
+"""Bounded retries for Kubernetes API calls, on the injected clock (through tenacity).
 
 - 409 Conflict: the operation re-reads and retries at once the first time (someone wrote
   in between; a fresh read is all it needs), then backs off like the others.
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
+from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type, stop_after_attempt
 
 from forescale.controller.errors import ActuatorError
 from forescale.core.clock import Clock
@@ -46,31 +47,61 @@ def retry_after(exc: ApiException) -> float | None:
         return None
 
 
-def _classify(exc: Exception, policy: RetryPolicy, attempt: int, conflicts: int) -> tuple[str, float]:
-    """(error kind, seconds to wait) for a retryable error; raises for the others."""
+RETRYABLE = (TimeoutError, ApiException, aiohttp.ClientError)  # ApiException: 409, 429, 5xx only
+
+
+def _kind(exc: BaseException | None) -> str:
     if isinstance(exc, ApiException):
-        if exc.status == 409:
-            return "kube-409", 0.0 if conflicts == 1 else policy.backoff(attempt)
-        if exc.status == 429:
-            after = retry_after(exc)
-            return "kube-429", min(policy.max_s, after) if after is not None else policy.backoff(attempt)
-        if exc.status and exc.status >= 500:
-            return f"kube-{exc.status}", policy.backoff(attempt)
-        raise ActuatorError(f"kube-{exc.status}", str(exc.reason)) from exc
-    return "kube-connection", policy.backoff(attempt)
+        return f"kube-{exc.status}"
+    return "kube-connection"
+
+
+def _wait(exc: BaseException | None, policy: RetryPolicy, attempt: int, conflicts: int) -> float:
+    """Seconds to wait after the failed ``attempt`` (0-based) before the next one."""
+    if isinstance(exc, ApiException) and exc.status == 409 and conflicts == 1:
+        return 0.0
+    if isinstance(exc, ApiException) and exc.status == 429:
+        after = retry_after(exc)
+        if after is not None:
+            return min(policy.max_s, after)
+    return policy.backoff(attempt)
 
 
 async def with_retry(what: str, op: Callable[[], Awaitable[T]], clock: Clock, policy: RetryPolicy) -> T:
-    """Run ``op`` (which must re-read what it writes) until it succeeds or attempts run out."""
+    """Run ``op`` (which must re-read what it writes) until it succeeds or attempts run out.
+
+    tenacity runs the attempts; every wait is ``clock.sleep`` (the controller's injected
+    clock, so tests step through backoffs without sleeping) and none follows the last try."""
     conflicts = 0
-    kind = "kube"
-    for attempt in range(policy.attempts):
+
+    async def attempt() -> T:
+        nonlocal conflicts
         try:
             return await op()
-        except (TimeoutError, ApiException, aiohttp.ClientError) as exc:
-            conflicts += isinstance(exc, ApiException) and exc.status == 409
-            kind, wait = _classify(exc, policy, attempt, conflicts)
-            log.info("%s: %s, retry %d in %.1fs", what, kind, attempt + 1, wait)
-        if attempt + 1 < policy.attempts:
-            await clock.sleep(wait)
-    raise ActuatorError(kind, f"{what}: gave up after {policy.attempts} attempts")
+        except ApiException as exc:
+            conflicts += exc.status == 409
+            if exc.status in (409, 429) or (exc.status or 0) >= 500:
+                raise
+            raise ActuatorError(_kind(exc), str(exc.reason)) from exc  # 400, 403, 404, 422: final
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return _wait(exc, policy, state.attempt_number - 1, conflicts)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        pause = state.next_action.sleep if state.next_action else 0.0
+        log.info("%s: %s, retry %d in %.1fs", what, _kind(exc), state.attempt_number, pause)
+
+    retrying = AsyncRetrying(
+        sleep=clock.sleep,
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait,
+        retry=retry_if_exception_type(RETRYABLE),
+        before_sleep=before_sleep,
+    )
+    try:
+        return await retrying(attempt)
+    except RetryError as err:
+        kind = _kind(err.last_attempt.exception())
+        raise ActuatorError(kind, f"{what}: gave up after {policy.attempts} attempts") from None
