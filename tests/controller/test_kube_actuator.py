@@ -256,7 +256,7 @@ async def test_a_write_the_cache_has_not_seen_is_not_mistaken_for_no_change(
     worker(fake_kube, replicas=2)
     await reps.replicas("m1", [SPOT])  # the cache shows 2, and stays so: its watch is held up
     [deployments] = [i for k, i in world.cache.informers.items() if k.endswith("/deployments")]
-    fake_kube.inject(method="GET", query="watch=true", delay_s=5)
+    fake_kube.inject(method="GET", query="watch=True", delay_s=5)  # the client sends watch=True
     await deployments.close()
     await reps.set_replicas("m1", SPOT, 9)
     await reps.set_replicas("m1", SPOT, 2)  # the cache still shows 2: it is written anyway

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -126,3 +127,27 @@ async def test_informer_follows_events_and_relists_after_410(fake_kube: FakeKube
     await inf.list()
     assert sorted(k[1] for k in inf.objects) == ["n2", "n3", "n4"]
     assert lists == 1  # one list, then events only
+
+
+async def test_a_failing_watch_backs_off_then_resumes(fake_kube: FakeKube, kube_api) -> None:
+    """Two watch requests answered 500: the informer waits 1 s, then 2 s (its own sleep,
+    recorded here instead of slept), then follows events again."""
+    core = client.CoreV1Api(kube_api)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await asyncio.sleep(0)
+
+    lister = lambda watch, **kw: core.list_node(watch=watch, _preload_content=False, **kw)  # noqa: E731
+    inf = Informer("nodes", lister, sleep=sleep)
+    fake_kube.inject(status=500, method="GET", query="watch=True", times=2)
+
+    async def first(list_) -> None:  # type: ignore[no-untyped-def]
+        await list_()
+
+    await inf.ensure(first)
+    fake_kube.put("nodes", {"metadata": {"name": "n1"}})
+    await fake_kube.settle([inf])
+    assert inf.get("", "n1") is not None and slept == [1.0, 2.0]
+    await inf.close()

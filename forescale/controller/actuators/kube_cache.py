@@ -24,8 +24,10 @@ from typing import Any
 
 import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 log = logging.getLogger(__name__)
+WATCH_ERRORS = (ApiException, aiohttp.ClientError, TimeoutError, ValueError)
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
 # (watch, query parameters) -> the raw response (``_preload_content=False``)
@@ -53,9 +55,11 @@ class Informer:
     """Objects of one kind (in one namespace, or cluster-wide), kept current by a watch."""
 
     def __init__(
-        self, what: str, lister: Lister, *, watch_timeout_s: int = 300, absent_retry_s: float = 300.0
-    ) -> None:
+        self, what: str, lister: Lister, *, watch_timeout_s: int = 300, absent_retry_s: float = 300.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:  # fmt: skip
         self.what = what
+        self._sleep = sleep  # background: real time, not the tick's clock (tests pass their own)
         self.lister = lister
         self.watch_timeout_s = watch_timeout_s
         self.absent_retry_s = absent_retry_s
@@ -147,23 +151,28 @@ class Informer:
             self._task = asyncio.get_running_loop().create_task(self._follow(), name=f"watch {self.what}")
 
     async def _follow(self) -> None:
-        failures = 0
+        """Follow the watch until cancelled. A failed step backs off 1 s doubling to 30 s
+        (tenacity), reset by the next step that succeeds: a fresh retrying per step."""
         while True:
-            try:
-                if self.absent:
-                    await asyncio.sleep(self.absent_retry_s)  # background: real time, not the tick's clock
-                    await self.list()
-                    continue
-                if await self._watch():
-                    await self.list()  # 410 Gone: start again from a fresh list
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except (ApiException, aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                failures += 1
-                wait = min(30.0, 0.5 * 2**failures)
-                log.warning("watch %s: %s; again in %.1fs", self.what, exc, wait)
-                await asyncio.sleep(wait)
+            retrying = AsyncRetrying(
+                sleep=self._sleep,
+                wait=wait_exponential(multiplier=1.0, max=30.0),
+                retry=retry_if_exception_type(WATCH_ERRORS),  # never CancelledError: close() ends it
+                before_sleep=self._log_failure,
+            )
+            await retrying(self._step)
+
+    async def _step(self) -> None:
+        if self.absent:
+            await self._sleep(self.absent_retry_s)
+            await self.list()
+        elif await self._watch():
+            await self.list()  # 410 Gone: start again from a fresh list
+
+    def _log_failure(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        pause = state.next_action.sleep if state.next_action else 0.0
+        log.warning("watch %s: %s; again in %.1fs", self.what, exc, pause)
 
     async def _watch(self) -> bool:
         """Follow events until the server ends the watch; True when it asks for a relist."""
