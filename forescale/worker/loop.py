@@ -9,11 +9,13 @@ import logging
 from collections import deque
 
 from redis.exceptions import RedisError
+from tenacity import RetryError, retry_if_exception_type, wait_fixed
 
 from forescale.core.clock import Clock
 from forescale.queue import heartbeat
 from forescale.queue.config import ModelConfig
 from forescale.queue.protocol import Entry, Queue, error_reply, ok_reply
+from forescale.retrying import on_clock, stop_after_clock
 from forescale.worker import tensors
 from forescale.worker.engines import BadInput, Engine, Tensors
 from forescale.worker.metrics import WorkerMetrics
@@ -152,18 +154,18 @@ class Worker:
         """Publish + ack, retried while Redis is unreachable (up to ``ack_retry_s``)."""
         if not replies:
             return
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self.settings.ack_retry_s
-        while True:
-            try:
-                flags = await self.queue.ack(self.cfg.name, self.consumer, replies)
-                break
-            except REDIS_DOWN as exc:
-                if loop.time() > give_up:
-                    log.error("giving up on %d replies: %s (they will be reclaimed)", len(replies), exc)
-                    flags = [False] * len(replies)
-                    break
-                await self.clock.sleep(0.2)
+        retrying = on_clock(
+            self.clock,
+            wait=wait_fixed(0.2),
+            stop=stop_after_clock(self.clock, self.settings.ack_retry_s),
+            retry=retry_if_exception_type(REDIS_DOWN),
+        )
+        try:
+            flags: list[bool] = await retrying(self.queue.ack, self.cfg.name, self.consumer, replies)
+        except RetryError as err:
+            exc = err.last_attempt.exception()
+            log.error("giving up on %d replies: %s (they will be reclaimed)", len(replies), exc)
+            flags = [False] * len(replies)
         for (e, _), ok in zip(replies, flags, strict=True):
             self.inflight.pop(e.entry_id, None)
             if not ok:

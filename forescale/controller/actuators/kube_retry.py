@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
-from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, RetryError, retry_if_exception_type, stop_after_attempt
 
 from forescale.controller.errors import ActuatorError
 from forescale.core.clock import Clock
+from forescale.retrying import on_clock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,8 +94,8 @@ async def with_retry(what: str, op: Callable[[], Awaitable[T]], clock: Clock, po
         pause = state.next_action.sleep if state.next_action else 0.0
         log.info("%s: %s, retry %d in %.1fs", what, _kind(exc), state.attempt_number, pause)
 
-    retrying = AsyncRetrying(
-        sleep=clock.sleep,
+    retrying = on_clock(
+        clock,
         stop=stop_after_attempt(policy.attempts),
         wait=wait,
         retry=retry_if_exception_type(RETRYABLE),
