@@ -4,14 +4,20 @@ the prescaler is configured with (real Redis, the real app)."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
 from forescale import keys
 from forescale.controller.api import render
+from forescale.controller.api.app import bound_port
 from forescale.controller.api.demand import RedisDemand
+from forescale.controller.api.hosting import controller_api
+from forescale.controller.settings import ControllerSettings
+from forescale.controller.store import Store
+from forescale.core.clock import ManualClock
 from forescale.prescaler.history import history_key
-from tests.api.conftest import NOW, Api, W, policy, pool
+from tests.api.conftest import NOW, Api, W, policy, pool, settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,13 +63,34 @@ async def test_demand_reads_the_prescalers_configured_step(
     aredis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A prescaler run with FORESCALE_PRESCALER_STEP_S=300 keeps 5-minute steps; the
-    what-if, in the same environment, replays them (the default 60 s step would find none)."""
+    controller, in the same environment, reads that step once at its entry point and its
+    what-if replays them (the default 60 s step would find none)."""
     step = 300
     first = int(NOW) // step * step - 12 * step
     mapping = {str(first + i * step): "7.0" for i in range(12)}
     await aredis.hset(history_key("chat", float(step)), mapping=mapping)  # type: ignore[misc,arg-type]
     assert await RedisDemand(aredis, 60.0).recorded("chat", NOW, 7200) is None
     monkeypatch.setenv("FORESCALE_PRESCALER_STEP_S", str(step))
-    demand = await RedisDemand(aredis).recorded("chat", NOW, 7200)
+    demand = await RedisDemand(aredis, ControllerSettings().history_step_s).recorded("chat", NOW, 7200)
     assert demand is not None and demand.start == first and len(demand.values) == int(NOW) - first
     assert float(demand.values[: 12 * step].mean()) == 7.0  # the rest: not yet kept
+
+
+async def test_the_hosted_api_replays_at_the_step_its_entry_point_read(aredis: aioredis.Redis) -> None:
+    """``controller_api`` (what ``forescale controller`` serves) replays the prescaler's
+    history at ``ControllerSettings.history_step_s``, read once, not looked up per request."""
+    step = 300
+    first = int(NOW) // step * step - 12 * step
+    await aredis.hset(
+        history_key("chat", float(step)), mapping={str(first + i * step): "7.0" for i in range(12)}
+    )  # type: ignore[misc,arg-type]
+    api = settings(whatif_hours=1.0)
+    hosted = controller_api(
+        ControllerSettings(history_step_s=step), api, Store(aredis), ManualClock(NOW), port=0
+    )
+    async with hosted as runner, aiohttp.ClientSession(f"http://127.0.0.1:{bound_port(runner)}") as http:
+        assert (await http.put("/v1/pools/od-a", json=pool(lead_time_s=240), headers=W)).status == 201
+        r = await http.put("/v1/policies/chat?dry_run=true", json=policy(), headers=W)
+        answer = (await r.json())["what_if"]
+    kept_in_window = int(NOW) // step * step - (int(NOW) - 3600)  # the last hour, up to the last kept step
+    assert answer is not None and answer["requests"] == 7 * kept_in_window  # (at 60 s: none found)

@@ -34,11 +34,6 @@ from forescale.queue import arrivals
 DEFAULT_HISTORY_STEP_S = float(PrescalerSettings.model_fields["step_s"].default)
 
 
-def configured_step_s() -> float:
-    """The prescaler's ``step_s`` as this environment configures it."""
-    return float(PrescalerSettings().step_s)
-
-
 class DemandSource(Protocol):
     async def recorded(
         self, model: str, end: float, seconds: int, metrics: tuple[MetricSpec, ...] = ()
@@ -50,14 +45,14 @@ class DemandSource(Protocol):
 
 
 class RedisDemand:
-    """``history_step_s``: the prescaler's ``step_s`` (its history hash is per step). By
-    default the step the prescaler is configured with (``FORESCALE_PRESCALER_STEP_S``, the
-    deployment sets it for both), not its built-in default: with another step the kept
-    history would be missed and only the last hour of counters replayed."""
+    """``history_step_s``: the prescaler's ``step_s`` (its history hash is per step). The
+    controller passes the step its entry point read (``ControllerSettings.history_step_s``,
+    the prescaler's own ``FORESCALE_PRESCALER_STEP_S``): with another step the kept history
+    would be missed and only the last hour of counters replayed."""
 
-    def __init__(self, redis: aioredis.Redis, history_step_s: float | None = None) -> None:
+    def __init__(self, redis: aioredis.Redis, history_step_s: float = DEFAULT_HISTORY_STEP_S) -> None:
         self.redis = redis
-        self.history_step_s = configured_step_s() if history_step_s is None else history_step_s
+        self.history_step_s = history_step_s
 
     async def recorded(
         self, model: str, end: float, seconds: int, metrics: tuple[MetricSpec, ...] = ()

@@ -56,7 +56,7 @@ async def dry_run(request: web.Request, current: Versioned[Any] | None, proposed
     deps, settings = request.app[DEPS], request.app[SETTINGS]
     old = current.value if current is not None else None
     changes = diff(old.model_dump(mode="json") if old else None, proposed.model_dump(mode="json"))
-    demand_source = deps.demand or RedisDemand(deps.store.redis)
+    demand_source = deps.demand or RedisDemand(deps.store.redis)  # the controller always passes one
     seconds = round(settings.whatif_hours * 3600)
     demand = await demand_source.recorded(proposed.model, deps.clock.now(), seconds, proposed.metrics)
     pools = [p.value for p in await deps.store.pools.list()]
