@@ -50,12 +50,14 @@ async def test_controller_service_ticks_on_the_cluster(cluster_url: str, fake_ku
     shards = {cast(RedisCluster, r).get_node_from_key(keys.policy_state(m)).name for m in MODELS}
     assert len(shards) == 3
     for m, rps in MODELS.items():
-        version = await store.policies.put(PolicySpec(model=m, target_rps_per_replica=10, max_replicas=10))
-        try:  # the versioned write's WATCH/MULTI runs on the cluster too: a stale version loses
-            await store.policies.put(PolicySpec(model=m, target_rps_per_replica=20), expected="0" * 16)
-            raise AssertionError("a put with a stale version succeeded")
-        except VersionConflict as exc:
-            assert exc.current == version
+        v1 = await store.policies.put(PolicySpec(model=m, target_rps_per_replica=5, max_replicas=10))
+        # WATCH/MULTI on the cluster: of writers racing from the same version, one wins
+        racing = [PolicySpec(model=m, target_rps_per_replica=t, max_replicas=10) for t in (10, 11, 12)]
+        results = await asyncio.gather(*(store.policies.put(u, v1) for u in racing), return_exceptions=True)
+        assert sum(isinstance(x, VersionConflict) for x in results) == 2, results
+        won = next(u for u, x in zip(racing, results, strict=True) if isinstance(x, str))
+        if won.target_rps_per_replica != 10:
+            await store.policies.put(racing[0])  # the spec the tick below expects
         fake_kube.put("deployments", ko.worker_deployment(m, POOL, kube), "apps", ns="fs")
         pipe = r.pipeline(transaction=False)  # a router's flush: one model's counters, one slot
         arrivals.add(pipe, {(m, s): rps for s in range(int(NOW) - 120, int(NOW) + 300)})
