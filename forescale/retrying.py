@@ -36,3 +36,9 @@ class stop_after_clock(stop_base):  # lower case, like tenacity's own stop condi
 def on_clock(clock: Clock, **kwargs: Any) -> AsyncRetrying:
     """An ``AsyncRetrying`` whose waits are ``clock.sleep`` (the other arguments: tenacity's)."""
     return AsyncRetrying(sleep=clock.sleep, **kwargs)
+
+
+def failure(state: RetryCallState) -> tuple[BaseException | None, float]:
+    """(the failed attempt's exception, the wait before the next) for a ``before_sleep`` log."""
+    exc = state.outcome.exception() if state.outcome else None
+    return exc, state.next_action.sleep if state.next_action else 0.0

@@ -26,6 +26,8 @@ import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from forescale.retrying import failure
+
 log = logging.getLogger(__name__)
 WATCH_ERRORS = (ApiException, aiohttp.ClientError, TimeoutError, ValueError)
 Obj = dict[str, Any]
@@ -170,8 +172,7 @@ class Informer:
             await self.list()  # 410 Gone: start again from a fresh list
 
     def _log_failure(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        pause = state.next_action.sleep if state.next_action else 0.0
+        exc, pause = failure(state)
         log.warning("watch %s: %s; again in %.1fs", self.what, exc, pause)
 
     async def _watch(self) -> bool:

@@ -23,7 +23,7 @@ from tenacity import RetryCallState, RetryError, retry_if_exception_type, stop_a
 
 from forescale.controller.errors import ActuatorError
 from forescale.core.clock import Clock
-from forescale.retrying import on_clock
+from forescale.retrying import failure, on_clock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,8 +90,7 @@ async def with_retry(what: str, op: Callable[[], Awaitable[T]], clock: Clock, po
         return _wait(exc, policy, state.attempt_number - 1, conflicts)
 
     def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        pause = state.next_action.sleep if state.next_action else 0.0
+        exc, pause = failure(state)
         log.info("%s: %s, retry %d in %.1fs", what, _kind(exc), state.attempt_number, pause)
 
     retrying = on_clock(
