@@ -26,8 +26,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from forescale import keys
 from forescale.core.model import Decision, PolicyState, PoolSpec
+from forescale.loadgen.chat import ChatLoad
 from forescale.loadgen.runner import LoadGen
 from forescale.queue import arrivals, heartbeat
+from forescale.stack.chat import ChatPlan, window_quantile
 
 NODE_STATES = ("ready", "starting", "draining")
 
@@ -62,6 +64,7 @@ class Recorder:
     events: list[dict[str, Any]] = field(default_factory=list)
     outage: tuple[float, float, str] | None = None  # (start, end) in s from load start, pool
     unavailable_ttl_s: float = 10.0  # the policy's unavailable_pool_ttl_s
+    chat: tuple[str, ChatPlan, ChatLoad] | None = None  # the chat leg: model, plan, its load
 
     async def run(self, t0_wall: float, stop: asyncio.Event) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
@@ -102,9 +105,22 @@ class Recorder:
                 p for p, at in state.unavailable_at.items() if now - at < self.unavailable_ttl_s
             ),
         }
+        if self.chat is not None:
+            s |= await self._chat(now, t)
         self._events(s)
         self.samples.append(s)
         return s
+
+    async def _chat(self, now: float, t: float) -> dict[str, Any]:
+        assert self.chat is not None
+        model, plan, load = self.chat
+        done = load.outcomes[-2000:]
+        return {
+            "chat_ready": (await heartbeat.live(self.redis, model, now)).count("ready"),
+            "chat_ttft_s": window_quantile(done, t, plan.window_s, plan.ttft.quantile),
+            "chat_done": len(load.outcomes),
+            "chat_in_flight": load.in_flight,
+        }
 
     async def _nodes(self, http: aiohttp.ClientSession) -> dict[str, dict[str, int]]:
         try:
