@@ -122,6 +122,14 @@ def window_quantile(outcomes: Sequence[ChatOutcome], t: float, window_s: float, 
     return float(np.quantile(ttft, q, method="higher")) if ttft else None
 
 
+def cpu_share(samples: Sequence[dict[str, Any]]) -> float | None:
+    """The chat workers' CPU over the load, in cores (from the recorder's ``chat_cpu_s``)."""
+    got = [s for s in samples if "chat_cpu_s" in s]
+    if len(got) < 2 or got[-1]["t"] <= got[0]["t"]:
+        return None
+    return round((got[-1]["chat_cpu_s"] - got[0]["chat_cpu_s"]) / (got[-1]["t"] - got[0]["t"]), 4)
+
+
 def figures(plan: ChatPlan, outcomes: Sequence[ChatOutcome]) -> dict[str, Any]:
     """The chat leg's figures for the JSON line and the report."""
     ok = [o for o in outcomes if o.ok]

@@ -35,6 +35,7 @@ def finish(opts: DemoOptions, live: LiveRun) -> dict[str, Any]:
     figures |= peer.figures(peer_run, peer_sum, n, plan.compression)
     if live.chat is not None and opts.chat is not None:
         figures |= chat_leg.figures(opts.chat, live.chat.outcomes)
+        figures["chat_worker_cpu_cores"] = chat_leg.cpu_share(live.samples)
     figures["report"] = str(opts.out / "report.html")
 
     images = ["demand.png", "latency.png", "cost.png", "replicas.png"]

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -51,6 +53,15 @@ def spot_share(nodes: dict[str, dict[str, int]], pools: Sequence[PoolSpec]) -> f
     total = sum(held.values())
     spot = sum(n for name, n in held.items() if kinds.get(name) == "spot")
     return spot / total if total else 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live local process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -115,8 +126,12 @@ class Recorder:
         assert self.chat is not None
         model, plan, load = self.chat
         done = load.outcomes[-2000:]
+        workers = await heartbeat.live(self.redis, model, now)
         return {
-            "chat_ready": (await heartbeat.live(self.redis, model, now)).count("ready"),
+            "chat_ready": workers.count("ready"),
+            # What the chat leg costs the machine the main model's workers share (the
+            # local provider's workers are processes here): CPU seconds so far.
+            "chat_cpu_s": sum(cpu_seconds(b.pid) for b in workers),
             "chat_ttft_s": window_quantile(done, t, plan.window_s, plan.ttft.quantile),
             "chat_done": len(load.outcomes),
             "chat_in_flight": load.in_flight,

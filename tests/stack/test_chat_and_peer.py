@@ -148,3 +148,15 @@ def test_hpa_karpenter_runs_in_demo_seconds_from_the_live_placement(tmp_path: Pa
     assert "hpa-karpenter, simulated" in page and f"{f['hpa_karpenter_cost']:.4g}" in page
     report_more.plot_replicas(tmp_path / "r.png", [{"t": 0.0, "ready": 2}], fs_run, run, 120, [])
     assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_chat_cpu_share_is_cpu_seconds_over_the_load() -> None:
+    import os
+
+    from forescale.stack.chat import cpu_share
+    from forescale.stack.recorder import cpu_seconds
+
+    assert cpu_seconds(os.getpid()) > 0 and cpu_seconds(2**22 + 7) == 0.0  # no such pid
+    samples = [{"t": 0.0}, {"t": 1.0, "chat_cpu_s": 2.0}, {"t": 11.0, "chat_cpu_s": 3.5}]
+    assert cpu_share(samples) == pytest.approx(0.15)
+    assert cpu_share(samples[:2]) is None
