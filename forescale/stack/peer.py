@@ -24,7 +24,7 @@ from forescale.sim.metrics import summarize
 from forescale.sim.peers.karpenter import CONSOLIDATE_AFTER_S, UNAVAILABLE_TTL_S
 from forescale.sim.peers.reactive import HpaKarpenter
 from forescale.sim.scenario import Scenario
-from forescale.stack.replay import SLO_QUEUEING
+from forescale.stack.replay import SLO_QUEUEING, simulate
 
 NAME = "hpa-karpenter"
 
@@ -68,7 +68,7 @@ def replay_peer(
     scen: Scenario, demand: np.ndarray, t0: float, initial: dict[str, int]
 ) -> tuple[Run, dict[str, Any]]:
     """The peer's run and its summary, judged like the forescale replay (``SLO_QUEUEING``)."""
-    run = Simulation(scen, demand, t0).run(DemoHpaKarpenter(scen, initial))
+    run = simulate(scen, demand, t0, DemoHpaKarpenter(scen, initial))
     return run, summarize(scen, demand, run, queueing=SLO_QUEUEING)
 
 
