@@ -65,7 +65,9 @@ def finish(opts: DemoOptions, live: LiveRun) -> dict[str, Any]:
     report.write_html(
         opts.out / "report.html", figures, live.load.summary(), live.events, images, notes, comparison
     )
-    (opts.out / "timeline.json").write_text(json.dumps({"samples": live.samples, "events": live.events}))
+    (opts.out / "timeline.json").write_text(
+        json.dumps({"t0": live.t0, "samples": live.samples, "events": live.events})
+    )
     rows = "".join(f"{o.at:.4f},{o.latency_s:.4f},{o.status}\n" for o in live.gen.outcomes)
     (opts.out / "requests.csv").write_text("at_s,latency_s,status\n" + rows)
     if live.chat is not None:

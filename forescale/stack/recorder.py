@@ -99,6 +99,7 @@ class Recorder:
         s = {
             "t": round(t, 3),
             "desired": decision.desired_replicas if decision else 0,
+            "decided_at": decision.at if decision else None,  # epoch: the controller's tick phase
             "ready": workers.count("ready"),
             "queue": queue,
             "arrived_rps": int(arrived or 0),
