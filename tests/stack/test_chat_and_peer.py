@@ -160,3 +160,23 @@ def test_chat_cpu_share_is_cpu_seconds_over_the_load() -> None:
     samples = [{"t": 0.0}, {"t": 1.0, "chat_cpu_s": 2.0}, {"t": 11.0, "chat_cpu_s": 3.5}]
     assert cpu_share(samples) == pytest.approx(0.15)
     assert cpu_share(samples[:2]) is None
+
+
+def test_live_view_and_log_line_show_the_chat_ttft_against_its_slo() -> None:
+    from rich.console import Console
+
+    from forescale.stack.view import line, render
+
+    s = {
+        "t": 42.0, "desired": 3, "ready": 3, "queue": 1, "arrived_rps": 7, "sent_rps": 7.2, "p99_s": 0.4,
+        "nodes": {}, "cost_per_hour": 5.0, "spot_share": 0.0, "winner": "reactive", "panic": False,
+        "reasons": [], "placed": {}, "lead_s": {}, "unavailable": [],
+        "chat_ready": 1, "chat_ttft_s": 0.8, "chat_done": 9, "chat_in_flight": 1,
+    }  # fmt: skip
+    console = Console(width=120, record=True)
+    slo = ChatPlan().ttft
+    console.print(render(s, model="m", slo_s=1.5, pools=pools(), load_s=200, events=[], chat_slo=slo))
+    text = console.export_text()
+    assert "chat TTFT p90" in text and "800 ms (SLO 500 ms)" in text and "1 ready, 9 done" in text
+    assert line(s).endswith("chat_ttft=0.80s chat_ready=1")
+    assert "chat" not in line({k: v for k, v in s.items() if not k.startswith("chat")})
