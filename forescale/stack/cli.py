@@ -60,6 +60,12 @@ def chat_from(args: argparse.Namespace) -> bool:
     raise CliError(f"DEMO_CHAT: expected 1 or 0, not {raw!r}")
 
 
+def _llm_installed() -> bool:
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("torch", "safetensors"))
+
+
 def _demo(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
@@ -70,6 +76,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     minutes = minutes_from(args)
     chat = ChatPlan() if chat_from(args) else None
+    if chat is not None and not _llm_installed():
+        # The control plane installs without torch; only the chat leg's worker needs it.
+        print(
+            "demo: chat leg off: the llm engine needs the worker extra (torch, safetensors)", file=sys.stderr
+        )
+        chat = None
     plan = DemoPlan(load_s=float(max(MIN_LOAD_S, round(minutes * 60 - OVERHEAD_S))))
     trace_path = args.trace or os.environ.get("TRACE") or None
     if trace_path:
