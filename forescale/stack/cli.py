@@ -1,7 +1,8 @@
 """``forescale demo``: the whole control plane live on this machine (``make demo``).
 
 DEMO_MINUTES=N (default 4) sets the wall time; TRACE=PATH replays a real trace's shape
-instead of the built-in synthetic day; DEMO_OUT=DIR is where the report goes.
+instead of the built-in synthetic day; DEMO_OUT=DIR is where the report goes; DEMO_CHAT=0
+(or --no-chat) leaves out the chat leg (a second model on the llm engine, stack/chat.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def register(sub: Any) -> None:
     p.add_argument("--trace", default=None, help="replay this trace's shape (default: TRACE, else synthetic)")
     p.add_argument("--out", default=None, help="report folder (default: DEMO_OUT, else demo-out)")
     p.add_argument("--no-live", action="store_true", help="plain log lines instead of the live view")
+    p.add_argument(
+        "--no-chat", action="store_true", help="no chat leg (llm engine, TTFT); default: DEMO_CHAT, else on"
+    )
     p.set_defaults(func=_demo)
 
 
@@ -44,14 +48,40 @@ def minutes_from(args: argparse.Namespace) -> float:
     return minutes
 
 
+def chat_from(args: argparse.Namespace) -> bool:
+    """``--no-chat``, else ``DEMO_CHAT`` (1/0, on/off, true/false, yes/no), else on."""
+    if args.no_chat:
+        return False
+    raw = os.environ.get("DEMO_CHAT", "1").strip().lower()
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise CliError(f"DEMO_CHAT: expected 1 or 0, not {raw!r}")
+
+
+def _llm_installed() -> bool:
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("torch", "safetensors"))
+
+
 def _demo(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from forescale.stack.chat import ChatPlan
     from forescale.stack.run import DemoOptions, main
     from forescale.stack.scenario import DemoPlan, synthetic_demand, trace_demand
 
     minutes = minutes_from(args)
+    chat = ChatPlan() if chat_from(args) else None
+    if chat is not None and not _llm_installed():
+        # The control plane installs without torch; only the chat leg's worker needs it.
+        print(
+            "demo: chat leg off: the llm engine needs the worker extra (torch, safetensors)", file=sys.stderr
+        )
+        chat = None
     plan = DemoPlan(load_s=float(max(MIN_LOAD_S, round(minutes * 60 - OVERHEAD_S))))
     trace_path = args.trace or os.environ.get("TRACE") or None
     if trace_path:
@@ -64,4 +94,4 @@ def _demo(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise CliError(f"--out: {out} exists and is not a folder")
     live = sys.stdout.isatty() and not args.no_live
-    return main(DemoOptions(plan, demand, announce=not trace_path, out=out, live_view=live))
+    return main(DemoOptions(plan, demand, announce=not trace_path, out=out, live_view=live, chat=chat))

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,8 +28,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from forescale import keys
 from forescale.core.model import Decision, PolicyState, PoolSpec
+from forescale.loadgen.chat import ChatLoad
 from forescale.loadgen.runner import LoadGen
 from forescale.queue import arrivals, heartbeat
+from forescale.stack.chat import ChatPlan, window_quantile
 
 NODE_STATES = ("ready", "starting", "draining")
 
@@ -51,6 +55,15 @@ def spot_share(nodes: dict[str, dict[str, int]], pools: Sequence[PoolSpec]) -> f
     return spot / total if total else 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live local process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Recorder:
     redis: aioredis.Redis
@@ -62,6 +75,7 @@ class Recorder:
     events: list[dict[str, Any]] = field(default_factory=list)
     outage: tuple[float, float, str] | None = None  # (start, end) in s from load start, pool
     unavailable_ttl_s: float = 10.0  # the policy's unavailable_pool_ttl_s
+    chat: tuple[str, ChatPlan, ChatLoad] | None = None  # the chat leg: model, plan, its load
 
     async def run(self, t0_wall: float, stop: asyncio.Event) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
@@ -85,6 +99,7 @@ class Recorder:
         s = {
             "t": round(t, 3),
             "desired": decision.desired_replicas if decision else 0,
+            "decided_at": decision.at if decision else None,  # epoch: the controller's tick phase
             "ready": workers.count("ready"),
             "queue": queue,
             "arrived_rps": int(arrived or 0),
@@ -102,9 +117,26 @@ class Recorder:
                 p for p, at in state.unavailable_at.items() if now - at < self.unavailable_ttl_s
             ),
         }
+        if self.chat is not None:
+            s |= await self._chat(now, t)
         self._events(s)
         self.samples.append(s)
         return s
+
+    async def _chat(self, now: float, t: float) -> dict[str, Any]:
+        assert self.chat is not None
+        model, plan, load = self.chat
+        done = load.outcomes[-2000:]
+        workers = await heartbeat.live(self.redis, model, now)
+        return {
+            "chat_ready": workers.count("ready"),
+            # What the chat leg costs the machine the main model's workers share (the
+            # local provider's workers are processes here): CPU seconds so far.
+            "chat_cpu_s": sum(cpu_seconds(b.pid) for b in workers),
+            "chat_ttft_s": window_quantile(done, t, plan.window_s, plan.ttft.quantile),
+            "chat_done": len(load.outcomes),
+            "chat_in_flight": load.in_flight,
+        }
 
     async def _nodes(self, http: aiohttp.ClientSession) -> dict[str, dict[str, int]]:
         try:

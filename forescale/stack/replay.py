@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 from forescale.core.model import Forecast, Observation, PolicySpec, PoolSpec
 from forescale.loadgen.runner import Outcome
 from forescale.prescaler.external import ExternalForecast, cap, to_forecast
-from forescale.sim.engine import Run, Simulation
+from forescale.sim.engine import Run, SimPolicy, Simulation
 from forescale.sim.metrics import Queueing, summarize
 from forescale.sim.policies import CorePolicy
 from forescale.sim.scenario import (
@@ -33,7 +34,7 @@ from forescale.sim.scenario import (
     Slo,
     SpotBehaviour,
 )
-from forescale.stack.scenario import MODEL, DemoPlan
+from forescale.stack.scenario import MODEL, DemoPlan, outage_seconds
 
 FORECAST_STEP_S = 2.0  # the prescaler's step_s and publish period in the demo (run.py)
 FORECAST_HORIZON_S = 12.0  # its lead_time_s (10) + publish period
@@ -65,13 +66,22 @@ class ReplayPolicy(CorePolicy):
         return () if fc is None else (cap(fc, spec.max_replicas * spec.target_rps_per_replica),)
 
 
+def history_s(spec: PolicySpec) -> int:
+    """Seconds of idle history the replay starts with: the longest window the policy
+    reads (rates, scale-down stabilization)."""
+    windows = (spec.stable_window_s, spec.panic_window_s, spec.scale_down.stabilization_window_s)
+    return math.ceil(max(windows))
+
+
 def scenario(
     plan: DemoPlan, pools: Sequence[PoolSpec], spec: PolicySpec, load_time_s: float, availability: Path
 ) -> Scenario:
-    """The demo as a simulator scenario; ``availability`` gets the outage pool's trace."""
-    n = int(plan.load_s) + 60
-    a, b = plan.outage.seconds(plan.load_s)
-    data = [0 if a <= i < b else 1 for i in range(n)]
+    """The demo as a simulator scenario; ``availability`` gets the outage pool's trace
+    (on the replay's time axis: ``history_s`` idle seconds, then the load)."""
+    pad = history_s(spec)
+    n = pad + int(plan.load_s) + 60
+    a, b = outage_seconds(plan)  # the whole seconds the live run staged it at (run.py)
+    data = [0 if a + pad <= i < b + pad else 1 for i in range(n)]
     availability.write_text(json.dumps({"metadata": {"gap_seconds": 1}, "data": data}))
     out = []
     for p in pools:
@@ -168,6 +178,34 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.corrcoef(a[:m], b[:m])[0, 1])
 
 
+def simulate(scen: Scenario, demand: np.ndarray, t0: float, policy: SimPolicy) -> Run:
+    """``policy`` replayed on ``demand`` (per second from ``t0``), the way the live run saw it.
+
+    Live, the stack idled before the load (the warm-up): the controller's rate windows
+    held whole seconds of no arrivals, and a window is its sum over its full length
+    (``controller/signals/direct.py``). The simulator alone averages over the seconds since
+    its start, and at its first tick sees that second's own demand, so its early rates
+    ran high (measured: a third replica decided at t=3 that live decided at t=25). The
+    replay therefore starts ``history_s`` idle seconds before ``t0`` and drops them from
+    the run it returns (costs and arrays from ``t0`` on)."""
+    pad = history_s(scen.policy)
+    raw = Simulation(scen, np.concatenate([np.zeros(pad), demand]), t0 - pad).run(policy)
+    k = next((i for i, t in enumerate(raw.tick_t) if t >= pad), len(raw.tick_t))
+    base = raw.tick_cost[k - 1] if k > 0 else 0.0
+    return replace(
+        raw,
+        ready=raw.ready[pad:],
+        served=raw.served[pad:],
+        dropped=raw.dropped[pad:],
+        tick_t=[t - pad for t in raw.tick_t[k:]],
+        tick_cost=[c - base for c in raw.tick_cost[k:]],
+        tick_desired=raw.tick_desired[k:],
+        cost_usd=raw.cost_usd - base,
+        # Idle seconds hold the starting placement (reserved, one GPU per node in the demo).
+        gpu_s=raw.gpu_s - float(raw.ready[:pad].sum()),
+    )
+
+
 def replay(
     plan: DemoPlan,
     scen: Scenario,
@@ -179,7 +217,7 @@ def replay(
     """The simulator's run and summary. SLO attainment is judged per request against its
     own arrival time (``queueing="timed"``, as the live run judges each request); the
     whole-second figure (the simulator's default) and the M/D/c one go beside it."""
-    run = Simulation(scen, demand, t0).run(ReplayPolicy(scen, initial, event))
+    run = simulate(scen, demand, t0, ReplayPolicy(scen, initial, event))
     extra = {
         f"slo_attainment_{mode}": summarize(scen, demand, run, queueing=mode)["slo_attainment"]
         for mode in ("fluid", "mdc")

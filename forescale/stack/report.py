@@ -129,6 +129,7 @@ def write_html(
     events: Sequence[dict[str, Any]],
     images: Sequence[str],
     notes: Sequence[str],
+    comparison: str = "",
 ) -> None:
     def table(d: dict[str, Any]) -> str:
         rows = "".join(
@@ -144,6 +145,7 @@ def write_html(
     imgs = "".join(f'<p><img src="{html.escape(i)}" alt="{html.escape(i)}"></p>' for i in images)
     body = (
         "<h1>forescale demo report</h1>"
+        f"{comparison}"
         f"<h2>Live against simulated</h2>{table(figures)}"
         f"<h2>Load generator</h2>{table(load)}"
         f"<h2>Events</h2><ul>{ev}</ul>{imgs}"

@@ -26,12 +26,15 @@ import redis.asyncio as aioredis
 
 from forescale.devstack.redis_server import RedisServer
 from forescale.loadgen.arrivals import poisson_offsets
+from forescale.loadgen.chat import ChatLoad
 from forescale.loadgen.runner import LoadGen, LoadReport
-from forescale.stack import report, services
+from forescale.stack import services
+from forescale.stack.chat import CHAT_MODEL, MODEL_DIR, ChatPlan, build_model_dir
+from forescale.stack.chat import offsets as chat_offsets
 from forescale.stack.controller_proc import OUTAGES_KEY
+from forescale.stack.finish import finish
 from forescale.stack.procs import Children
 from forescale.stack.recorder import Recorder
-from forescale.stack.replay import demand_per_second, fidelity, replay, scenario, worker_start_s
 from forescale.stack.scenario import MODEL, DemoPlan, announced, outage_seconds, policy, pools
 from forescale.stack.view import line, render
 
@@ -49,6 +52,7 @@ class DemoOptions:
     announce: bool  # post the scheduled event (the synthetic day has one)
     out: Path
     live_view: bool
+    chat: ChatPlan | None = None  # the llm chat leg (stack/chat.py); None: off (DEMO_CHAT=0)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class LiveRun:
     load: LoadReport
     gen: LoadGen
     load_time_s: float
+    chat: ChatLoad | None = None
 
 
 async def run_live(opts: DemoOptions, stop: asyncio.Event) -> LiveRun:
@@ -69,8 +74,11 @@ async def run_live(opts: DemoOptions, stop: asyncio.Event) -> LiveRun:
     server = RedisServer().start()
     r = aioredis.Redis.from_url(server.url)
     try:
-        await services.configure(r, plan)
-        ends = services.start_services(children, server.url, plan)
+        chat = None
+        if opts.chat is not None:  # the tiny model's pinned weights, before any worker needs them
+            chat = (opts.chat, await asyncio.to_thread(build_model_dir, opts.out))
+        await services.configure(r, plan, chat)
+        ends = services.start_services(children, server.url, plan, opts.out / MODEL_DIR)
         for url in (
             f"{ends.router}/v2/health/live",
             f"{ends.prescaler}/v1/forecasts",
@@ -81,6 +89,8 @@ async def run_live(opts: DemoOptions, stop: asyncio.Event) -> LiveRun:
         elapsed = await services.wait_ready(children, r, policy(plan).min_replicas, stop)
         # From the first decision: the reservation's launch delay, then the worker's start.
         load_time = max(0.3, elapsed - pools()[0].lead_time_s)
+        if opts.chat is not None:  # the chat worker loads torch: ready before its load starts
+            await services.wait_ready(children, r, 1, stop, timeout_s=120, model=CHAT_MODEL)
         if stop.is_set():
             raise Interrupted
         return await _day(opts, r, children, ends, load_time, stop)
@@ -116,20 +126,31 @@ async def _day(
         outage=(a, b, plan.outage_pool),
         unavailable_ttl_s=ttl,
     )
+    chat = None
+    if opts.chat is not None:
+        chat = ChatLoad(ends.router, CHAT_MODEL, opts.chat.lengths, seed=opts.chat.seed)
+        rec.chat = (CHAT_MODEL, opts.chat, chat)
     done = asyncio.Event()
     offsets = poisson_offsets(opts.demand, seed=plan.seed)
     load = asyncio.create_task(gen.run(offsets, stop))
+    chatting = (
+        asyncio.create_task(chat.run(chat_offsets(opts.chat, plan.load_s), stop))
+        if chat is not None and opts.chat is not None
+        else None
+    )
     recording = asyncio.create_task(rec.run(t0, done))
     watching = asyncio.create_task(_watch(opts, rec, children, stop, done))
     try:
         report_ = await load
+        if chatting is not None:
+            await chatting
     finally:
         done.set()
         await asyncio.gather(recording, watching, return_exceptions=True)
     services.check(children)  # a service that died stopped the run: say which one
     if stop.is_set():
         raise Interrupted
-    return LiveRun(t0, rec.samples, rec.events, report_, gen, load_time)
+    return LiveRun(t0, rec.samples, rec.events, report_, gen, load_time, chat)
 
 
 async def _watch(
@@ -159,6 +180,7 @@ async def _watch(
                         pools=pools(),
                         load_s=opts.plan.load_s,
                         events=rec.events,
+                        chat_slo=opts.chat.ttft if opts.chat is not None else None,
                     )
                 )
             elif s["t"] - shown >= 10:
@@ -168,40 +190,6 @@ async def _watch(
 
 def _say(opts: DemoOptions, text: str) -> None:
     print(f"demo: {text}", flush=not opts.live_view)
-
-
-def finish(opts: DemoOptions, live: LiveRun) -> dict[str, Any]:
-    """The simulator replay, the plots, the HTML report; returns the fidelity figures."""
-    plan, n = opts.plan, int(opts.plan.load_s)
-    demand = demand_per_second(live.gen.outcomes, n)
-    start_s = worker_start_s(live.samples, live.load_time_s)
-    scen = scenario(plan, pools(), policy(plan), start_s, opts.out / "spot-availability.json")
-    first = live.samples[0] if live.samples else {"placed": {}}
-    initial = {k: v for k, v in first["placed"].items() if v > 0} or {"reserved-a": policy(plan).min_replicas}
-    event = announced(plan, live.t0) if opts.announce else None
-    run, sim = replay(plan, scen, demand, live.t0, initial, event)
-    figures = fidelity(plan, live.samples, live.gen.outcomes, run, sim, n)
-    figures |= {
-        "p99_latency_live_s": live.load.p99_s,
-        "p99_latency_sim_s": sim["p99_latency_s"],
-        "worker_start_s": round(start_s, 2),
-        "report": str(opts.out / "report.html"),
-    }
-    images = ["demand.png", "latency.png", "cost.png"]
-    report.plot_demand(opts.out / images[0], plan, demand, live.samples, run.ready, live.events)
-    report.plot_latency(opts.out / images[1], plan, live.samples, live.events)
-    report.plot_cost(opts.out / images[2], live.samples, pools(), live.events)
-    notes = [
-        f"one day compressed into {plan.load_s:g} s (x{plan.compression:.0f});"
-        " costs are USD of the replayed day",
-        f"per-replica capacity {plan.capacity_rps:g} req/s (sleep engine, {plan.service_s * 1000:g} ms)",
-        f"worker start measured live ({start_s:.1f} s behind its node), the simulator's load time",
-    ]
-    report.write_html(opts.out / "report.html", figures, live.load.summary(), live.events, images, notes)
-    (opts.out / "timeline.json").write_text(json.dumps({"samples": live.samples, "events": live.events}))
-    rows = "".join(f"{o.at:.4f},{o.latency_s:.4f},{o.status}\n" for o in live.gen.outcomes)
-    (opts.out / "requests.csv").write_text("at_s,latency_s,status\n" + rows)
-    return figures
 
 
 def main(opts: DemoOptions) -> int:

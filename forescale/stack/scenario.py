@@ -126,6 +126,7 @@ def policy(plan: DemoPlan) -> PolicySpec:
         prescale=PrescaleSpec(quantile=0.9, headroom=0.1, max_forecast_age_s=30),
         spot_fallback_timeout_s=20,
         unavailable_pool_ttl_s=10,
+        pools=tuple(p.name for p in pools()),  # not the chat leg's (stack/chat.py)
     )
 
 

@@ -15,6 +15,8 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -25,6 +27,7 @@ from forescale.devstack.ports import free_port
 from forescale.prescaler.external import ExternalForecast
 from forescale.prescaler.webhook import sign
 from forescale.queue import heartbeat, registry
+from forescale.stack.chat import ChatPlan, chat_config, chat_policy, chat_pools
 from forescale.stack.procs import Children
 from forescale.stack.scenario import MODEL, DemoPlan, model_config, policy, pools
 
@@ -41,16 +44,26 @@ class Endpoints:
     webhook_secret: str
 
 
-async def configure(r: aioredis.Redis, plan: DemoPlan) -> None:
-    """The model in the registry; the policy and the pools in the controller's store."""
+async def configure(
+    r: aioredis.Redis, plan: DemoPlan, chat: tuple[ChatPlan, dict[str, Any]] | None = None
+) -> None:
+    """The model in the registry; the policy and the pools in the controller's store;
+    with ``chat`` (its plan, the llm engine's options with the weights pinned) the chat
+    leg's as well."""
     await registry.add(r, model_config())
     store = Store(r)
     for pool in pools():
         await store.pools.put(pool)
     await store.policies.put(policy(plan))
+    if chat is not None:
+        await registry.add(r, chat_config(chat[1]))
+        for pool in chat_pools():
+            await store.pools.put(pool)
+        await store.policies.put(chat_policy(policy(plan), chat[0]))
 
 
-def start_services(children: Children, redis_url: str, plan: DemoPlan) -> Endpoints:
+def start_services(children: Children, redis_url: str, plan: DemoPlan, model_dir: Path) -> Endpoints:
+    """``model_dir``: where the workers the controller starts find model files (chat leg)."""
     py = sys.executable
     common = {
         "FORESCALE_REDIS_URL": redis_url,
@@ -83,6 +96,7 @@ def start_services(children: Children, redis_url: str, plan: DemoPlan) -> Endpoi
             "FORESCALE_LOCAL_INTERRUPTION_NOTICE_S": f"{plan.notice_s:g}",
             "FORESCALE_LOCAL_DRAIN_TIMEOUT_S": "5",
             "FORESCALE_LOCAL_SPOT_INTERRUPTIONS_PER_HOUR": "0",
+            "FORESCALE_WORKER_MODEL_DIR": str(model_dir.resolve()),  # workers inherit it
         },
     )
     base = "http://127.0.0.1"
@@ -106,17 +120,24 @@ async def wait_http(children: Children, url: str, stop: asyncio.Event, timeout_s
 
 
 async def wait_ready(
-    children: Children, r: aioredis.Redis, want: int, stop: asyncio.Event, timeout_s: float = 90
+    children: Children,
+    r: aioredis.Redis,
+    want: int,
+    stop: asyncio.Event,
+    timeout_s: float = 90,
+    model: str = MODEL,
 ) -> float:
     """Wait until ``want`` workers are ready; returns the seconds since the first decision."""
     deadline = time.monotonic() + timeout_s
     while not stop.is_set():
         check(children)
-        if (await heartbeat.live(r, MODEL, time.time())).count("ready") >= want:
-            first = await r.lindex(keys.decisions(MODEL), -1)  # type: ignore[misc]
+        if (await heartbeat.live(r, model, time.time())).count("ready") >= want:
+            first = await r.lindex(keys.decisions(model), -1)  # type: ignore[misc]
             return time.time() - json.loads(first)["at"] if first else 0.0
         if time.monotonic() > deadline:
-            raise ServiceFailed(f"{want} replicas not ready after {timeout_s:g}s (see logs/controller.log)")
+            raise ServiceFailed(
+                f"{want} {model} replicas not ready after {timeout_s:g}s (see logs/controller.log)"
+            )
         await asyncio.sleep(0.2)
     return 0.0
 

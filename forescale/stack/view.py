@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from forescale.core.model import PoolSpec
+from forescale.sim.llm_replica import TokenSlo
 
 
 def _latency(p99: float | None, slo: float) -> Text:
@@ -30,6 +31,7 @@ def render(
     pools: Sequence[PoolSpec],
     load_s: float,
     events: Sequence[dict[str, Any]],
+    chat_slo: TokenSlo | None = None,
 ) -> Group:
     hour = s["t"] / load_s * 24
     head = Table.grid(padding=(0, 2))
@@ -47,6 +49,13 @@ def render(
         f"{s['desired']} desired, {s['ready']} ready" + (" PANIC" if s["panic"] else ""),
     )
     head.add_row("cost", f"${s['cost_per_hour']:.2f}/h", "spot share", f"{s['spot_share']:.0%}")
+    if chat_slo is not None and "chat_ready" in s:
+        head.add_row(
+            f"chat TTFT p{chat_slo.quantile * 100:g}",
+            _latency(s["chat_ttft_s"], chat_slo.bound_s),
+            "chat (llm)",
+            f"{s['chat_ready']} ready, {s['chat_done']} done, {s['chat_in_flight']} streaming",
+        )
     nodes = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False, show_edge=False)
     for col in ("pool", "type", "ready", "start", "drain", "repl.", "lead", "capacity"):
         nodes.add_column(col)
@@ -78,5 +87,11 @@ def line(s: dict[str, Any]) -> str:
     return (
         f"t={s['t']:.0f}s rate={s['sent_rps']:.1f}/s queue={s['queue']} p99={p99} "
         f"replicas={s['desired']}/{s['ready']} cost=${s['cost_per_hour']:.2f}/h "
-        f"spot={s['spot_share']:.0%} winner={s['winner']}"
+        f"spot={s['spot_share']:.0%} winner={s['winner']}" + (_chat_line(s) if "chat_ready" in s else "")
     )
+
+
+def _chat_line(s: dict[str, Any]) -> str:
+    ttft = s["chat_ttft_s"]
+    shown = "-" if ttft is None else ("timeouts" if not math.isfinite(ttft) else f"{ttft:.2f}s")
+    return f" chat_ttft={shown} chat_ready={s['chat_ready']}"

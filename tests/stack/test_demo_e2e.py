@@ -19,7 +19,17 @@ from pathlib import Path
 import pytest
 
 TAG = "FORESCALE_DEMO_TEST_TAG"
-KEYS = {"replica_correlation", "slo_attainment_live", "slo_attainment_sim", "cost_live", "cost_sim"}
+KEYS = {
+    "replica_correlation",
+    "slo_attainment_live",
+    "slo_attainment_sim",
+    "cost_live",
+    "cost_sim",
+    "hpa_karpenter_slo_attainment",
+    "hpa_karpenter_cost",
+    "chat_ttft_attainment",
+    "chat_ttft_p50_s",
+}
 
 
 def tagged(tag: str, tmp: Path) -> list[int]:
@@ -67,8 +77,17 @@ def test_short_demo_prints_fidelity_json_last_and_leaves_nothing(tmp_path: Path)
     assert set(last) >= KEYS
     assert 0.0 <= last["slo_attainment_live"] <= 1.0 and 0.0 <= last["slo_attainment_sim"] <= 1.0
     assert last["cost_live"] > 0 and last["cost_sim"] > 0
-    for name in ("report.html", "demand.png", "latency.png", "cost.png", "timeline.json"):
+    # hpa-karpenter replayed on the same demand, beside the live run and its replay.
+    assert 0.0 <= last["hpa_karpenter_slo_attainment"] <= 1.0 and last["hpa_karpenter_cost"] > 0
+    # The chat leg streamed through the llm engine: TTFT measured for answered requests.
+    assert last["chat_requests"] >= 3 and last["chat_ok"] >= 1
+    assert last["chat_ttft_p50_s"] > 0 and last["chat_tpot_p50_s"] > 0 and last["chat_output_tokens"] > 0
+    assert 0.0 <= last["chat_ttft_attainment"] <= 1.0
+    for name in ("report.html", "demand.png", "latency.png", "cost.png", "timeline.json", "replicas.png",
+                 "ttft.png", "chat.csv"):  # fmt: skip
         assert (tmp_path / "report" / name).stat().st_size > 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "hpa-karpenter, simulated" in page and "TTFT against its SLO" in page
     assert tagged(tag, tmp_path / "tmp") == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -26,7 +27,15 @@ from forescale.stack.replay import (
     scenario,
     worker_start_s,
 )
-from forescale.stack.scenario import DemoPlan, announced, policy, pools, squeeze, synthetic_demand
+from forescale.stack.scenario import (
+    DemoPlan,
+    announced,
+    outage_seconds,
+    policy,
+    pools,
+    squeeze,
+    synthetic_demand,
+)
 
 
 def test_squeeze_keeps_the_mean_and_the_length() -> None:
@@ -166,3 +175,23 @@ def test_worker_start_is_the_lag_of_replicas_behind_nodes() -> None:
     down = [sample(3, 1, 1), sample(1, 1, 1)]
     assert worker_start_s(up + down, fallback=9.0) == pytest.approx(2.0)
     assert worker_start_s(down, fallback=9.0) == 9.0  # too few node arrivals to say
+
+
+def test_replay_starts_from_the_idle_history_live_had(tmp_path: Path) -> None:
+    """Live, the rate windows held idle seconds at load start; the replay must too (the
+    simulator alone averages over the seconds since its start and sees second 0 at once)."""
+    from forescale.stack.replay import history_s
+
+    plan = DemoPlan(load_s=60)
+    spec = policy(plan)
+    scen = scenario(plan, pools(), spec, 1.0, tmp_path / "avail.json")
+    demand = np.full(60, 8.0)  # 2.9 replicas' worth at the 2.8 req/s target
+    run, summary = replay(plan, scen, demand, 1_700_000_000.0, {"reserved-a": 2}, None)
+    assert len(run.ready) == 60 and len(run.tick_desired) == 60 and run.tick_t[0] == 0
+    # The 8 s stable window fills second by second: no third replica in the first seconds.
+    assert run.tick_desired[:5] == [2] * 5 and max(run.tick_desired) >= 3
+    assert run.cost_usd == pytest.approx(run.tick_cost[-1]) and summary["cost_usd"] == run.cost_usd
+    # The outage trace moved with the history, at the seconds the live run stages it.
+    a, _ = outage_seconds(plan)
+    data = json.loads((tmp_path / "avail.json").read_text())["data"]
+    assert data[history_s(spec) + int(a)] == 0 and data[history_s(spec) + int(a) - 1] == 1

@@ -42,6 +42,7 @@ class KarpenterNodes:
     """Places ``desired`` replicas on pools and launches/removes nodes like Karpenter."""
 
     consolidate_after_s: float = CONSOLIDATE_AFTER_S
+    unavailable_ttl_s: float = UNAVAILABLE_TTL_S  # the demo scales it with its other durations
     alloc: dict[str, int] = field(default_factory=dict)  # replicas asked for, per pool
     unavailable: dict[str, float] = field(default_factory=dict)  # pool -> when marked
     empty_since: dict[int, float] = field(default_factory=dict)  # id(node) -> first seen empty
@@ -69,7 +70,7 @@ class KarpenterNodes:
             for pool in order:
                 if pending <= 0:
                     break
-                if now - self.unavailable.get(pool.name, -math.inf) < UNAVAILABLE_TTL_S:
+                if now - self.unavailable.get(pool.name, -math.inf) < self.unavailable_ttl_s:
                     continue
                 pending -= self._launch(sim, pool.name, pending, slots[pool.name], now, warm)
         for name, count in self.alloc.items():
