@@ -28,7 +28,7 @@ from forescale.core.targets import ScaleTargets
 # ``forescale.core.model`` stays the one place to import the core's vocabulary from.
 from forescale.core.values import CapacityType as CapacityType
 from forescale.core.values import Decision as Decision
-from forescale.core.values import JsonValue
+from forescale.core.values import JsonValue, slot_init
 from forescale.core.values import PolicyState as PolicyState
 from forescale.core.values import PoolTarget as PoolTarget
 from forescale.core.values import Reason as Reason
@@ -310,6 +310,7 @@ class Forecast(Frozen):
 _Count = Annotated[int, Field(ge=0)]
 
 
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolObservation(JsonValue):
     """What is seen of one pool for one model at ``Observation.now``."""
@@ -333,6 +334,7 @@ class PoolObservation(JsonValue):
     ] = ()
 
 
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observation(JsonValue):
     """Everything one tick of a policy may use. ``None`` means the signal is missing."""

@@ -259,9 +259,7 @@ def _decide(
     plan = capacity.plan_capacity(value, spec, pv.table, pv.table.layout.ledger if ledger is None else ledger)
     if pv.notes or plan.notes:  # one reason for all of them: usually none, at times several
         reasons.append(Reason("capacity", None, "capacity: " + "; ".join(pv.notes + list(plan.notes))))
-    reasons.append(
-        Reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}")
-    )
+    reasons.append(Reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}"))
     decision = Decision(
         model=spec.model, at=obs.now, desired_replicas=value, pools=plan.targets,
         winner=winner, reasons=tuple(reasons), panic=step is not None and step.panicking,
