@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from forescale.core.ledger import ReservationLedger
-from forescale.core.model import PoolSpec
+from forescale.core.model import CapacityType, PoolSpec
 
 TYPE_RANK = {"reserved": 0, "spot": 1, "on-demand": 2}
 
@@ -43,6 +43,10 @@ class Layout:
     """What never changes between ticks for a policy's pools: in planner order, shared."""
 
     specs: list[PoolSpec]
+    # names and capacity types of specs, index for index: read for every model, and a
+    # pydantic field read costs several list lookups
+    names: list[str]
+    types: list[CapacityType]
     per: list[int]
     kinds: dict[str, list[int]]  # capacity type -> indexes, each cheapest first
     index: dict[str, int]  # pool name -> position
@@ -93,6 +97,8 @@ def layout(pools: Sequence[tuple[PoolSpec, int]]) -> Layout:
     specs = [p for p, _ in pools]
     return Layout(
         specs,
+        [p.name for p in specs],
+        [p.capacity_type for p in specs],
         [n for _, n in pools],
         kinds,
         {p.name: i for i, p in enumerate(specs)},
