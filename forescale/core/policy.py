@@ -59,7 +59,8 @@ def _missing(obs: Observation, terms: Terms) -> list[str]:
         gone.append("queue depth")
     if terms.panic and obs.rps_short is None:
         gone.append("short-window request rate")
-    gone.extend(f"fresh {name} (stale)" for name in obs.stale)
+    if obs.stale:  # usually none: no generator to make then
+        gone.extend(f"fresh {name} (stale)" for name in obs.stale)
     return gone
 
 
