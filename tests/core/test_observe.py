@@ -37,7 +37,11 @@ def test_assemble_fills_replica_counts_and_keeps_the_rest() -> None:
         (dataclasses.replace(GOOD, metrics={"waiting": -math.inf}), OD, "metric waiting"),
         (GOOD, PoolObservation(name="od", ready_nodes=-1), "pool od ready_nodes"),
         (GOOD, PoolObservation(name="od", interruptions=-2), "pool od interruptions"),
-        (GOOD, dataclasses.replace(OD, insufficient_capacity_at=math.nan), "pool od insufficient_capacity_at"),
+        (
+            GOOD,
+            PoolObservation(name="od", insufficient_capacity_at=math.nan),
+            "pool od insufficient_capacity_at",
+        ),
         (GOOD, PoolObservation(name="od", lead_times_s=(60.0, math.inf)), "pool od lead time"),
     ],
 )
