@@ -273,10 +273,11 @@ def _next_state(
     obs: Observation, spec: PolicySpec, state: PolicyState, value: int, up_h: hpa.History,
     down_h: hpa.History, step: panic.PanicStep | None, pv: poolview.PoolView, cov: coverage.Coverage,
 ) -> PolicyState:  # fmt: skip
-    horizon = hpa.longest_period(spec.scale_up, spec.scale_down)
+    events, delta = state.scale_events, value - obs.current_replicas
+    if events or delta:  # no events kept and no change: nothing to record or expire
+        events = hpa.record_event(events, obs.now, delta, hpa.longest_period(spec.scale_up, spec.scale_down))
     return PolicyState(
-        last_at=obs.now, last_desired=value, up_history=up_h, down_history=down_h,
-        scale_events=hpa.record_event(state.scale_events, obs.now, value - obs.current_replicas, horizon),
+        last_at=obs.now, last_desired=value, up_history=up_h, down_history=down_h, scale_events=events,
         panic_at=step.panic_at if step else None,
         panic_max=max(step.panic_max, value) if step and step.panicking else 0,
         lead_samples=pv.lead_samples, lead_time_s=pv.lead_time_s,
