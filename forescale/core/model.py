@@ -301,7 +301,7 @@ class Forecast(Frozen):
 
 # The observations are made fresh for every model every tick (1000 models x 30 pools:
 # 30,000 pool observations a tick) and read many times by the core. As pydantic models,
-# every attribute read cost 3-4x a slot's and each one was three objects for the garbage
+# every attribute read cost 3-4x a slot's and each one was two objects for the garbage
 # collector to walk; as frozen slotted dataclasses they are one. They are built by our
 # own code (the ports' implementations) and checked where they come in from outside the
 # core: ``core/observe.py`` (``assemble``, what the controller and the simulator use)
