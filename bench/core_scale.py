@@ -107,6 +107,9 @@ def make_obs(
             PoolObservation(
                 name=p.name,
                 ready_nodes=t.nodes if t else 0,
+                # as core/observe.py's assemble fills them from the replica setter: requested
+                # and ready (the last decision's, all ready by now)
+                replicas=t.replicas if t else 0,
                 ready_replicas=t.replicas if t else 0,
                 starting_nodes=1 if rng.random() < 0.05 else 0,
                 interruptions=1 if p.capacity_type == "spot" and t and rng.random() < 0.02 else 0,

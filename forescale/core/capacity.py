@@ -61,46 +61,50 @@ class _Fill:
         "hard",
         "held",
         "kinds",
+        "names",
         "nodes",
         "per",
         "planned",
         "ready",
-        "specs",
         "t",
+        "types",
     )
 
     def __init__(self, t: PoolTable, ledger: ReservationLedger, holder: str) -> None:
         lay = t.layout
         self.t = t
-        self.specs = lay.specs
+        self.names = names = lay.names
+        self.types = types = lay.types
         self.per = lay.per
         self.kinds = lay.kinds
-        self.ready = t.ready
+        self.ready = ready = t.ready
         # hard: max_nodes, and the free reservation for reserved pools;
         # caps: what may be planned now, `hard` less launches where they fail.
         # Always from the ledger: in a tick it holds what the models decided before this
         # one took (core/tick.py), so two models never plan onto the same reserved node.
         self.hard = hard = list(lay.max_nodes)
         for i in lay.kinds["reserved"]:
-            free = ledger.free(lay.specs[i].name, holder)
+            free = ledger.free(names[i], holder)
             if free < hard[i]:
                 hard[i] = free if free > 0 else 0
         self.caps = caps = list(hard)
         # compress(): the (few) flagged pools' indexes, without a Python loop over all of them
         n = len(caps)
-        for i in compress(range(n), t.slow):
-            caps[i] = min(caps[i], t.ready[i] + t.starting[i])
-        for i in compress(range(n), t.unavailable):
-            caps[i] = min(caps[i], t.ready[i])
-        self.nodes = [0] * len(lay.specs)
-        self.assigned = [0] * len(lay.specs)
+        if True in t.slow:
+            for i in compress(range(n), t.slow):
+                caps[i] = min(caps[i], ready[i] + t.starting[i])
+        if True in t.unavailable:
+            for i in compress(range(n), t.unavailable):
+                caps[i] = min(caps[i], ready[i])
+        self.nodes = [0] * n
+        self.assigned = [0] * n
         self.planned: list[int] = []  # pools given nodes by fill(); others keep what they had
         # per capacity type, the pools with ready nodes (usually a few of the many)
         self.held: dict[str, list[int]] = {"reserved": [], "spot": [], "on-demand": []}
-        ready, specs, held = t.ready, lay.specs, self.held
+        held = self.held
         for i in t.occupied:
             if ready[i]:
-                held[specs[i].capacity_type].append(i)
+                held[types[i]].append(i)
 
     def fill(self, idx: Sequence[int], want: int, share: int | None = None, *, existing: bool = False) -> int:
         """Place up to ``want`` replicas on pools ``idx`` in order; returns what is left.
@@ -141,7 +145,10 @@ class _Fill:
         a smaller count so drops the most expensive nodes, and a larger one keeps all."""
         if want <= 0:
             return want
-        return self.fill(self.kinds[kind], self.fill(self.held[kind], want, existing=True))
+        held = self.held[kind]
+        if held:
+            want = self.fill(held, want, existing=True)
+        return self.fill(self.kinds[kind], want)
 
 
 def plan_capacity(
@@ -177,12 +184,12 @@ def plan_capacity(
 
 def _targets(w: _Fill) -> tuple[PoolTarget, ...]:
     """One target per pool with nodes planned or seen; absent pools mean zero nodes."""
-    nodes, per, assigned, specs = w.nodes, w.per, w.assigned, w.specs
+    nodes, per, assigned, names, types = w.nodes, w.per, w.assigned, w.names, w.types
     out = []
     for i in sorted(set(w.t.occupied).union(w.planned)):
         n = nodes[i]
-        p = specs[i]
-        out.append(PoolTarget(p.name, p.capacity_type, n, min(n * per[i], assigned[i])))
+        placed = n * per[i]
+        out.append(PoolTarget(names[i], types[i], n, placed if placed < assigned[i] else assigned[i]))
     return tuple(out)
 
 
@@ -219,7 +226,7 @@ def _spot_buffer(w: _Fill, idx: list[int], notes: list[str]) -> None:
             w.nodes[i] += add
             w.assigned[i] += add * w.per[i]
             notes.append(
-                f"spot buffer: +{add} nodes in {w.specs[i].name}, {expected:.2f} interruptions expected "
+                f"spot buffer: +{add} nodes in {w.names[i]}, {expected:.2f} interruptions expected "
                 f"within its {lead[i]:.0f} s lead time"
             )
 
@@ -237,24 +244,25 @@ def _cover_slow_spot(w: _Fill, notes: list[str]) -> None:
             continue
         missing = w.fill(w.kinds["on-demand"], cover)
         notes.append(
-            f"fallback: {cover - missing} replicas on on-demand while {stuck} nodes of {w.specs[i].name} "
+            f"fallback: {cover - missing} replicas on on-demand while {stuck} nodes of {w.names[i]} "
             "have been starting longer than the spot fallback timeout"
         )
 
 
 def _keep_ready(w: _Fill, replicas: int, notes: list[str]) -> None:
     """Keep ready nodes the plan drops until the plan's ready nodes carry ``replicas``."""
-    nodes, ready, hard, per, specs = w.nodes, w.ready, w.hard, w.per, w.specs
+    nodes, ready, hard, per, types = w.nodes, w.ready, w.hard, w.per, w.types
     occupied = w.t.occupied  # only pools with ready nodes matter here
     short = replicas
     for i in occupied:
-        if ready[i] > nodes[i] and specs[i].capacity_type == "reserved":  # reservations in use stay
+        if ready[i] > nodes[i] and types[i] == "reserved":  # reservations in use stay
             nodes[i] = max(nodes[i], min(ready[i], hard[i]))
         short -= (nodes[i] if nodes[i] < ready[i] else ready[i]) * per[i]
     if short <= 0:
         return
     surplus = [i for i in occupied if min(ready[i], hard[i]) > nodes[i]]
-    surplus.sort(key=lambda i: w.specs[i].price_per_node_hour / per[i])
+    specs = w.t.layout.specs
+    surplus.sort(key=lambda i: specs[i].price_per_node_hour / per[i])
     for i in surplus:
         if short <= 0:
             break
@@ -262,4 +270,4 @@ def _keep_ready(w: _Fill, replicas: int, notes: list[str]) -> None:
         nodes[i] += keep
         w.assigned[i] += keep * per[i]
         short -= keep * per[i]
-        notes.append(f"keep: {keep} ready nodes in {w.specs[i].name} until their replacements are ready")
+        notes.append(f"keep: {keep} ready nodes in {w.names[i]} until their replacements are ready")

@@ -47,7 +47,8 @@ class ReservationLedger:
     def free(self, pool: str, holder: str | None = None) -> int:
         """Nodes still free in ``pool``'s reservation; ``holder``'s own count counts as free."""
         own = self.held.get((pool, holder), 0) if holder is not None else 0
-        return self.capacity.get(pool, 0) - self.used(pool) + own
+        # totals read here rather than through used(): asked for every reserved pool of every model
+        return self.capacity.get(pool, 0) - self.totals.get(pool, 0) + own
 
     def reserve(self, pool: str, holder: str, nodes: int) -> ReservationLedger:
         if nodes < 0:

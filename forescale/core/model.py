@@ -1,10 +1,11 @@
 """The decision core's vocabulary: what a policy says, what is observed, what is decided.
 
-What comes from outside (policies, pools, observations, forecasts) is a frozen pydantic
-model, validated once, here, at the edge (STYLE.md #8): nothing downstream checks for
-``None`` defaults it did not ask for. What the core makes every tick (``Decision``,
-``PoolTarget``, ``Reason``, ``PolicyState``) is a frozen slotted dataclass, validated and
-serialised by pydantic only where it crosses an edge (``core/values.py``). Both kinds can
+What people write (policies, pools) and forecasts are frozen pydantic models, validated
+once, here, at the edge (STYLE.md #8): nothing downstream checks for ``None`` defaults it
+did not ask for. What the core reads or makes every tick (``Observation``,
+``PoolObservation``, ``Decision``, ``PoolTarget``, ``Reason``, ``PolicyState``) is a frozen
+slotted dataclass, validated and serialised by pydantic only where it crosses an edge
+(``core/values.py``; observations are checked by ``core/observe.py``). Both kinds can
 be logged, compared in a test, persisted (``model_dump_json``) and loaded back
 (``model_validate_json``) by the controller, the admin API and the simulator alike.
 
@@ -14,7 +15,8 @@ Times are epoch seconds (floats); ``Observation.now`` is the only clock the core
 from __future__ import annotations
 
 import itertools
-from typing import Literal, Self
+from dataclasses import dataclass, field
+from typing import Annotated, ClassVar, Literal, Self
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,6 +28,7 @@ from forescale.core.targets import ScaleTargets
 # ``forescale.core.model`` stays the one place to import the core's vocabulary from.
 from forescale.core.values import CapacityType as CapacityType
 from forescale.core.values import Decision as Decision
+from forescale.core.values import JsonValue, slot_init
 from forescale.core.values import PolicyState as PolicyState
 from forescale.core.values import PoolTarget as PoolTarget
 from forescale.core.values import Reason as Reason
@@ -296,41 +299,62 @@ class Forecast(Frozen):
         return points
 
 
-class PoolObservation(Frozen):
+# The observations are made fresh for every model every tick (1000 models x 30 pools:
+# 30,000 pool observations a tick) and read many times by the core. As pydantic models,
+# every attribute read cost 3-4x a slot's and each one was two objects for the garbage
+# collector to walk; as frozen slotted dataclasses they are one. They are built by our
+# own code (the ports' implementations) and checked where they come in from outside the
+# core: ``core/observe.py`` (``assemble``, what the controller and the simulator use)
+# rejects negative counts and non-finite numbers. Pydantic still validates them where
+# they are loaded from data (``model_validate``), with the constraints declared here.
+_Count = Annotated[int, Field(ge=0)]
+
+
+@slot_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolObservation(JsonValue):
     """What is seen of one pool for one model at ``Observation.now``."""
 
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     name: str
-    ready_nodes: int = Field(default=0, ge=0)
-    starting_nodes: int = Field(default=0, ge=0, description="Requested, not yet ready.")
-    draining_nodes: int = Field(default=0, ge=0, description="Interruption notice received.")
-    ready_replicas: int = Field(default=0, ge=0)
-    replicas: int = Field(
-        default=0, ge=0, description="Replicas of the model requested in this pool now (ready or not)."
-    )
-    insufficient_capacity_at: float | None = Field(
-        default=None, description="Last insufficient-capacity error, epoch s."
-    )
-    interruptions: int = Field(default=0, ge=0, description="Interruption notices since last tick.")
-    lead_times_s: tuple[float, ...] = Field(
-        default=(), description="Launch-to-ready durations completed since last tick."
-    )
+    ready_nodes: _Count = 0
+    starting_nodes: Annotated[int, Field(ge=0, description="Requested, not yet ready.")] = 0
+    draining_nodes: Annotated[int, Field(ge=0, description="Interruption notice received.")] = 0
+    ready_replicas: _Count = 0
+    replicas: Annotated[
+        int, Field(ge=0, description="Replicas of the model requested in this pool now (ready or not).")
+    ] = 0
+    insufficient_capacity_at: Annotated[
+        float | None, Field(description="Last insufficient-capacity error, epoch s.")
+    ] = None
+    interruptions: Annotated[int, Field(ge=0, description="Interruption notices since last tick.")] = 0
+    lead_times_s: Annotated[
+        tuple[float, ...], Field(description="Launch-to-ready durations completed since last tick.")
+    ] = ()
 
 
-class Observation(Frozen):
+@slot_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation(JsonValue):
     """Everything one tick of a policy may use. ``None`` means the signal is missing."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     now: float
     model: str
-    rps_short: float | None = Field(default=None, description="Request rate, panic window.")
-    rps_stable: float | None = Field(default=None, description="Request rate, stable window.")
-    queue_depth: int | None = Field(default=None, description="Backlog + in flight (XLEN).")
-    current_replicas: int = Field(default=0, ge=0, description="Replicas currently requested.")
-    ready_replicas: int = Field(default=0, ge=0)
-    starting_replicas: int = Field(default=0, ge=0)
+    rps_short: Annotated[float | None, Field(description="Request rate, panic window.")] = None
+    rps_stable: Annotated[float | None, Field(description="Request rate, stable window.")] = None
+    queue_depth: Annotated[int | None, Field(description="Backlog + in flight (XLEN).")] = None
+    current_replicas: Annotated[int, Field(ge=0, description="Replicas currently requested.")] = 0
+    ready_replicas: _Count = 0
+    starting_replicas: _Count = 0
     pools: tuple[PoolObservation, ...] = ()
     forecasts: tuple[Forecast, ...] = ()
-    stale: tuple[str, ...] = Field(default=(), description="Names of stale or failing signals.")
-    metric_values: dict[str, float] = Field(default_factory=dict, description="PolicySpec.metrics by kind.")
+    stale: Annotated[tuple[str, ...], Field(description="Names of stale or failing signals.")] = ()
+    metric_values: Annotated[dict[str, float], Field(description="PolicySpec.metrics by kind.")] = field(
+        default_factory=dict
+    )
 
 
 # ------------------------------------------------------------------------- decision

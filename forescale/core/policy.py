@@ -50,10 +50,6 @@ FULL = Terms(backlog=True, panic=True, forecast=True, schedule=True)
 REACTIVE_ONLY = Terms(backlog=False, panic=False, forecast=False, schedule=False)
 
 
-def _reason(term: str, replicas: int | None, detail: str) -> Reason:
-    return Reason(term, replicas, detail)
-
-
 def _missing(obs: Observation, terms: Terms) -> list[str]:
     """Signals whose absence or staleness forbids a scale-down this tick."""
     gone = []
@@ -63,7 +59,8 @@ def _missing(obs: Observation, terms: Terms) -> list[str]:
         gone.append("queue depth")
     if terms.panic and obs.rps_short is None:
         gone.append("short-window request rate")
-    gone.extend(f"fresh {name} (stale)" for name in obs.stale)
+    if obs.stale:  # usually none: no generator to make then
+        gone.extend(f"fresh {name} (stale)" for name in obs.stale)
     return gone
 
 
@@ -76,17 +73,18 @@ def _terms(
     target = spec.target_rps_per_replica
     if obs.rps_stable is None:
         best, winner = current, "reactive"
-        reasons.append(_reason("reactive", current, f"reactive: request rate missing, holding {current}"))
+        reasons.append(Reason("reactive", current, f"reactive: request rate missing, holding {current}"))
     else:
         best, detail = hpa.reactive(obs.rps_stable, target, current, spec.tolerance)
         winner = "reactive"
-        reasons.append(_reason("reactive", best, detail))
+        reasons.append(Reason("reactive", best, detail))
     candidates: list[tuple[str, int, str]] = []
     if terms.backlog and obs.queue_depth is not None:
         n, detail = backlog(obs.queue_depth, target, spec.latency_slo_s)
         candidates.append(("backlog", n, detail))
     # HPA v2 over the policy's listed metrics: each one's count competes, the largest wins
-    candidates.extend(metric_terms(obs.metric_values, spec.metrics, current, spec.tolerance))
+    if spec.metrics:
+        candidates.extend(metric_terms(obs.metric_values, spec.metrics, current, spec.tolerance))
     on = terms.forecast and spec.prescale.mode != "off"
     floor, planned = _forecast(obs, spec, lead_s, reasons) if on else ([], None)
     candidates.extend(floor)
@@ -95,7 +93,7 @@ def _terms(
         if names:
             candidates.append(("schedule", n, f"schedule: {n} replicas, floor of {', '.join(names)}"))
     for term, n, detail in candidates:
-        reasons.append(_reason(term, n, detail))
+        reasons.append(Reason(term, n, detail))
         if n > best:
             best, winner = n, term
     return best, winner, planned if floor else None
@@ -114,7 +112,7 @@ def _forecast(
     if peak is None:
         if obs.forecasts:
             reasons.append(
-                _reason("forecast", None, "forecast: none fresh enough or covering the next lead time")
+                Reason("forecast", None, "forecast: none fresh enough or covering the next lead time")
             )
         return [], None
     # The floor is a forecast of demand plus its margin (quantile, headroom); dividing it by
@@ -128,7 +126,7 @@ def _forecast(
         f"over the next {lead_s:.0f} s lead time{mean} ({used} forecasts)"
     )
     if pre.mode == "forecast-only":
-        reasons.append(_reason("forecast", n, detail + "; forecast-only mode, not acted on"))
+        reasons.append(Reason("forecast", n, detail + "; forecast-only mode, not acted on"))
         return [], None
     return [("forecast", n, detail)], n * per
 
@@ -136,12 +134,12 @@ def _forecast(
 def _bound(value: int, winner: str, spec: PolicySpec, reasons: list[Reason]) -> tuple[int, str]:
     if value < spec.min_replicas:
         reasons.append(
-            _reason("min_replicas", spec.min_replicas, f"bounds: raised to min_replicas {spec.min_replicas}")
+            Reason("min_replicas", spec.min_replicas, f"bounds: raised to min_replicas {spec.min_replicas}")
         )
         return spec.min_replicas, "min_replicas"
     if value > spec.max_replicas:
         reasons.append(
-            _reason("max_replicas", spec.max_replicas, f"bounds: capped at max_replicas {spec.max_replicas}")
+            Reason("max_replicas", spec.max_replicas, f"bounds: capped at max_replicas {spec.max_replicas}")
         )
         return spec.max_replicas, "max_replicas"
     return value, winner
@@ -187,7 +185,7 @@ def _limit(
             f"stabilization: {value} replicas, the {'highest' if held_up else 'lowest'} recommendation in "
             f"the {window:g} s {'scale-down' if held_up else 'scale-up'} window (current {current})"
         )
-        reasons.append(_reason("stabilization", value, detail))
+        reasons.append(Reason("stabilization", value, detail))
         winner = "stabilization"
     if value > current:
         limit = hpa.scale_up_limit(current, state.scale_events, now, spec.scale_up)
@@ -195,7 +193,7 @@ def _limit(
             detail = (
                 f"scale-up rule: at most {limit} replicas now (select {spec.scale_up.select}, from {current})"
             )
-            reasons.append(_reason("scale-up rule", limit, detail))
+            reasons.append(Reason("scale-up rule", limit, detail))
             value, winner = limit, "scale-up rule"
     elif value < current:
         limit = max(
@@ -204,7 +202,7 @@ def _limit(
         if value < limit:
             rule = spec.scale_down.select
             detail = f"scale-down rule: at least {limit} replicas now (select {rule}, from {current})"
-            reasons.append(_reason("scale-down rule", limit, detail))
+            reasons.append(Reason("scale-down rule", limit, detail))
             value, winner = limit, "scale-down rule"
     return value, winner, up_h, down_h
 
@@ -229,7 +227,7 @@ def _panic(
         obs.rps_short, spec.target_rps_per_replica, obs.ready_replicas, spec.panic_threshold,
         spec.stable_window_s, obs.now, state.panic_at, state.panic_max, _deep(obs, spec, lead_s),
     )  # fmt: skip
-    reasons.append(_reason("panic", step.replicas if step.panicking else None, step.detail))
+    reasons.append(Reason("panic", step.replicas if step.panicking else None, step.detail))
     if step.panicking:
         floor = min(max(step.replicas, obs.current_replicas), spec.max_replicas)
         if floor > value:
@@ -244,7 +242,7 @@ def _decide(
     reasons: list[Reason] = []
     pv = poolview.view(obs, spec, pools, state)
     # the forecast horizon: the slowest usable pool's lead time (capacity must be ready there too)
-    lead_s = max(pv.table.lead_s) if pv.table.lead_s else 0.0
+    lead_s = pv.lead_s
     rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons)
     rec, winner = _bound(rec, winner, spec, reasons)
     cov, covered = coverage.step(obs, spec, state, planned, lead_s)
@@ -256,15 +254,13 @@ def _decide(
     missing = _missing(obs, terms)
     if missing and value < current:
         value, winner = min(current, spec.max_replicas), "hold"
-        reasons.append(_reason("hold", value, f"hold: no scale-down without {', '.join(missing)}"))
+        reasons.append(Reason("hold", value, f"hold: no scale-down without {', '.join(missing)}"))
     value, winner = _bound(value, winner, spec, reasons)
     # no ledger: this model alone, nothing held by others (plan_tick passes the tick's ledger)
     plan = capacity.plan_capacity(value, spec, pv.table, pv.table.layout.ledger if ledger is None else ledger)
     if pv.notes or plan.notes:  # one reason for all of them: usually none, at times several
-        reasons.append(_reason("capacity", None, "capacity: " + "; ".join(pv.notes + list(plan.notes))))
-    reasons.append(
-        _reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}")
-    )
+        reasons.append(Reason("capacity", None, "capacity: " + "; ".join(pv.notes + list(plan.notes))))
+    reasons.append(Reason("decision", value, f"decision: {value} replicas (from {current}), set by {winner}"))
     decision = Decision(
         model=spec.model, at=obs.now, desired_replicas=value, pools=plan.targets,
         winner=winner, reasons=tuple(reasons), panic=step is not None and step.panicking,
@@ -277,10 +273,11 @@ def _next_state(
     obs: Observation, spec: PolicySpec, state: PolicyState, value: int, up_h: hpa.History,
     down_h: hpa.History, step: panic.PanicStep | None, pv: poolview.PoolView, cov: coverage.Coverage,
 ) -> PolicyState:  # fmt: skip
-    horizon = hpa.longest_period(spec.scale_up, spec.scale_down)
+    events, delta = state.scale_events, value - obs.current_replicas
+    if events or delta:  # no events kept and no change: nothing to record or expire
+        events = hpa.record_event(events, obs.now, delta, hpa.longest_period(spec.scale_up, spec.scale_down))
     return PolicyState(
-        last_at=obs.now, last_desired=value, up_history=up_h, down_history=down_h,
-        scale_events=hpa.record_event(state.scale_events, obs.now, value - obs.current_replicas, horizon),
+        last_at=obs.now, last_desired=value, up_history=up_h, down_history=down_h, scale_events=events,
         panic_at=step.panic_at if step else None,
         panic_max=max(step.panic_max, value) if step and step.panicking else 0,
         lead_samples=pv.lead_samples, lead_time_s=pv.lead_time_s,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from forescale.core.ledger import ReservationLedger
-from forescale.core.model import PoolSpec
+from forescale.core.model import CapacityType, PoolSpec
 
 TYPE_RANK = {"reserved": 0, "spot": 1, "on-demand": 2}
 
@@ -43,13 +43,21 @@ class Layout:
     """What never changes between ticks for a policy's pools: in planner order, shared."""
 
     specs: list[PoolSpec]
+    # names and capacity types of specs, index for index: read for every model, and a
+    # pydantic field read costs several list lookups
+    names: list[str]
+    types: list[CapacityType]
     per: list[int]
     kinds: dict[str, list[int]]  # capacity type -> indexes, each cheapest first
     index: dict[str, int]  # pool name -> position
     max_nodes: list[int]
-    lead_prior: list[float]  # PoolSpec.lead_time_s
+    lead_prior: tuple[float, ...]  # PoolSpec.lead_time_s
     ledger: ReservationLedger  # the reservations, none held
     hard: list[int]  # max_nodes, for reserved pools at most the reservation
+    # Shared by every table of the layout with no learned lead times or interruptions (the
+    # usual case), so a tick does not copy them per model: tuples, never changed.
+    no_rates: tuple[float, ...]  # all zero
+    lead_max: float  # max(lead_prior), the forecast horizon unless a lead time was learned
 
 
 @dataclass(slots=True)
@@ -61,8 +69,8 @@ class PoolTable:
     starting: list[int]
     unavailable: list[bool]
     slow: list[bool]
-    lead_s: list[float]
-    rate: list[float]
+    lead_s: Sequence[float]
+    rate: Sequence[float]
     occupied: list[int]  # indexes with nodes ready or starting, ascending: usually a few
 
     @classmethod
@@ -89,16 +97,20 @@ def layout(pools: Sequence[tuple[PoolSpec, int]]) -> Layout:
     specs = [p for p, _ in pools]
     return Layout(
         specs,
+        [p.name for p in specs],
+        [p.capacity_type for p in specs],
         [n for _, n in pools],
         kinds,
         {p.name: i for i, p in enumerate(specs)},
         [p.max_nodes for p in specs],
-        [p.lead_time_s for p in specs],
+        tuple(p.lead_time_s for p in specs),
         ReservationLedger.from_pools(specs),
         [
             min(p.max_nodes, p.reservation_nodes) if p.capacity_type == "reserved" else p.max_nodes
             for p in specs
         ],
+        (0.0,) * len(specs),
+        max((p.lead_time_s for p in specs), default=0.0),
     )
 
 

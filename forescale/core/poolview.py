@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from forescale.core import leadtime
@@ -30,6 +29,7 @@ RATE_FLOOR = 1e-9
 
 class PoolView(NamedTuple):
     table: PoolTable
+    lead_s: float  # the slowest usable pool's lead time: the forecast horizon (0: no pool)
     lead_samples: dict[str, tuple[float, ...]]
     lead_time_s: dict[str, float]
     interruption_rate: dict[str, float]
@@ -74,28 +74,24 @@ def _usable(spec: PolicySpec, pools: Sequence[PoolSpec]) -> tuple[Layout, list[s
     return layout(fit), notes
 
 
-@dataclass(slots=True)
-class _Seen:
-    """What the observation said about the usable pools, index for index."""
+def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState) -> PoolView:
+    """Fold ``obs.pools`` into the per-pool state and tabulate the usable pools.
 
-    ready: list[int]
-    starting: list[int]
-    slow: list[bool]
-    occupied: list[int]
-    interrupted: dict[str, PoolObservation]
-    lead_times: dict[str, tuple[float, ...]]
-
-
-def _read(obs: Observation, spec: PolicySpec, lay: Layout, since: dict[str, float],
-          unavailable: dict[str, float]) -> _Seen:  # fmt: skip
-    """One pass over the observed pools; updates ``since`` and ``unavailable`` in place."""
+    Only what is there is visited: the observed pools once, then the (few) pools the
+    state has entries for; a pool with nothing going on costs one test. This runs for
+    every model every tick, so it is one function with few allocations.
+    """
+    lay, skipped = usable(spec, pools)
     index = lay.index
     n = len(lay.specs)
+    now = obs.now
     ready, starting, slow = [0] * n, [0] * n, [False] * n
     occupied: list[int] = []
-    seen = _Seen(ready, starting, slow, occupied, {}, {})
-    # Most pools have nothing going on: one tight pass finds the few that do (reading a
-    # pydantic field costs more than the rest of the loop), and only those are looked at.
+    since = dict(state.starting_since)
+    unavailable = dict(state.unavailable_at)
+    lead_times: dict[str, tuple[float, ...]] = {}
+    interrupted: dict[str, PoolObservation] = {}
+    # Most pools have nothing going on: one tight pass finds the few that do.
     busy = [
         po
         for po in obs.pools
@@ -115,60 +111,52 @@ def _read(obs: Observation, spec: PolicySpec, lay: Layout, since: dict[str, floa
             occupied.append(i)
             if s:
                 starting[i] = s
-                slow[i] = _slow(lay.specs[i], po, since, obs.now, spec.spot_fallback_timeout_s)
+                slow[i] = _slow(lay.specs[i], po, since, now, spec.spot_fallback_timeout_s)
         if po.lead_times_s:
-            seen.lead_times[po.name] = po.lead_times_s
+            lead_times[po.name] = po.lead_times_s
         if po.interruptions:
-            seen.interrupted[po.name] = po
-        if po.insufficient_capacity_at is not None:
-            at = po.insufficient_capacity_at
+            interrupted[po.name] = po
+        at = po.insufficient_capacity_at
+        if at is not None:
             unavailable[po.name] = max(unavailable.get(po.name, at), at)
-    for name in [k for k in since if k not in index or not seen.starting[index[k]]]:
-        del since[name]  # nothing starting there any more
-    seen.occupied.sort()
-    return seen
-
-
-def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: PolicyState) -> PoolView:
-    """Fold ``obs.pools`` into the per-pool state and tabulate the usable pools.
-
-    Only what is there is visited: the observed pools once, then the (few) pools the
-    state has entries for; a pool with nothing going on costs one lookup.
-    """
-    lay, skipped = usable(spec, pools)
-    since = dict(state.starting_since)
-    unavailable = dict(state.unavailable_at)
-    seen = _read(obs, spec, lay, since, unavailable)
-    samples, leads = (
-        leadtime.learn(state.lead_samples, state.lead_time_s, seen.lead_times)
-        if seen.lead_times
-        else (state.lead_samples, state.lead_time_s)
-    )
-    rates = _rates(state, seen.interrupted, obs.now)
+    if since:
+        for name in [k for k in since if k not in index or not starting[index[k]]]:
+            del since[name]  # nothing starting there any more
+    occupied.sort()
+    if lead_times:
+        samples, leads = leadtime.learn(state.lead_samples, state.lead_time_s, lead_times)
+    else:
+        samples, leads = dict(state.lead_samples), dict(state.lead_time_s)
+    rates = _rates(state, interrupted, now)
     notes = list(skipped)
-    index = lay.index
-    bad = [False] * len(lay.specs)
-    skipped_now = []
-    now, ttl = obs.now, spec.unavailable_pool_ttl_s
-    for name, at in list(unavailable.items()):
-        if now - at >= ttl:
-            del unavailable[name]  # the TTL is over: try the pool again
-        elif name in index:
-            bad[index[name]] = True
-            skipped_now.append(f"{name} {now - at:.0f} s ago")
-    if skipped_now:
-        notes.append(f"unavailable for {spec.unavailable_pool_ttl_s:g} s after insufficient capacity: "
-                     + ", ".join(skipped_now))  # fmt: skip
-    lead = list(lay.lead_prior)
-    for name, value in leads.items():
-        if name in index:
-            lead[index[name]] = value
-    rate = [0.0] * len(lay.specs)
-    for name, value in rates.items():
-        if name in index:
-            rate[index[name]] = value
-    table = PoolTable(lay, seen.ready, seen.starting, bad, seen.slow, lead, rate, seen.occupied)
-    return PoolView(table, dict(samples), dict(leads), rates, since, unavailable, notes)
+    bad = [False] * n
+    if unavailable:
+        skipped_now = []
+        ttl = spec.unavailable_pool_ttl_s
+        for name, at in list(unavailable.items()):
+            if now - at >= ttl:
+                del unavailable[name]  # the TTL is over: try the pool again
+            elif name in index:
+                bad[index[name]] = True
+                skipped_now.append(f"{name} {now - at:.0f} s ago")
+        if skipped_now:
+            notes.append(f"unavailable for {ttl:g} s after insufficient capacity: " + ", ".join(skipped_now))
+    lead: Sequence[float] = lay.lead_prior
+    horizon = lay.lead_max
+    if leads:
+        learned = list(lead)
+        for name, value in leads.items():
+            if name in index:
+                learned[index[name]] = value
+        lead, horizon = learned, max(learned, default=0.0)
+    rate: Sequence[float] = lay.no_rates
+    if rates:
+        rate = [0.0] * n
+        for name, value in rates.items():
+            if name in index:
+                rate[index[name]] = value
+    table = PoolTable(lay, ready, starting, bad, slow, lead, rate, occupied)
+    return PoolView(table, horizon, samples, leads, rates, since, unavailable, notes)
 
 
 def _rates(state: PolicyState, interrupted: dict[str, PoolObservation], now: float) -> dict[str, float]:

@@ -119,16 +119,20 @@ def commands_for(decision: Decision, obs: Observation) -> tuple[list[Command], l
 
 
 def _commands(decision: Decision, occupied: Occupancy) -> tuple[list[Command], list[Command]]:
-    now = {name: replicas for name, replicas, _ in occupied}  # replicas requested now
-    want = {t.pool: (t.nodes, t.replicas) for t in decision.pools}
-    for name in now:
-        if name not in want:
-            want[name] = (0, 0)
+    # (pool, nodes, replicas) wanted, by pool name: the targets, and zero where the model has
+    # replicas or nodes now but the decision lists no target (names are unique, so sorting
+    # the rows sorts by name)
+    rows = [(t.pool, t.nodes, t.replicas) for t in decision.pools]
+    now: dict[str, int] = {}
+    if occupied:
+        now = {name: replicas for name, replicas, _ in occupied}  # replicas requested now
+        targeted = {row[0] for row in rows}
+        rows += [(name, 0, 0) for name in now if name not in targeted]
+    rows.sort()
     shrink: list[Command] = []
     grow: list[Command] = []
     model = decision.model
-    for name in sorted(want):
-        nodes, replicas = want[name]
+    for name, nodes, replicas in rows:
         # tuple.__new__ is what a NamedTuple's constructor calls, less one Python call each
         if replicas >= now.get(name, 0):
             grow.append(_tuple(SetNodes, (model, name, nodes, replicas)))

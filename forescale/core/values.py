@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import ConfigDict, Field, TypeAdapter
 
@@ -64,9 +64,50 @@ class JsonValue:
         return dataclasses.replace(self, **(update or {}))  # type: ignore[type-var]
 
 
+T = TypeVar("T")
+
+
+def slot_init(cls: type[T]) -> type[T]:
+    """Give a frozen slotted dataclass an ``__init__`` that sets each slot through its
+    descriptor: the same signature, defaults and default factories as the one
+    ``@dataclass`` writes, about twice as fast.
+
+    The ``__init__`` of a frozen dataclass calls ``object.__setattr__`` once per field; a
+    tick makes a ``Decision``, a ``PolicyState`` and ~20 ``Reason``s and ``PoolTarget``s for
+    every model (and the controller ~30 ``PoolObservation``s). The code is generated from
+    ``dataclasses.fields``, as ``@dataclass`` generates its own, so the fields stay written
+    once. Apply it above ``@dataclass``.
+    """
+    names: dict[str, Any] = {"_FACTORY": object()}
+    params: list[str] = []
+    keywords: list[str] = []
+    body: list[str] = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        name = f.name
+        out = keywords if f.kw_only else params
+        names[f"_set_{name}"] = vars(cls)[name].__set__
+        if f.default is not dataclasses.MISSING:
+            names[f"_default_{name}"] = f.default
+            out.append(f"{name}=_default_{name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            names[f"_factory_{name}"] = f.default_factory
+            out.append(f"{name}=_FACTORY")
+            body.append(f"if {name} is _FACTORY: {name} = _factory_{name}()")
+        else:
+            out.append(name)
+        body.append(f"_set_{name}(self, {name})")
+    signature = ", ".join(["self", *params, *(["*", *keywords] if keywords else [])])
+    exec(f"def __init__({signature}):\n    " + "\n    ".join(body), names)
+    init = names["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
 # ------------------------------------------------------------------------- decision
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Reason(JsonValue):
     """One term of a decision: its value in replicas and a sentence a person reads."""
@@ -75,12 +116,8 @@ class Reason(JsonValue):
     replicas: int | None
     detail: str
 
-    def __init__(self, term: str, replicas: int | None, detail: str) -> None:
-        _set_term(self, term)
-        _set_reason_replicas(self, replicas)
-        _set_detail(self, detail)
 
-
+@slot_init
 @dataclass(frozen=True, slots=True)
 class PoolTarget(JsonValue):
     """Desired nodes and replicas of a model in one pool."""
@@ -90,24 +127,8 @@ class PoolTarget(JsonValue):
     nodes: Annotated[int, Field(ge=0)]
     replicas: Annotated[int, Field(ge=0)]
 
-    def __init__(self, pool: str, capacity_type: CapacityType, nodes: int, replicas: int) -> None:
-        _set_pool(self, pool)
-        _set_capacity_type(self, capacity_type)
-        _set_nodes(self, nodes)
-        _set_target_replicas(self, replicas)
 
-
-# A tick makes ~20 Reasons and PoolTargets per model. The __init__ a frozen dataclass gets
-# sets each field through object.__setattr__; the slots' own setters (what that call ends
-# up in) take about half the time, so these two classes set their fields with them.
-_set_term, _set_reason_replicas, _set_detail = (
-    vars(Reason)[f].__set__ for f in ("term", "replicas", "detail")
-)
-_set_pool, _set_capacity_type, _set_nodes, _set_target_replicas = (
-    vars(PoolTarget)[f].__set__ for f in ("pool", "capacity_type", "nodes", "replicas")
-)
-
-
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Decision(JsonValue):
     """The output of one tick; carried out by an actuator unless ``dry_run``."""
@@ -127,6 +148,7 @@ class Decision(JsonValue):
         return f"{self.model}: {self.desired_replicas} replicas ({self.winner}) [{placed}]"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PolicyState(JsonValue):
     """What a policy carries from one tick to the next; persisted by the controller.
