@@ -35,7 +35,7 @@ from forescale.core.clock import Clock
 from forescale.core.execute import Executed, Ports, execute
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Forecast, Observation, PolicySpec, PolicyState, PoolSpec
-from forescale.core.observe import assemble
+from forescale.core.observe import BadObservation, assemble
 from forescale.core.poolview import allowed
 from forescale.core.ports import MetricsSource, NodePoolProvider, PoolReplicas, ReplicaSetter
 from forescale.core.tick import TickDecideFn, TickPlan, plan_tick
@@ -56,9 +56,16 @@ def core_decide(
     return policy.decide(obs, spec, pools, state, ledger)
 
 
+def _kind(err: BaseException) -> str:
+    """The error counter's ``kind`` label for what skipped a model."""
+    if isinstance(err, ActuatorError):
+        return err.kind
+    return "bad-observation" if isinstance(err, BadObservation) else type(err).__name__
+
+
 def _model_error(err: BaseException, at: float) -> ModelError:
     """The error a skipped model shows in /v1/status: the counter's kind and the sentence."""
-    kind = err.kind if isinstance(err, ActuatorError) else type(err).__name__
+    kind = _kind(err)
     return ModelError(kind=kind, detail=str(err).removeprefix(f"{kind}: "), at=at)
 
 
@@ -142,8 +149,10 @@ class Controller:
         observations: dict[str, Observation] = {}
         states: dict[str, PolicyState] = {}
         for spec, got in zip(specs, results, strict=True):
-            if isinstance(got, ActuatorError):
-                self.metrics.error(got.kind)
+            if isinstance(got, ActuatorError | BadObservation):
+                # one model's unreadable ports (or a NaN a source let through) skip that model
+                # this tick, as a failed actuator call does; the others are still decided
+                self.metrics.error(_kind(got))
                 skipped[spec.model] = _model_error(got, self.clock.now())
                 log.warning("%s: %s", spec.model, got)
                 continue
@@ -163,7 +172,7 @@ class Controller:
             self.metrics.error(type(exc).__name__)
             log.warning("%s: %s", cmd.model, exc)
         for model, err in done.failed.items():
-            self.metrics.error(err.kind if isinstance(err, ActuatorError) else type(err).__name__)
+            self.metrics.error(_kind(err))
             log.warning("%s: %s", model, err)
         self.last_executed = done
         return done

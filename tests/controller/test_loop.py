@@ -104,6 +104,21 @@ async def test_one_policy_failing_does_not_stop_the_others(store: Store, metrics
     assert replicas.desired[("m2", "spot-a")] == 2
 
 
+async def test_a_non_finite_signal_skips_only_that_model(store: Store, metrics, registry) -> None:
+    """A NaN from a source is that model's error in /v1/status, not a failed tick for all."""
+    await seed(store, pools=("spot-a",))
+    await store.policies.put(SPEC.model_copy(update={"model": "m2", "pools": ("spot-a",)}))
+    ctl, source, _, replicas, _ = make(store, metrics)
+    source.set("m1", rps=float("nan"))
+    source.set("m2", rps=20.0)
+    decisions = await ctl.tick()
+    assert [d.model for d in decisions] == ["m2"]
+    assert registry.get_sample_value("forescale_controller_errors_total", {"kind": "bad-observation"}) == 1
+    assert replicas.desired[("m2", "spot-a")] == 2 and ("m1", "spot-a") not in replicas.desired
+    (err,) = (await store.model_errors()).values()
+    assert err.kind == "bad-observation" and "m1" in err.detail and "nan" in err.detail
+
+
 async def test_insufficient_capacity_is_counted_and_observed_next_tick(
     store: Store, metrics, registry
 ) -> None:
