@@ -40,7 +40,9 @@ def token_view(f: Forecast) -> Forecast | None:
     out); None when no point has tokens. Built without re-validation: ``f`` was
     validated where it came in (tokens finite, >= 0, aligned with the quantiles)."""
     points = tuple(
-        ForecastPoint.model_construct(t=p.t, rps=p.tokens, tokens=None) for p in f.points if p.tokens is not None
+        ForecastPoint.model_construct(t=p.t, rps=p.tokens, tokens=None)
+        for p in f.points
+        if p.tokens is not None
     )
     if not points:
         return None
