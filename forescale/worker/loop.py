@@ -11,7 +11,7 @@ from collections import deque
 from redis.exceptions import RedisError
 
 from forescale.core.clock import Clock
-from forescale.queue import heartbeat
+from forescale.queue import arrivals, heartbeat
 from forescale.queue.config import ModelConfig
 from forescale.queue.protocol import Entry, Queue, error_reply, ok_reply
 from forescale.worker import tensors
@@ -38,6 +38,7 @@ class Worker:
         self.reclaimed: deque[Entry] = deque()  # claimed by the reaper, run before new entries
         self.stopping = asyncio.Event()
         self.busy_s = 0.0
+        self.tokens = arrivals.TokenTally(cfg.name)  # llm workers count tokens; flushed by upkeep
 
     async def consume(self) -> None:
         """Until ``stopping``: read a batch, run it, ack it. The last batch always finishes.
