@@ -100,10 +100,9 @@ async def test_external_windows_carry_tokens(aredis: aioredis.Redis) -> None:
 
 
 def test_join_keeps_points_the_token_forecast_misses() -> None:
-    rates = Forecast(issued_at=NOW, step_s=60, quantiles=Q,
-                     points=tuple(ForecastPoint(t=NOW + 60 * k, rps=(1.0, 2.0)) for k in range(3)))  # fmt: skip
-    toks = Forecast(issued_at=NOW, step_s=60, quantiles=Q,
-                    points=(ForecastPoint(t=NOW, rps=(-5.0, 7.0)),))  # fmt: skip
+    points = tuple(ForecastPoint(t=NOW + 60 * k, rps=(1.0, 2.0)) for k in range(3))
+    rates = Forecast(issued_at=NOW, step_s=60, quantiles=Q, points=points)
+    toks = Forecast(issued_at=NOW, step_s=60, quantiles=Q, points=(ForecastPoint(t=NOW, rps=(-5.0, 7.0)),))
     joined = with_tokens(rates, toks)
     assert joined is not None
     assert [p.tokens for p in joined.points] == [(0.0, 7.0), None, None]  # below zero: none
@@ -113,10 +112,8 @@ def test_join_keeps_points_the_token_forecast_misses() -> None:
 
 
 def test_token_query_reads_the_engine_preset() -> None:
-    vllm = PolicySpec.model_validate(
-        {"model": "m", "target_rps_per_replica": 1, "metrics": [{"kind": "kv_cache_usage", "target": 0.8,
-                                                                 "preset": "vllm"}]}  # fmt: skip
-    ).metrics
+    kv = {"kind": "kv_cache_usage", "target": 0.8, "preset": "vllm"}
+    vllm = PolicySpec.model_validate({"model": "m", "target_rps_per_replica": 1, "metrics": [kv]}).metrics
     q = token_query('llama "3"', 60, vllm)
     assert q is not None and "vllm:prompt_tokens_total" in q and "vllm:generation_tokens_total" in q
     assert 'model_name="llama \\"3\\""' in q
