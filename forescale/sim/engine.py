@@ -58,10 +58,12 @@ class Simulation:
     """One policy's replay of ``demand`` (requests arriving in each second from ``start``)."""
 
     def __init__(
-        self, scenario: Scenario, demand: np.ndarray, start: float, *, seed: int | None = None
-    ) -> None:
+        self, scenario: Scenario, demand: np.ndarray, start: float, *, seed: int | None = None,
+        tokens: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         self.scenario = scenario
         self.demand = demand
+        self.tokens = tokens  # prompt + output tokens arriving per second, when the trace has them
         self.start = start
         self.cluster = Cluster(
             scenario, start, np.random.default_rng(scenario.seed if seed is None else seed)
