@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from forescale import keys
 from forescale.queue import arrivals
+from forescale.queue.client import connect
 from forescale.queue.config import ModelConfig
 from tests.serving.conftest import RunningRouter, RunningWorker, start_worker
 
@@ -74,3 +75,17 @@ async def test_a_failed_flush_keeps_the_counts(redis_url: str, aredis: aioredis.
     await tally.flush(aredis)
     assert (await arrivals.read(aredis, "m", 1000, 1001, what="tokens")).counts == (10, None)
     assert not tally.counts
+
+
+async def test_token_counters_on_a_redis_cluster(cluster_url: str) -> None:
+    """One model's seconds share its slot: the flush pipeline and the MGET are legal."""
+    r = connect(cluster_url, timeout_s=5.0)
+    try:
+        tally = arrivals.TokenTally("meta-llama/Llama-3.1-8B-Instruct")
+        for sec in range(1000, 1010):
+            tally.count(sec + 0.5, sec)
+        await tally.flush(r)
+        got = await arrivals.read(r, tally.model, 1000, 1010, what="tokens")
+        assert got.counts == (*range(1000, 1010), None)
+    finally:
+        await r.aclose()
