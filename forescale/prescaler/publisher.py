@@ -144,7 +144,11 @@ class Publisher:
         except (TimeoutError, OSError, HistoryUnavailable) as exc:
             log.warning("token history for %s unavailable: %s", model, exc)
             return None
-        if history is None or not np.isfinite(history.values).any():
+        if history is None or not len(history.values):
+            return None
+        known = float(np.isfinite(history.values).mean())
+        self.metrics.token_history_known.labels(model).set(known)
+        if not known:
             return None
         return await self.learned(model, history, now, horizon, tokens=True)
 

@@ -64,7 +64,12 @@ def settings(**kw: object) -> PrescalerSettings:
 
 async def test_publishes_token_columns_from_the_token_history(aredis: aioredis.Redis) -> None:
     await seed(aredis, "chat")
-    out = await Publisher(settings(), aredis, ManualClock(NOW)).cycle(NOW)
+    publisher = Publisher(settings(), aredis, ManualClock(NOW))
+    out = await publisher.cycle(NOW)
+    known = publisher.metrics.registry.get_sample_value(
+        "forescale_prescaler_token_history_known_ratio", {"model": "chat"}
+    )
+    assert known == 1.0
     raw = json.loads(await aredis.get(forecast_key("chat")))
     (learned,) = [Forecast.model_validate(f) for f in raw]
     assert [learned] == out["chat"] and learned.source == "seasonal-naive"
