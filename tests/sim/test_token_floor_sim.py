@@ -101,3 +101,17 @@ def test_forescale_forecasts_tokens_with_its_own_forecaster() -> None:
     t = np.arange(seconds)
     day2_long = (t >= day) & ((t % day) // 3600 % 6 == 5)
     assert runs["with"].ready[day2_long].mean() >= 2 * runs["without"].ready[day2_long].mean()
+
+
+def test_a_token_metric_term_reacts_to_token_throughput_in_the_simulator() -> None:
+    """HPA v2 on vLLM's token throughput (issue 12's metric term), fed by the trace's tokens
+    over the stable window: it scales out after the prompts grow (not ahead: reactive)."""
+    tr = growing_prompts()
+    demand, tokens = demand_of(tr)
+    metric = {"kind": "token_throughput", "target": 7_000.0, "preset": "vllm"}
+    sc = llm_scenario(None, metrics=[metric])
+    reactive = Simulation(sc, demand, START, tokens=tokens).run(CorePolicy("forescale", sc, None, 0.0))
+    plain = Simulation(sc, demand, START).run(CorePolicy("forescale", sc, None, 0.0))
+    assert reactive.ready[SWITCH_S + 600 :].min() >= 3  # 3 req/s x 6,050 tokens / 7,000 per replica
+    assert plain.ready[SWITCH_S + 600 :].max() <= 2
+    assert reactive.ready[SWITCH_S - 60] <= 2  # nothing before the rise
