@@ -14,8 +14,7 @@ Times are epoch seconds (floats); ``Observation.now`` is the only clock the core
 from __future__ import annotations
 
 import itertools
-import math
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -281,17 +280,11 @@ class ForecastPoint(Frozen):
 
     t: float
     rps: tuple[float, ...] = Field(description="Aligned with Forecast.quantiles.")
-    tokens: tuple[float, ...] | None = Field(
+    # finite and >= 0, checked by pydantic-core (no Python validator on the controller's
+    # per-tick parse): a token floor of inf or NaN would buy every replica allowed, or none
+    tokens: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] | None = Field(
         default=None, description="Token throughput (tokens/s) per quantile; None: not forecast."
     )
-
-    @field_validator("tokens")
-    @classmethod
-    def _finite_tokens(cls, tokens: tuple[float, ...] | None) -> tuple[float, ...] | None:
-        # a token floor of inf or NaN would buy every replica the policy allows, or none
-        if tokens is not None and not all(math.isfinite(v) and v >= 0 for v in tokens):
-            raise ValueError("token throughput must be finite and >= 0")
-        return tokens
 
 
 class Forecast(Frozen):

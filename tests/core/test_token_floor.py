@@ -88,9 +88,9 @@ def test_token_view_reads_the_token_columns() -> None:
 @pytest.mark.parametrize(
     ("tokens", "fragment"),
     [
-        ((math.inf, 1.0), "finite"),
-        ((math.nan, 1.0), "finite"),
-        ((-1.0, 1.0), ">= 0"),
+        ((math.inf, 1.0), "finite number"),
+        ((math.nan, 1.0), "finite number"),
+        ((-1.0, 1.0), "greater than or equal to 0"),
         ((1.0,), "one value per quantile"),  # misaligned with the two quantiles
     ],
 )
