@@ -98,7 +98,8 @@ class Publisher:
                 known = float(np.isfinite(history.values).mean()) if len(history.values) else 0.0
                 self.metrics.history_known.labels(model).set(known)
             learned = await self.learned(model, history, now, horizon) if history is not None else None
-            learned = with_tokens(learned, await self.learned_tokens(model, now, horizon))
+            if learned is not None:  # token columns ride on the request forecast's points
+                learned = with_tokens(learned, await self.learned_tokens(model, now, horizon))
             s = self.settings
             max_rps, max_tokens = await self.max_rates(model)
             published = merged(learned, mine, now, horizon, s.step_s, s.quantiles, max_rps, max_tokens)
