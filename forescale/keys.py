@@ -60,6 +60,11 @@ def arrivals(model: str, epoch_second: int) -> str:
     return f"fs:arr:{tag(model)}:{epoch_second}"
 
 
+def tokens(model: str, epoch_second: int) -> str:
+    """Tokens (prompt admitted + generated) that ``model``'s workers processed in that second."""
+    return f"fs:tok:{tag(model)}:{epoch_second}"
+
+
 def workers(model: str) -> str:
     """Hash worker_id -> heartbeat JSON (``queue/heartbeat.py``)."""
     return f"fs:workers:{tag(model)}"
@@ -81,6 +86,11 @@ def forecast(model: str) -> str:
 def prescaler_history(model: str, step_s: float) -> str:
     """Hash step start -> rate: per-step demand the prescaler keeps beyond the counters' TTL."""
     return f"fs:prescaler:history:{tag(model)}:{step_s:g}"
+
+
+def prescaler_token_history(model: str, step_s: float) -> str:
+    """Hash step start -> tokens/s: the token twin of ``prescaler_history``."""
+    return f"fs:prescaler:token-history:{tag(model)}:{step_s:g}"
 
 
 def webhook_seen(webhook_id: str) -> str:

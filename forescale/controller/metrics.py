@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from forescale.core.model import Decision, Observation, PolicySpec, PoolSpec
 from forescale.observability.exporters import ForecastMetrics, PoolCatalogMetrics
 
-TERMS = ("reactive", "backlog", "panic", "forecast", "floor")
+TERMS = ("reactive", "backlog", "panic", "forecast", "forecast-tokens", "floor")
 NODE_STATES = ("ready", "starting", "draining")
 
 

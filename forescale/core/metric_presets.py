@@ -11,6 +11,9 @@ desired = total / per-replica target); the KV cache usage is averaged (HPA
 every router reports the same stream length.
 
 Sources (metric names and labels as documented):
+- forescale: the routers' ``forescale_router_requests_total``, ``forescale_queue_depth``;
+  the ``llm`` workers' ``forescale_llm_prompt_tokens_total`` and
+  ``forescale_llm_generated_tokens_total``; label ``model``.
 - vLLM, "Production Metrics": ``vllm:num_requests_running``, ``vllm:num_requests_waiting``,
   ``vllm:kv_cache_usage_perc`` (V1; ``vllm:gpu_cache_usage_perc`` before it, a ratio
   despite the name), ``vllm:prompt_tokens_total``, ``vllm:generation_tokens_total``,
@@ -55,7 +58,11 @@ PRESETS: dict[str, dict[str, str | None]] = {
         "request_rate": _rate("forescale_router_requests_total"),
         "in_flight": None,  # the routers count requests, not their service; the stream holds both
         "waiting": f"max(forescale_queue_depth{{{_S}}})",
-        "token_throughput": None,
+        # the llm workers' counters (worker/generate_metrics.py): prompt tokens admitted + generated
+        "token_throughput": (
+            f"sum(rate(forescale_llm_prompt_tokens_total{{{_S}}}[{_W}]))"
+            f" + sum(rate(forescale_llm_generated_tokens_total{{{_S}}}[{_W}]))"
+        ),
         "kv_cache_usage": None,
     },
     "vllm": {

@@ -147,6 +147,16 @@ class PrescaleSpec(Spec):
             "target). Null: target_rps_per_replica, which stacks both margins."
         ),
     )
+    service_tokens_per_replica: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Tokens/s (prompt + generated) one replica sustains within its TTFT/TPOT SLOs at the "
+            "model's usual request mix (core/tokens.py token_throughput, or bench/generation.py); "
+            "the floor is then the larger of the request floor and the token forecast's peak over "
+            "it (core/token_floor.py). Null: the floor is in requests only."
+        ),
+    )
     min_coverage: float = Field(
         default=0.9,
         ge=0,
@@ -268,14 +278,21 @@ class PoolSpec(Spec):
 
 
 class ForecastPoint(Frozen):
-    """Forecast demand for ``[t, t + step_s)``: one value per quantile of the forecast."""
+    """Forecast demand for ``[t, t + step_s)``: one value per quantile of the forecast,
+    in requests/s and, where the source forecasts it, in tokens/s (prompt + generated)."""
 
     t: float
     rps: tuple[float, ...] = Field(description="Aligned with Forecast.quantiles.")
+    # finite and >= 0, checked by pydantic-core (no Python validator on the controller's
+    # per-tick parse): a token floor of inf or NaN would buy every replica allowed, or none
+    tokens: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] | None = Field(
+        default=None, description="Token throughput (tokens/s) per quantile; None: not forecast."
+    )
 
 
 class Forecast(Frozen):
-    """A quantile forecast of request rate, from the prescaler or an external source."""
+    """A quantile forecast of request rate (and token throughput, where its points carry
+    it), from the prescaler or an external source."""
 
     source: str = Field(default="learned")
     issued_at: float
@@ -288,6 +305,8 @@ class Forecast(Frozen):
         n = len(self.quantiles)
         if any(len(p.rps) != n for p in self.points):
             raise ValueError("each point needs one value per quantile")
+        if any(p.tokens is not None and len(p.tokens) != n for p in self.points):
+            raise ValueError("each point's tokens need one value per quantile")
         return self
 
     @field_validator("points")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from forescale.core import capacity, coverage, forecast, hpa, panic, poolview, schedule
+from forescale.core import capacity, coverage, forecast, hpa, panic, poolview, schedule, token_floor
 from forescale.core.backlog import backlog
 from forescale.core.ledger import ReservationLedger
 from forescale.core.metric_terms import metric_terms
@@ -88,6 +88,8 @@ def _terms(
     on = terms.forecast and spec.prescale.mode != "off"
     floor, planned = _forecast(obs, spec, lead_s, reasons) if on else ([], None)
     candidates.extend(floor)
+    if on:  # the same floor in tokens/s (core/token_floor.py); the larger of the two wins
+        candidates.extend(token_floor.term(obs, spec, lead_s, reasons))
     if terms.schedule and spec.schedules:
         n, names = schedule.floor(spec.schedules, obs.now, lead_s)
         if names:

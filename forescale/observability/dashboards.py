@@ -282,7 +282,7 @@ def forecast() -> dict[str, Any]:
             "short",
             (f"model:forescale_prescale_excess_replicas:max{M}", "{{model}} extra replicas"),
             (
-                'forescale_controller_decision_term_replicas{model=~"$model",term=~"forecast|reactive|floor"}',
+                'forescale_controller_decision_term_replicas{model=~"$model",term=~"forecast|forecast-tokens|reactive|floor"}',
                 "{{model}} {{term}}",
             ),
             description="Above zero: pre-scaling, the forecast asks for more than current demand.",

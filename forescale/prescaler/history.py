@@ -1,7 +1,12 @@
-"""Request-rate history for training: Prometheus ``query_range``, or the direct Redis counters.
+"""Demand history for training: Prometheus ``query_range``, or the direct Redis counters.
 
 Both return a ``RateSeries`` whose step ``i`` covers ``[start + i*step, start + (i+1)*step)``,
 with NaN where nothing is known (a scrape gap, counters expired), never a made-up zero.
+
+Two demands, the same way: the request rate, and token throughput (prompt + generated
+tokens/s, ``what="tokens"``): from the policy's token metric (an engine preset's
+``token_throughput`` query, e.g. vLLM's prompt + generation token counters) when it lists
+one, else from forescale's own ``llm`` workers' token counters (``queue/arrivals.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ def rate_query(model: str, step_s: float, metrics: tuple[MetricSpec, ...] = ()) 
     from the policy's configured request-rate metric: the one the controller scales on
     (forescale's router counter when the policy lists none)."""
     return metrics_spec.query(metrics_spec.rate_source(metrics), model, max(60, int(step_s)))
+
+
+def token_query(model: str, step_s: float, metrics: tuple[MetricSpec, ...]) -> str | None:
+    """Tokens per second of ``model`` over each step from the policy's token metric (its own
+    ``token_throughput`` entry, or a listed preset that has one); None when it has none."""
+    source = metrics_spec.source_of(metrics, "token_throughput")
+    return None if source is None else metrics_spec.query(source, model, max(60, int(step_s)))
 
 
 async def configured_metrics(client: aioredis.Redis, model: str) -> tuple[MetricSpec, ...]:
@@ -69,8 +81,11 @@ class PrometheusHistory:
         )
 
     def fetch(
-        self, model: str, end: float, history_s: float, step_s: float, metrics: tuple[MetricSpec, ...] = ()
-    ) -> RateSeries:
+        self, model: str, end: float, history_s: float, step_s: float, metrics: tuple[MetricSpec, ...] = (),
+        query: str | None = None,
+    ) -> RateSeries:  # fmt: skip
+        """The request rate (or ``query``'s values: the token throughput) over each step."""
+        promql = query or rate_query(model, step_s, metrics)
         start, n = aligned_start(end, history_s, step_s)
         values = np.full(n, np.nan)
         # The sample at t is the rate over the step ending at t, i.e. step (t - start)/step - 1.
@@ -79,7 +94,7 @@ class PrometheusHistory:
             hi = min(n, lo + chunk)
             try:
                 result = self.client.custom_query_range(
-                    rate_query(model, step_s, metrics),
+                    promql,
                     start_time=_dt(start + (lo + 1) * step_s),
                     end_time=_dt(start + hi * step_s),
                     step=f"{step_s:g}s",
@@ -104,18 +119,21 @@ def _fill(values: np.ndarray, result: list[dict[str, Any]], start: float, step_s
 
 
 history_key = keys.prescaler_history
+_KEPT = {"requests": keys.prescaler_history, "tokens": keys.prescaler_token_history}
 
 
 async def redis_history(
-    client: aioredis.Redis, model: str, end: float, history_s: float, step_s: float
-) -> RateSeries:
+    client: aioredis.Redis, model: str, end: float, history_s: float, step_s: float,
+    what: arrivals.Kind = "requests",
+) -> RateSeries:  # fmt: skip
     """The last hour from the counters, older steps from what earlier calls kept.
 
     Counters live an hour, so each call also stores the steps it computed in a hash
     (step start -> rate) and reads older ones back: without Prometheus the prescaler
-    builds its own history while it runs. Steps nobody saw stay NaN."""
-    recent = await counter_history(client, model, end, history_s, step_s)
-    key = history_key(model, step_s)
+    builds its own history while it runs. Steps nobody saw stay NaN. ``what``: requests
+    (the routers' arrival counters) or tokens (the ``llm`` workers' token counters)."""
+    recent = await counter_history(client, model, end, history_s, step_s, what)
+    key = _KEPT[what](model, step_s)
     known = np.isfinite(recent.values)
     fresh = {f"{recent.start + i * step_s:.0f}": repr(float(recent.values[i])) for i in np.flatnonzero(known)}
     if fresh:
@@ -156,8 +174,9 @@ async def kept_history(
 
 
 async def counter_history(
-    client: aioredis.Redis, model: str, end: float, history_s: float, step_s: float
-) -> RateSeries:
+    client: aioredis.Redis, model: str, end: float, history_s: float, step_s: float,
+    what: arrivals.Kind = "requests",
+) -> RateSeries:  # fmt: skip
     """From ``fs:arr:{model}:{sec}``: only the last hour exists (TTL); older steps are NaN.
     A missing second inside that hour is zero arrivals (routers write only when some came)."""
     start, n = aligned_start(end, history_s, step_s)
@@ -167,7 +186,7 @@ async def counter_history(
     if first >= n:
         return RateSeries(start, step_s, values)
     seconds = np.arange(int(known_from), int(start + n * step_s))
-    counted = await arrivals.read(client, model, int(seconds[0]), int(seconds[-1]))
+    counted = await arrivals.read(client, model, int(seconds[0]), int(seconds[-1]), what)
     counts = np.array(counted.per_second(), dtype=float)
     per_step = max(1, int(step_s))
     sums = counts[: (len(counts) // per_step) * per_step].reshape(-1, per_step).sum(axis=1)

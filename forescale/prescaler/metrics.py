@@ -1,7 +1,8 @@
 """Prescaler metrics, in a registry per app (served on ``GET /metrics``).
 
 Small on purpose: is the loop publishing (per model, with or without learned history),
-how long fitting takes, how much history it had, and how the webhook answers.
+how long fitting takes, how much history it had (requests, and tokens where a token
+history exists), and how the webhook answers.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ class PrescalerMetrics:
         self.history_known = Gauge(
             "forescale_prescaler_history_known_ratio",
             "Share of the training history's steps with a known rate (0-1).",
+            ["model"],
+            registry=r,
+        )
+        self.token_history_known = Gauge(
+            "forescale_prescaler_token_history_known_ratio",
+            "Share of the token throughput history's steps with a known value (0-1).",
             ["model"],
             registry=r,
         )

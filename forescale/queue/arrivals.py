@@ -1,4 +1,4 @@
-"""Arrival counters: requests per model per second, written by routers, read here only.
+"""Arrival counters: requests (and tokens) per model per second, read here only.
 
 Each router counts the requests that arrive for a model (admitted or rejected) per epoch
 second and flushes them at least once a second: ``INCRBY keys.arrivals(model, second)``
@@ -8,13 +8,21 @@ only seconds that saw requests); before that, nothing is known. The controller's
 signals, the admin API's what-if, the prescaler's history and the demo's recorder all
 read through ``read``; one model's counters share its hash tag, so one MGET is legal on
 a Redis Cluster.
+
+Tokens: ``llm`` workers count the prompt tokens they admit and the tokens they generate,
+per epoch second (``TokenTally``), and flush them with their heartbeat into
+``keys.tokens(model, second)``, same TTL, same rules: the prescaler forecasts token
+throughput from them (``read(..., what="tokens")``). They are work done, not demand
+offered (a queue that waits is counted when it runs), like the serving engines' own
+token counters (``vllm:prompt_tokens_total`` + ``vllm:generation_tokens_total``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -50,11 +58,46 @@ def add(pipe: Pipeline, counts: Mapping[tuple[str, int], int]) -> None:
         pipe.expire(name, TTL_S)
 
 
-async def read(r: aioredis.Redis, model: str, first: int, last: int) -> Arrivals:
-    """The counters of ``model`` for the seconds ``first..last`` (inclusive)."""
+class TokenTally:
+    """One worker's token counts per second, until its next flush (its heartbeat)."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.counts: Counter[int] = Counter()
+
+    def count(self, now: float, n: int) -> None:
+        if n > 0:
+            self.counts[int(now)] += n
+
+    async def flush(self, r: aioredis.Redis) -> None:
+        """INCRBY each second's count; on a Redis error the counts are kept for the next
+        flush and the error is raised (the caller's loop logs it)."""
+        counts, self.counts = self.counts, Counter()
+        if not counts:
+            return
+        pipe = r.pipeline(transaction=False)
+        for sec, n in counts.items():
+            name = keys.tokens(self.model, sec)
+            pipe.incrby(name, n)
+            pipe.expire(name, TTL_S)
+        try:
+            await pipe.execute()
+        except BaseException:
+            self.counts.update(counts)
+            raise
+
+
+Kind = Literal["requests", "tokens"]
+_KEY = {"requests": keys.arrivals, "tokens": keys.tokens}
+
+
+async def read(r: aioredis.Redis, model: str, first: int, last: int, what: Kind = "requests") -> Arrivals:
+    """The counters of ``model`` for the seconds ``first..last`` (inclusive): requests
+    arrived at the routers, or tokens processed by the workers."""
+    key = _KEY[what]
     counts: list[int | None] = []
     for lo in range(first, last + 1, _CHUNK):
-        names = [keys.arrivals(model, s) for s in range(lo, min(lo + _CHUNK, last + 1))]
+        names = [key(model, s) for s in range(lo, min(lo + _CHUNK, last + 1))]
         raw = await cast(Awaitable[list[Any]], r.mget(names))
         counts += [None if c is None else int(c) for c in raw]
     return Arrivals(model, first, tuple(counts))

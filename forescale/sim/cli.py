@@ -72,14 +72,16 @@ def _simulate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     reject_archive(args.trace)
     trace = trace_from_args(args)
+    # the trace's token counts: TTFT/TPOT per policy, and token forecasts for the token floor
+    tokens = token_trace_from_args(args) if scenario.llm is not None else None
     with progress(not args.quiet) as report:
         outcome = simulate(
-            trace, scenario, policies, forecaster=args.forecaster, refit_s=args.refit, progress=report
-        )
+            trace, scenario, policies, forecaster=args.forecaster, refit_s=args.refit, progress=report,
+            token_trace=tokens,
+        )  # fmt: skip
     outcome.results["trace"]["scenario_file"] = str(args.scenario)
     more_slos = None
-    if scenario.llm is not None:  # TTFT/TPOT per policy from the trace's token counts
-        tokens = token_trace_from_args(args)
+    if scenario.llm is not None and tokens is not None:  # TTFT/TPOT per policy
         add_llm_results(outcome, scenario.llm, tokens)
         more_slos = slo_attainments(scenario.llm, tokens, outcome.start)
     sweep = run_sweep(outcome, policies, args.forecaster, args.refit, more_slos) if args.sweep else None

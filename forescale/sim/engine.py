@@ -58,10 +58,13 @@ class Simulation:
     """One policy's replay of ``demand`` (requests arriving in each second from ``start``)."""
 
     def __init__(
-        self, scenario: Scenario, demand: np.ndarray, start: float, *, seed: int | None = None
-    ) -> None:
+        self, scenario: Scenario, demand: np.ndarray, start: float, *, seed: int | None = None,
+        tokens: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         self.scenario = scenario
         self.demand = demand
+        self.tokens = tokens  # prompt + output tokens arriving per second, when the trace has them
+        self.token_prefix = None if tokens is None else np.concatenate([[0.0], np.cumsum(tokens)])
         self.start = start
         self.cluster = Cluster(
             scenario, start, np.random.default_rng(scenario.seed if seed is None else seed)
@@ -83,11 +86,18 @@ class Simulation:
         i = int(now - self.start)
         spec = self.scenario.policy
         in_flight = self.last_served * self.scenario.model.service_time_s
+        metrics = {}
+        if self.token_prefix is not None:  # an HPA v2 token_throughput metric reads tokens/s
+            w = max(1, min(int(spec.stable_window_s), i))
+            metrics["token_throughput"] = (
+                float(self.token_prefix[i] - self.token_prefix[i - w]) / w if i else 0.0
+            )
         return Signals(
             at=now,
             rps_short=self.rate(i, spec.panic_window_s),
             rps_stable=self.rate(i, spec.stable_window_s),
             queue_depth=round(self.queue + in_flight),
+            metrics=metrics,
         )
 
     def observation(self, now: float) -> Observation:

@@ -1,7 +1,9 @@
 """The policies a simulation compares: the core (``forescale``, ``hpa``) and ``static``.
 
 ``forescale`` runs the full core ``decide()`` with forecasts from a forecaster that only
-ever sees the past; ``hpa`` runs the core's ``hpa`` policy (HPA v2 defaults) and, like
+ever sees the past (token throughput too, by a second instance, when the trace has token
+counts and the policy sets ``service_tokens_per_replica``: the token floor); ``hpa`` runs
+the core's ``hpa`` policy (HPA v2 defaults) and, like
 Cluster Autoscaler or Karpenter, adds nodes only when pods are pending and removes a node
 only after it has been unneeded for 10 minutes, on reserved and on-demand pools only.
 ``static`` holds the trace's peak need from the start. The oracle is in ``oracle.py``.
@@ -26,6 +28,7 @@ from forescale.core.model import (
 from forescale.core.policy import decide
 from forescale.core.tick import plan_tick
 from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster
+from forescale.prescaler.tokens import with_tokens
 from forescale.sim.engine import Simulation
 from forescale.sim.oracle import cheapest_first
 from forescale.sim.ports import ClusterPorts
@@ -49,7 +52,10 @@ class CorePolicy:
         self.spec = scenario.policy
         self.pools: Sequence[PoolSpec] = scenario.pool_specs()
         self.state = PolicyState()
+        self.forecaster_name = forecaster
         self.forecaster: Forecaster | None = get_forecaster(forecaster) if forecaster else None
+        self.token_forecaster: Forecaster | None = None  # set at start when the floor reads tokens
+        self.token_history: RateSeries | None = None
         self.refit_s = refit_s
         self.history: RateSeries | None = None
         self.fitted_at = -math.inf
@@ -60,9 +66,16 @@ class CorePolicy:
         lead = max(p.lead_time_s for p in self.pools)
         self.horizon_s = 2 * lead + 2 * FORECAST_EVERY_S
 
+    def make_token_forecaster(self, sim: Simulation) -> Forecaster | None:
+        """The token throughput forecaster: the same kind as the request rate's."""
+        return get_forecaster(self.forecaster_name) if self.forecaster_name else None
+
     def start(self, sim: Simulation) -> None:
         if self.forecaster is not None:
             self.history = minute_history(sim.demand, sim.start)
+            if sim.tokens is not None and self.spec.prescale.service_tokens_per_replica is not None:
+                self.token_forecaster = self.make_token_forecaster(sim)
+                self.token_history = minute_history(sim.tokens, sim.start)
         # Warm start: every policy begins provisioned for the first minutes' mean demand,
         # ready at once, as a cluster that has been running would be.
         rate = float(sim.demand[:WARM_S].mean()) if len(sim.demand) else 0.0
@@ -98,12 +111,20 @@ class CorePolicy:
         assert self.forecaster is not None and self.history is not None
         if now - self.forecast_at >= FORECAST_EVERY_S:
             past = self.history.until(now)
-            if now - self.fitted_at >= self.refit_s:
+            refit = now - self.fitted_at >= self.refit_s
+            if refit:
                 self.forecaster.fit(past)
                 self.fitted_at = now
             # the median too: the floor's quantile of a window mean is built from it (core/forecast.py)
             q = tuple(sorted({0.5, self.spec.prescale.quantile}))
             self.forecast = self.forecaster.forecast(past, now, self.horizon_s, q)
+            if self.token_forecaster is not None and self.token_history is not None:
+                # as the prescaler publishes it: token columns beside the request columns
+                token_past = self.token_history.until(now)
+                if refit:
+                    self.token_forecaster.fit(token_past)
+                tokens = self.token_forecaster.forecast(token_past, now, self.horizon_s, q)
+                self.forecast = with_tokens(self.forecast, tokens)
             self.forecast_at = now
         return (self.forecast,) if self.forecast is not None else ()
 

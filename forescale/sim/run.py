@@ -16,6 +16,7 @@ from forescale.sim.peers import PEERS
 from forescale.sim.policies import CorePolicy, HpaPolicy, StaticPolicy
 from forescale.sim.scenario import Scenario
 from forescale.traces import Trace
+from forescale.traces.tokens import TokenTrace
 
 # `forescale-on-demand` is `forescale` with the spot pools taken away: the baseline for
 # what spot saves.
@@ -30,6 +31,7 @@ class Outcome:
     need: np.ndarray
     start: float
     scenario: Scenario
+    tokens: np.ndarray | None = None  # token demand per second (token traces with an llm section)
 
 
 def parse_policies(text: str) -> list[str]:
@@ -84,6 +86,7 @@ def run_policy(
     forecaster: str,
     refit_s: float,
     progress: Progress | None = None,
+    tokens: np.ndarray | None = None,
 ) -> Run:
     if name == "oracle":
         return oracle_run(scenario, demand)
@@ -100,7 +103,7 @@ def run_policy(
         policy = CorePolicy(name, scenario, forecaster, refit_s)
     if progress is not None:
         policy = _Reporting(policy, progress, len(demand))
-    return Simulation(scenario, demand, start).run(policy)
+    return Simulation(scenario, demand, start, tokens=tokens).run(policy)
 
 
 def simulate(
@@ -111,14 +114,20 @@ def simulate(
     forecaster: str = "seasonal-naive",
     refit_s: float = 3600.0,
     progress: Progress | None = None,
+    token_trace: TokenTrace | None = None,
 ) -> Outcome:
+    """``token_trace`` (the same requests with their token counts): forescale's policies
+    forecast token throughput too, for the token floor (``core/token_floor.py``)."""
     series = trace.rate_series(1.0)
     demand = np.nan_to_num(series.values.astype(float))
+    tokens = None if token_trace is None else token_trace.tokens_per_second(series.start, len(demand))
     needed = need(scenario, demand)
     peak = int(needed.max()) if len(needed) else 0
     runs: dict[str, Run] = {}
     for name in dict.fromkeys([*policies, "oracle"]):  # the oracle is the cost yardstick
-        runs[name] = run_policy(name, scenario, demand, series.start, peak, forecaster, refit_s, progress)
+        runs[name] = run_policy(
+            name, scenario, demand, series.start, peak, forecaster, refit_s, progress, tokens
+        )
         if progress is not None:
             progress(name, 1.0)
     oracle_cost = runs["oracle"].cost_usd
@@ -141,4 +150,4 @@ def simulate(
         },
         "policies": out,
     }
-    return Outcome(results, runs, demand, needed, series.start, scenario)
+    return Outcome(results, runs, demand, needed, series.start, scenario, tokens)

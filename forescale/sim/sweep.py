@@ -157,9 +157,9 @@ def run_sweep(
     for s in settings(sc0, policies):
         sc = with_spec(sc0, s)
         if s.policy in PEERS:
-            run = run_peer(s.policy, sc, demand, start, s.knob)
+            run = run_peer(s.policy, sc, demand, start, s.knob, outcome.tokens)
         else:
-            run = run_policy(s.policy, sc, demand, start, peak, forecaster, refit_s)
+            run = run_policy(s.policy, sc, demand, start, peak, forecaster, refit_s, tokens=outcome.tokens)
         row = summarize(sc, demand, run)
         cost = float(row["cost_usd"] or 0.0)
         per_slo = {"latency": float(row["slo_attainment"] or 0.0), **(more_slos(run) if more_slos else {})}

@@ -60,6 +60,14 @@ class TokenTrace:
         """The arrivals alone, for the request-level simulator and forecasters."""
         return Trace(self.source, self.start, float(self.times[-1]) + 1.0, arrivals=self.times)
 
+    def tokens_per_second(self, start: float, n: int) -> np.ndarray:
+        """Prompt + output tokens of the requests arriving in each of the ``n`` seconds
+        from ``start`` (the simulator's token demand, on the request demand's grid)."""
+        idx = np.floor(self.times - start).astype(np.int64)
+        keep = (idx >= 0) & (idx < n)
+        weights = (self.prompt + self.output).astype(float)[keep]
+        return np.bincount(idx[keep], weights=weights, minlength=n)[:n]
+
     def per_second(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(requests, prompt tokens, output tokens) arriving in each second from the start."""
         idx = (self.times - self.start).astype(int)

@@ -106,6 +106,8 @@ async def serve(w: Worker) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(*REDIS_DOWN):
             await heartbeat.remove(w.queue.fast, w.cfg.name, w.consumer)
+        with contextlib.suppress(*REDIS_DOWN):
+            await w.tokens.flush(w.queue.fast)  # the last seconds' tokens
         await w.queue.fast.aclose()
         await w.queue.blocking.aclose()
 

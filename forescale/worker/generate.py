@@ -157,6 +157,7 @@ class GenerateWorker(Worker):
             self.llm.add(e.req_id, prompt, params, prog.tokens)
             self.active[e.req_id] = Active(e, req, prog, started=now)
             self.gm.prompt_tokens.inc(len(prompt))
+            self.tokens.count(now, len(prompt))  # token throughput for the prescaler (queue/arrivals.py)
 
     def _item(self, o: StepOutput, now: float) -> Item | None:
         a = self.active.get(o.seq_id)
@@ -176,6 +177,7 @@ class GenerateWorker(Worker):
                     self.gm.itl.observe((now - a.last_t) / len(o.tokens))
             a.last_t = now
             self.gm.generated_tokens.inc(len(o.tokens))
+            self.tokens.count(now, len(o.tokens))
         if o.finish_reason is None:
             return Item(a.entry, "c", a.progress.dumps(), orjson.dumps(msg))
         msg["usage"] = {"prompt_tokens": o.prompt_tokens, "completion_tokens": len(a.progress.tokens)}

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from tenacity import RetryError, retry_if_exception_type, wait_fixed
 
 from forescale.core.clock import Clock
-from forescale.queue import heartbeat
+from forescale.queue import arrivals, heartbeat
 from forescale.queue.config import ModelConfig
 from forescale.queue.protocol import Entry, Queue, error_reply, ok_reply
 from forescale.retrying import on_clock, stop_after_clock
@@ -40,6 +40,7 @@ class Worker:
         self.reclaimed: deque[Entry] = deque()  # claimed by the reaper, run before new entries
         self.stopping = asyncio.Event()
         self.busy_s = 0.0
+        self.tokens = arrivals.TokenTally(cfg.name)  # llm workers count tokens; flushed by upkeep
 
     async def consume(self) -> None:
         """Until ``stopping``: read a batch, run it, ack it. The last batch always finishes.

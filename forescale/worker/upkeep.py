@@ -50,6 +50,7 @@ async def heartbeat_once(w: Worker) -> None:
     # Through a script allowed when Redis is out of memory: a worker that still serves
     # must not look dead (queue/scripts.py HEARTBEAT).
     await w.queue.heartbeat(keys.workers(w.cfg.name), hb.worker_id, hb.encode())
+    await w.tokens.flush(w.queue.fast)  # after the heartbeat: a full Redis must not hide a live worker
 
 
 async def _every(w: Worker, period_s: float, step: Callable[[Worker], Awaitable[None]], name: str) -> None:

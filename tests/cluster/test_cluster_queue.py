@@ -29,7 +29,8 @@ def _model_keys(model: str) -> list[str]:
     return [
         keys.request_stream(model), keys.dead_letters(model), keys.arrivals(model, 1_700_000_000),
         keys.workers(model), keys.policy_state(model), keys.decisions(model), keys.forecast(model),
-        keys.prescaler_history(model, 60.0),
+        keys.prescaler_history(model, 60.0), keys.tokens(model, 1_700_000_000),
+        keys.prescaler_token_history(model, 60.0),
     ]  # fmt: skip
 
 

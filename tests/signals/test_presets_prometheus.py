@@ -70,6 +70,8 @@ ENGINES: dict[str, tuple[str, dict[str, tuple[str, tuple[float, float]]], str]] 
         {
             "forescale_router_requests_total": ("c", (3.0, 5.0)),
             "forescale_queue_depth": ("g", (FORESCALE_QUEUE, FORESCALE_QUEUE)),
+            "forescale_llm_prompt_tokens_total": ("c", (1000.0, 3000.0)),
+            "forescale_llm_generated_tokens_total": ("c", (200.0, 300.0)),
         },
         'code="200"',
     ),

@@ -70,7 +70,10 @@ KNOBS = {
 
 
 def run_peer(
-    name: str, scenario: Scenario, demand: np.ndarray, start: float, knob: float | None = None
-) -> Run:
-    """One peer's ``Run`` over ``demand`` (a fresh ``Simulation`` with the scenario's seed)."""
-    return Simulation(scenario, demand, start).run(PEERS[name](scenario, demand, start, knob))
+    name: str, scenario: Scenario, demand: np.ndarray, start: float, knob: float | None = None,
+    tokens: np.ndarray | None = None,
+) -> Run:  # fmt: skip
+    """One peer's ``Run`` over ``demand`` (a fresh ``Simulation`` with the scenario's seed;
+    ``tokens``: the token demand per second, which ``clairvoyant`` forecasts perfectly too)."""
+    sim = Simulation(scenario, demand, start, tokens=tokens)
+    return sim.run(PEERS[name](scenario, demand, start, knob))

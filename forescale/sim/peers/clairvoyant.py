@@ -3,7 +3,8 @@
 Everything else is forescale's: the same ``decide()``, lead times, spot preemptions,
 insufficient capacity and bounds. Only the forecaster is replaced by one that reads the
 trace ahead of ``now``: every quantile column is the true mean rate over each step (the
-oracle's SLO window, so the floor sees the same bursts the oracle's need does). Its cost
+oracle's SLO window, so the floor sees the same bursts the oracle's need does; with a
+token trace, the token throughput too, so its token floor is perfect as well). Its cost
 against ``forescale`` is what a perfect forecast would still buy; against ``oracle`` it is
 what lead times, preemptions and the reactive terms cost any policy.
 """
@@ -15,6 +16,7 @@ import math
 import numpy as np
 
 from forescale.core.model import Forecast, ForecastPoint
+from forescale.sim.engine import Simulation
 from forescale.sim.oracle import slo_window_s
 from forescale.sim.policies import CorePolicy
 from forescale.sim.scenario import Scenario
@@ -54,14 +56,24 @@ class TrueFuture:
         )
 
 
+class Clairvoyant(CorePolicy):
+    """``CorePolicy`` whose forecasters read the trace: requests, and tokens when it has them."""
+
+    def __init__(self, scenario: Scenario, demand: np.ndarray, start: float) -> None:
+        super().__init__("clairvoyant", scenario, None, math.inf)
+        self.step = slo_window_s(scenario) + 1
+        # Integration point: CorePolicy asks ``self.forecaster`` (a prescaler Forecaster) for
+        # a forecast every minute; this one answers with the trace itself.
+        self.forecaster = TrueFuture(demand, start, self.step)
+
+    def make_token_forecaster(self, sim: Simulation) -> TrueFuture | None:
+        return None if sim.tokens is None else TrueFuture(sim.tokens, sim.start, self.step)
+
+
 def clairvoyant(scenario: Scenario, demand: np.ndarray, start: float) -> CorePolicy:
     """``CorePolicy`` with the true future as its forecast (prescale forced on)."""
     spec = scenario.policy
     if spec.prescale.mode != "on":
         spec = spec.model_copy(update={"prescale": spec.prescale.model_copy(update={"mode": "on"})})
         scenario = scenario.model_copy(update={"policy": spec})
-    policy = CorePolicy("clairvoyant", scenario, None, math.inf)
-    # Integration point: CorePolicy asks ``self.forecaster`` (a prescaler Forecaster) for a
-    # forecast every minute; this one answers with the trace itself.
-    policy.forecaster = TrueFuture(demand, start, slo_window_s(scenario) + 1)
-    return policy
+    return Clairvoyant(scenario, demand, start)
