@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import openai
+import orjson
 import pytest
 from openai import AsyncOpenAI
 
@@ -22,7 +23,7 @@ from forescale.devstack.ports import free_port
 from forescale.queue.config import ModelConfig
 from forescale.router.drain import drain
 
-from .conftest import start_router, start_worker, wait_for
+from .conftest import post_value, start_router, start_worker, wait_for
 from .llm_support import OPTS, reference
 
 AddModel = Callable[..., Awaitable[ModelConfig]]
@@ -147,3 +148,40 @@ async def test_sigterm_ends_what_outlasts_the_grace_and_frees_the_kv_cache(
     assert gw.gm.generated_tokens._value.get() < 900  # type: ignore[attr-defined]
     cancelled = [r for r in caplog.records if "cancelled by its client" in r.getMessage()]
     assert len(cancelled) == 2  # through the cancel flag, not run to the end
+
+
+async def test_cleanup_alone_ends_kserve_stream_and_v2_request(
+    redis_url: str, add_model: AddModel, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pass: a runner cleaned up without run_app (on_shutdown drains) with a 0.3 s grace:
+    a KServe generate_stream open at the time ends with an error event (status 503) and
+    its sequence is cancelled; a v2 infer waiting on a 1.5 s model gets a 503 problem."""
+    await add_model("tiny", engine="llm", engine_options=OPTS)
+    await add_model("slow", "sleep", engine_options={"base_ms": 1500})
+    gen_w = await start_worker(redis_url, "tiny", block_ms=50)
+    slow_w = await start_worker(redis_url, "slow")
+    caplog.set_level(logging.INFO, logger="forescale.worker.generate")
+    rt = await start_router(redis_url, shutdown_grace_s=0.3)
+    try:
+        doc = {"text_input": PROMPT, "parameters": {"max_tokens": 480, "ignore_eos": True}}
+        resp = await http.post(f"{rt.url}/v2/models/tiny/generate_stream", json=doc)
+        infer = asyncio.create_task(post_value(http, f"{rt.url}/v2/models/slow/infer", 1.0, timeout_s=20))
+        await wait_for(lambda: rt.state.replies.pending == 1, 10, "v2 request in flight")
+        events = [orjson.loads((await resp.content.readline())[6:])]
+        await rt.stop()
+        async for raw in resp.content:
+            if raw.startswith(b"data: "):
+                events.append(orjson.loads(raw[6:]))
+        resp.release()
+        status, problem = await infer
+        await wait_for(lambda: gen_w.worker.llm.kv_usage() == 0, 10, "KV usage back to idle")  # type: ignore[attr-defined]
+    finally:
+        await gen_w.stop()
+        await slow_w.stop()
+    assert (
+        events[0]["finish_reason"] is None
+        and events[-1]["status"] == 503
+        and "shut down" in events[-1]["error"]
+    )
+    assert (status, problem["status"]) == (503, 503)
+    assert any("cancelled by its client" in r.getMessage() for r in caplog.records)
