@@ -121,6 +121,7 @@ class GenStream:
         self.chars = 0
         self.done = False
         self.duplicates = 0
+        self.error_status: int | None = None  # the status of the error that ended it, if any
 
     async def next(self) -> Delta:
         """The next non-empty delta (or the final one); GenError on an error or timeout."""
@@ -131,12 +132,14 @@ class GenStream:
                 msg = await asyncio.wait_for(self.q.get(), max(0.0, until - loop.time()))
             except TimeoutError:
                 what = "the first token" if not self.tokens and until < self.deadline else "the last token"
+                self.error_status = 504
                 raise GenError(504, f"deadline passed before {what}") from None
             if "error" in msg:
                 # the worker (or reaper) ended it: nothing to cancel; the router's drain
                 # ended it: close() cancels it on its worker
                 self.done = not msg.get("cancel", False)
-                raise GenError(int(msg.get("status", 500)), str(msg["error"]))
+                self.error_status = int(msg.get("status", 500))
+                raise GenError(self.error_status, str(msg["error"]))
             d = self._delta(msg)
             if d is not None:
                 return d

@@ -184,4 +184,7 @@ async def test_cleanup_alone_ends_kserve_stream_and_v2_request(
         and "shut down" in events[-1]["error"]
     )
     assert (status, problem["status"]) == (503, 503)
+    # the stream's headers said 200; the SLO counts the error that ended it
+    requests = {"model": "tiny", "code": "503"}
+    assert rt.state.metrics.registry.get_sample_value("forescale_router_requests_total", requests) == 1
     assert any("cancelled by its client" in r.getMessage() for r in caplog.records)
