@@ -7,6 +7,8 @@ see each other's samples.
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from forescale.core.model import Decision, Observation, PolicySpec, PoolSpec
@@ -28,6 +30,14 @@ class ControllerMetrics:
         self.ready = Gauge("forescale_controller_ready_replicas", "Replicas ready.", ["model"], registry=r)
         self.slo = Gauge(  # dashboards draw each model's own objective against its latency
             "forescale_controller_latency_slo_seconds", "Latency objective of the model's policy.",
+            ["model"], registry=r,
+        )  # fmt: skip
+        self.ttft_slo = Gauge(  # alerts compare the p99 time to first token with it
+            "forescale_controller_ttft_slo_seconds", "Time-to-first-token objective of the model's policy.",
+            ["model"], registry=r,
+        )  # fmt: skip
+        self.tpot_slo = Gauge(  # alerts compare the p99 inter-token latency with it
+            "forescale_controller_tpot_slo_seconds", "Time-per-output-token objective of the model's policy.",
             ["model"], registry=r,
         )  # fmt: skip
         self.term = Gauge(
@@ -82,6 +92,12 @@ class ControllerMetrics:
     def decided(self, d: Decision, spec: PolicySpec) -> None:
         self.desired.labels(d.model).set(d.desired_replicas)
         self.slo.labels(d.model).set(spec.latency_slo_s)
+        for gauge, slo in ((self.ttft_slo, spec.ttft_slo_s), (self.tpot_slo, spec.tpot_slo_s)):
+            if slo is not None:
+                gauge.labels(d.model).set(slo)
+            else:  # absent rather than NaN: no objective, no alert
+                with contextlib.suppress(KeyError):
+                    gauge.remove(d.model)
         by_term = {r.term: r.replicas for r in d.reasons}
         # floor: the policy minimum, raised by an active schedule window
         by_term["floor"] = max(spec.min_replicas, by_term.get("schedule") or 0)

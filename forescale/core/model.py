@@ -202,6 +202,14 @@ class PolicySpec(Spec):
     max_replicas: int = Field(default=10, ge=1, le=10_000)
     target_rps_per_replica: float = Field(gt=0, description="Sustainable req/s of one replica.")
     latency_slo_s: float = Field(default=1.5, gt=0, le=3600, description="Latency objective.")
+    # Objectives of a text-generation model, for its alerts (deploy/prometheus: p99 against
+    # them); the controller exports them beside latency_slo_s. Null: no such objective.
+    ttft_slo_s: float | None = Field(
+        default=None, gt=0, le=3600, description="Time-to-first-token objective (p99), seconds."
+    )
+    tpot_slo_s: float | None = Field(
+        default=None, gt=0, le=60, description="Time-per-output-token objective (p99 gap), seconds."
+    )
     tolerance: float = Field(default=0.1, ge=0, lt=1, description="HPA tolerance around 1.0.")
     scale_up: ScalingBehavior = Field(default_factory=hpa_default_scale_up)
     scale_down: ScalingBehavior = Field(default_factory=hpa_default_scale_down)

@@ -11,10 +11,11 @@ from aiohttp.typedefs import Middleware
 
 from forescale.core.clock import Clock, SystemClock
 from forescale.queue.client import connect, connect_blocking
-from forescale.router import auth, generate_routes, handlers, problems
+from forescale.router import auth, drain, generate_routes, handlers, problems
 from forescale.router.handlers import ROUTER
 from forescale.router.settings import RouterSettings
 from forescale.router.state import Router
+from forescale.web.limits import DRAIN
 
 
 def create_app(settings: RouterSettings, clock: Clock | None = None) -> web.Application:
@@ -34,7 +35,8 @@ def create_app(settings: RouterSettings, clock: Clock | None = None) -> web.Appl
     app = web.Application(client_max_size=settings.max_body_bytes + 1024 * 1024, middlewares=mws)
     app[ROUTER] = rt
     app.cleanup_ctx.append(_background(rt))
-    app.on_shutdown.append(_drain)
+    app[DRAIN] = drain.drain  # run_app drains while still listening (new requests: 503)
+    app.on_shutdown.append(drain.drain)
     app.router.add_get("/v2", handlers.server_metadata)
     app.router.add_get("/v2/health/live", handlers.live)
     app.router.add_get("/v2/health/ready", handlers.ready)
@@ -65,10 +67,3 @@ def _background(rt: Router) -> Callable[[web.Application], contextlib.AbstractAs
         await rt.blocking.aclose()
 
     return ctx
-
-
-async def _drain(app: web.Application) -> None:
-    """Graceful shutdown: refuse new requests, let in-flight ones get their replies."""
-    rt = app[ROUTER]
-    rt.accepting = False
-    await rt.replies.wait_drained(rt.settings.shutdown_grace_s)

@@ -12,7 +12,7 @@ event.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -47,69 +47,86 @@ async def _listener(app: web.Application) -> AsyncIterator[None]:
 
 async def _start(request: web.Request) -> tuple[dict[str, Any], GenStream]:
     rt = request.app[handlers.ROUTER]
-    body = await gs.read_body(rt, request)
-    cfg = await gs.model_for(rt, request.match_info["model"])
-    doc = gs.parse_json(body)
-    text = doc.get("text_input")
-    if not isinstance(text, str) or not text:
-        raise gs.ParamError("text_input must be a non-empty string", "text_input")
-    params = doc.get("parameters", {})
-    if not isinstance(params, dict):
-        raise gs.ParamError("parameters must be an object", "parameters")
-    req = gs.sampling(cfg, params, text)
-    s = await gs.submit(request.app, request, cfg, req)
+    model = ""
+    try:
+        body = await gs.read_body(rt, request)
+        cfg = await gs.model_for(rt, request.match_info["model"])
+        model = cfg.name
+        doc = gs.parse_json(body)
+        text = doc.get("text_input")
+        if not isinstance(text, str) or not text:
+            raise gs.ParamError("text_input must be a non-empty string", "text_input")
+        params = doc.get("parameters", {})
+        if not isinstance(params, dict):
+            raise gs.ParamError("parameters must be an object", "parameters")
+        req = gs.sampling(cfg, params, text)
+        s = await gs.submit(request.app, request, cfg, req)
+    except Problem as p:
+        gs.count(rt, model, p.status)
+        raise
     head: dict[str, Any] = {"model_name": cfg.name, "model_version": "1"}
     if isinstance(doc.get("id"), str):
         head["id"] = doc["id"]
     return head, s
 
 
-async def generate(request: web.Request) -> web.Response:
+Serve = Callable[[web.Request, dict[str, Any], GenStream], Awaitable[web.StreamResponse]]
+
+
+async def _counted(request: web.Request, serve: Serve) -> web.StreamResponse:
     try:
         head, s = await _start(request)
     except Problem as p:
         return problems.from_problem(p)
     try:
-        text = []
-        while True:
-            d = await s.next()
-            text.append(d.text)
-            if d.finish_reason is not None:
-                break
-    except GenError as e:
-        return problems.response(e.status, e.message)
+        resp = await serve(request, head, s)
     finally:
         await s.close()
-    return web.json_response({**head, "text_output": "".join(text), "finish_reason": d.finish_reason,
-                              "usage": openai_api._usage(d.usage)})  # fmt: skip
+    gs.count(request.app[handlers.ROUTER], s.model, s.error_status or resp.status)
+    return resp
+
+
+async def generate(request: web.Request) -> web.StreamResponse:
+    return await _counted(request, _whole)
 
 
 async def generate_stream(request: web.Request) -> web.StreamResponse:
-    try:
-        head, s = await _start(request)
-    except Problem as p:
-        return problems.from_problem(p)
-    try:
+    return await _counted(request, _stream)
+
+
+async def _whole(request: web.Request, head: dict[str, Any], s: GenStream) -> web.StreamResponse:
+    text = []
+    while True:
         try:
             d = await s.next()
         except GenError as e:
             return problems.response(e.status, e.message)
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await resp.prepare(request)
-        while True:
-            event = {**head, "text_output": d.text, "finish_reason": d.finish_reason}
-            try:
-                await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
-            except ConnectionResetError:
-                return resp
-            if d.finish_reason is not None:
-                break
-            try:
-                d = await s.next()
-            except GenError as e:
-                await resp.write(b"data: " + orjson.dumps({"error": e.message, "status": e.status}) + b"\n\n")
-                break
-        await resp.write_eof()
-        return resp
-    finally:
-        await s.close()
+        text.append(d.text)
+        if d.finish_reason is not None:
+            break
+    return web.json_response({**head, "text_output": "".join(text), "finish_reason": d.finish_reason,
+                              "usage": openai_api._usage(d.usage)})  # fmt: skip
+
+
+async def _stream(request: web.Request, head: dict[str, Any], s: GenStream) -> web.StreamResponse:
+    try:
+        d = await s.next()
+    except GenError as e:
+        return problems.response(e.status, e.message)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await resp.prepare(request)
+    while True:
+        event = {**head, "text_output": d.text, "finish_reason": d.finish_reason}
+        try:
+            await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
+        except ConnectionResetError:
+            return resp
+        if d.finish_reason is not None:
+            break
+        try:
+            d = await s.next()
+        except GenError as e:
+            await resp.write(b"data: " + orjson.dumps({"error": e.message, "status": e.status}) + b"\n\n")
+            break
+    await resp.write_eof()
+    return resp

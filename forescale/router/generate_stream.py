@@ -52,14 +52,26 @@ class GenReplies:
         self.ttl_s = ttl_s
         self.waiting: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self.last_id = "0-0"
+        self.ended: dict[str, Any] | None = None  # set by end_all (shutdown)
 
     def expect(self, req_id: str) -> asyncio.Queue[dict[str, Any]]:
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.waiting[req_id] = q
+        if self.ended is not None:  # admitted while the drain ended the others: end it too
+            q.put_nowait(self.ended)
         return q
 
     def forget(self, req_id: str) -> None:
         self.waiting.pop(req_id, None)
+
+    def end_all(self, message: str) -> int:
+        """Shutdown: end every open stream (and any opened later) with a 503. Unlike a
+        worker's error, the sequence still runs on its worker: the flag makes each
+        stream's close() cancel it there, which frees its KV blocks at the next step."""
+        self.ended = {"status": 503, "error": message, "cancel": True}
+        for q in self.waiting.values():
+            q.put_nowait(self.ended)
+        return len(self.waiting)
 
     def _fail_all(self, message: str) -> None:
         for q in self.waiting.values():
@@ -109,6 +121,7 @@ class GenStream:
         self.chars = 0
         self.done = False
         self.duplicates = 0
+        self.error_status: int | None = None  # the status of the error that ended it, if any
 
     async def next(self) -> Delta:
         """The next non-empty delta (or the final one); GenError on an error or timeout."""
@@ -119,10 +132,14 @@ class GenStream:
                 msg = await asyncio.wait_for(self.q.get(), max(0.0, until - loop.time()))
             except TimeoutError:
                 what = "the first token" if not self.tokens and until < self.deadline else "the last token"
+                self.error_status = 504
                 raise GenError(504, f"deadline passed before {what}") from None
             if "error" in msg:
-                self.done = True  # the worker (or reaper) ended it: nothing to cancel
-                raise GenError(int(msg.get("status", 500)), str(msg["error"]))
+                # the worker (or reaper) ended it: nothing to cancel; the router's drain
+                # ended it: close() cancels it on its worker
+                self.done = not msg.get("cancel", False)
+                self.error_status = int(msg.get("status", 500))
+                raise GenError(self.error_status, str(msg["error"]))
             d = self._delta(msg)
             if d is not None:
                 return d

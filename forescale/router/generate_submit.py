@@ -167,5 +167,13 @@ async def submit(app: web.Application, request: web.Request, cfg: ModelConfig, r
     return stream
 
 
+def count(rt: Router, model: str, status: int) -> None:
+    """One generation request in ``forescale_router_requests_total`` (the SLO's error ratio
+    and the demand rate count generation like inference). A stream that an error ended
+    after it started counts with that error's status, not the 200 its headers carried.
+    No model label ("") before the model is known (a bad body, a refusal during shutdown)."""
+    rt.metrics.child(rt.metrics.requests, model, str(status)).inc()
+
+
 def gen_replies_for(rt: Router) -> GenReplies:
     return GenReplies(rt.redis, keys.gen_reply_stream(rt.settings.router_id), rt.settings.reply_ttl_s)

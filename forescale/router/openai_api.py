@@ -95,6 +95,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 async def _serve(request: web.Request, chat: bool) -> web.StreamResponse:
     rt = request.app[handlers.ROUTER]
+    cfg = None
     try:
         doc = gs.parse_json(await gs.read_body(rt, request))
         cfg = await gs.model_for(rt, doc.get("model"))
@@ -108,17 +109,18 @@ async def _serve(request: web.Request, chat: bool) -> web.StreamResponse:
             raise gs.ParamError("stream must be a boolean", "stream")
         s = await gs.submit(request.app, request, cfg, req)
     except Problem as p:
+        gs.count(rt, cfg.name if cfg is not None else "", p.status)
         return from_problem(p)
     opts = doc.get("stream_options")
     usage_wanted = isinstance(opts, dict) and bool(opts.get("include_usage"))
     base = {"id": ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex, "created": int(time.time()),
             "model": cfg.name}  # fmt: skip
     try:
-        if stream:
-            return await _sse(request, s, base, chat, usage_wanted)
-        return await _whole(s, base, chat)
+        resp = await (_sse(request, s, base, chat, usage_wanted) if stream else _whole(s, base, chat))
     finally:
         await s.close()
+    gs.count(rt, cfg.name, s.error_status or resp.status)
+    return resp
 
 
 async def _whole(s: GenStream, base: dict[str, Any], chat: bool) -> web.Response:

@@ -26,6 +26,7 @@ class Replies:
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.duplicates = 0
         self.last_id = "0-0"
+        self.ended: dict[str, Any] | None = None  # set by end_all (shutdown)
 
     @property
     def pending(self) -> int:
@@ -34,6 +35,8 @@ class Replies:
     def expect(self, req_id: str) -> asyncio.Future[dict[str, Any]]:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[req_id] = fut
+        if self.ended is not None:  # admitted while the drain ended the others
+            fut.set_result(self.ended)
         return fut
 
     def forget(self, req_id: str) -> None:
@@ -47,12 +50,16 @@ class Replies:
         fut.set_result(reply)
         return True
 
-    async def wait_drained(self, grace_s: float) -> None:
-        """Until no request waits for a reply, or ``grace_s`` passes."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + grace_s
-        while self._waiting and loop.time() < end:
-            await asyncio.sleep(0.05)
+    def end_all(self, reply: dict[str, Any]) -> int:
+        """Shutdown: answer every waiting request (and any registered later) with
+        ``reply``; a real reply arriving after it is counted as a duplicate."""
+        self.ended = reply
+        n = 0
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_result(reply)
+                n += 1
+        return n
 
     async def listen(self, r: aioredis.Redis, stream: str, block_ms: int) -> None:
         """Read the reply stream forever; survives Redis outages (retries every 0.2 s)."""

@@ -46,6 +46,8 @@ class RouterSettings(ServiceSettings):
     )
     model_cache_s: float = Field(default=1.0, ge=0, description="How long a model's config is cached.")
     shutdown_grace_s: float = Field(
-        default=10.0, ge=0, description="On shutdown, how long in-flight requests may wait for replies."
-    )
+        default=10.0, ge=0,
+        description="On shutdown (new requests get 503), how long in-flight requests and open generations "
+        "may take to finish; then they end with a 503 (a stream: an error event), their work cancelled.",
+    )  # fmt: skip
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After sent with 429 and 503.")

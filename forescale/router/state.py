@@ -35,6 +35,7 @@ class Router:
         self.reply_stream = keys.reply_stream(settings.router_id)
         self.redis_ok = False
         self.accepting = True
+        self.draining: asyncio.Future[None] | None = None  # router/drain.py
         self._models: dict[str, tuple[ModelConfig, float]] = {}
         self._arrivals: Counter[tuple[str, int]] = Counter()
 

@@ -19,6 +19,7 @@ read a body call.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,9 @@ class Limits:
 
 
 LIMITS = web.AppKey("limits", Limits)
+# An app's graceful drain: run_app awaits it after SIGTERM while the site still listens
+# (requests that arrive meanwhile get the app's own refusal, not a refused connection).
+DRAIN: web.AppKey[Callable[[web.Application], Awaitable[None]]] = web.AppKey("drain")
 
 
 class _Conn(asyncio.Protocol):
@@ -146,6 +150,8 @@ def run_app(app: web.Application, host: str, port: int, limits: Limits | None = 
         try:
             await GuardedSite(runner, host, port, limits or Limits()).start()
             await stop.wait()
+            if (drain := app.get(DRAIN)) is not None:
+                await drain(app)
         finally:
             await runner.cleanup()
 

@@ -56,6 +56,10 @@ EXPECTED_EMPTY = {
     "Time to first token / inter-token latency p99": NO_LLM,
     "Generated tokens/s": NO_LLM,
     "KV cache usage and preemptions": NO_LLM,
+    "model:forescale_llm_time_to_first_token_seconds:p99_5m": NO_LLM,
+    "model:forescale_llm_inter_token_latency_seconds:p99_5m": NO_LLM,
+    "model:forescale_llm_kv_cache_usage_ratio:avg": NO_LLM,
+    "model:forescale_llm_preemptions:rate5m": NO_LLM,
     "annotation Spot interruptions": "no spot node gets an interruption notice in this run",
     "annotation Fallbacks (insufficient capacity)": "no pool runs out of capacity in this run",
 }
