@@ -13,6 +13,8 @@ no script takes keys of two slots (``scripts.py``), so the same queue code runs 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Sequence
 from typing import Any, cast
 
 import hiredis
@@ -102,3 +104,18 @@ def raise_if_cancelling() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def stop_tasks(tasks: Sequence[asyncio.Task[Any]], timeout_s: float, what: str) -> None:
+    """Cancel background loops and wait for them at most ``timeout_s``: a shutdown must end
+    even if a loop misses its cancel inside a Redis call (see ``raise_if_cancelling``); one
+    still running is logged and left to the process exit."""
+    for t in tasks:
+        t.cancel()
+    if not tasks:
+        return
+    _, stuck = await asyncio.wait(tasks, timeout=timeout_s)
+    if stuck:
+        logging.getLogger(__name__).warning(
+            "%s: %d background task(s) still running %.0f s after cancel", what, len(stuck), timeout_s
+        )

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from forescale.core.clock import Clock, SystemClock
-from forescale.queue.client import connect, connect_blocking
+from forescale.queue.client import connect, connect_blocking, stop_tasks
 from forescale.router import auth, drain, generate_routes, handlers, problems
 from forescale.router.handlers import ROUTER
 from forescale.router.settings import RouterSettings
 from forescale.router.state import Router
 from forescale.web.limits import DRAIN
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: RouterSettings, clock: Clock | None = None) -> web.Application:
@@ -59,11 +62,13 @@ def _background(rt: Router) -> Callable[[web.Application], contextlib.AbstractAs
             asyncio.create_task(rt.heartbeat_loop()),
         ]
         yield
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await rt.heartbeat()  # last flush of arrival counters
-        await rt.redis.aclose()
-        await rt.blocking.aclose()
+        await stop_tasks(tasks, 5.0, "router shutdown")
+        try:  # bounded: a Redis that stopped answering must not hold the exit
+            async with asyncio.timeout(2 * rt.settings.redis_timeout_s + 1):
+                await rt.heartbeat()  # last flush of arrival counters
+                await rt.redis.aclose()
+                await rt.blocking.aclose()
+        except TimeoutError:
+            log.warning("router shutdown: Redis did not answer the last flush; closing anyway")
 
     return ctx

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from forescale.queue.client import stop_tasks
 from forescale.queue.stream import StreamQueue
 from forescale.router import generate_submit as gs
 from forescale.router import handlers, openai_api, problems
@@ -41,8 +42,7 @@ async def _listener(app: web.Application) -> AsyncIterator[None]:
     app[gs.STREAMS] = StreamQueue(rt.redis, rt.settings.reply_ttl_s)
     task = asyncio.create_task(replies.listen(rt.blocking, rt.settings.reply_block_ms))
     yield
-    task.cancel()
-    await asyncio.wait([task], timeout=5)  # never let shutdown hang on the listener
+    await stop_tasks([task], 5.0, "generation listener")
 
 
 async def _start(request: web.Request) -> tuple[dict[str, Any], GenStream]:

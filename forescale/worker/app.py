@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from forescale import keys
 from forescale.core.clock import Clock, SystemClock
 from forescale.queue import heartbeat, registry
-from forescale.queue.client import connect, connect_blocking
+from forescale.queue.client import connect, connect_blocking, stop_tasks
 from forescale.queue.protocol import Queue
 from forescale.worker import engines, upkeep
 from forescale.worker.loop import REDIS_DOWN, Worker
@@ -101,9 +101,7 @@ async def serve(w: Worker) -> None:
     finally:
         w.state = "draining"
         w.metrics.ready.set(0)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(tasks, 5.0, "worker shutdown")
         with contextlib.suppress(*REDIS_DOWN):
             await heartbeat.remove(w.queue.fast, w.cfg.name, w.consumer)
         with contextlib.suppress(*REDIS_DOWN):
