@@ -13,9 +13,7 @@ Per pool this tracks, in ``PolicyState``:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from itertools import compress
-from operator import attrgetter
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from forescale.core import leadtime
@@ -38,24 +36,6 @@ class PoolView(NamedTuple):
     starting_since: dict[str, float]
     unavailable_at: dict[str, float]
     notes: list[str]
-
-
-# A pool observation with nothing going on, as ``_ACTIVITY`` reads it. A model usually has
-# nodes in a few of its pools; the zero rows are ~80 % of the 30,000 pool observations of a
-# 1000-model tick. ``busy`` finds the others without running a line of Python per pool: the
-# attribute getter, the comparison with this tuple and ``compress`` all run in C (a
-# Python test of five attributes per pool was 15 % of a tick's instructions).
-# ``draining_nodes`` and ``ready_replicas`` are not in it: nothing reads them for a pool
-# where none of these is set.
-_ACTIVITY = attrgetter(
-    "ready_nodes", "starting_nodes", "replicas", "lead_times_s", "interruptions", "insufficient_capacity_at"
-)
-_IDLE = (0, 0, 0, (), 0, None)
-
-
-def busy(pools: Sequence[PoolObservation]) -> Iterator[PoolObservation]:
-    """The pool observations with nodes, replicas or events (ICE, interruptions, lead times)."""
-    return compress(pools, map(_IDLE.__ne__, map(_ACTIVITY, pools)))
 
 
 def allowed(spec: PolicySpec, pools: Sequence[PoolSpec]) -> list[PoolSpec]:
@@ -111,7 +91,19 @@ def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: P
     unavailable = dict(state.unavailable_at)
     lead_times: dict[str, tuple[float, ...]] = {}
     interrupted: dict[str, PoolObservation] = {}
-    for po in busy(obs.pools):
+    # Most pools have nothing going on: one tight pass finds the few that do. (Plain
+    # attribute tests: specialised slot reads beat operator.attrgetter + itertools.compress
+    # in C by ~3x here, though the latter runs fewer bytecodes.)
+    busy = [
+        po
+        for po in obs.pools
+        if po.ready_nodes
+        or po.starting_nodes
+        or po.lead_times_s
+        or po.interruptions
+        or po.insufficient_capacity_at is not None
+    ]
+    for po in busy:
         i = index.get(po.name)
         if i is None:
             continue

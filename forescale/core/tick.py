@@ -33,7 +33,7 @@ from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
 from forescale.core.policy import UnknownPolicy, decide
 from forescale.core.pooltable import Catalog
-from forescale.core.poolview import allowed, busy
+from forescale.core.poolview import allowed
 
 TickDecideFn = Callable[
     [Observation, PolicySpec, Sequence[PoolSpec], PolicyState, ReservationLedger | None],
@@ -82,10 +82,9 @@ Occupancy = dict[str, tuple[int, int]]
 
 def occupancy(obs: Observation) -> Occupancy:
     """The pools where ``obs`` shows replicas or nodes (ready or starting), in observed order."""
-    # busy(): the zero rows (most of them) are skipped in C, not tested here one by one
     return {
         p.name: (p.replicas, p.ready_nodes + p.starting_nodes)
-        for p in busy(obs.pools)
+        for p in obs.pools
         if p.ready_nodes or p.starting_nodes or p.replicas
     }
 
