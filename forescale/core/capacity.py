@@ -83,10 +83,22 @@ class _Fill:
         # Always from the ledger: in a tick it holds what the models decided before this
         # one took (core/tick.py), so two models never plan onto the same reserved node.
         self.hard = hard = list(lay.max_nodes)
-        for i in lay.kinds["reserved"]:
-            free = ledger.free(names[i], holder)
-            if free < hard[i]:
-                hard[i] = free if free > 0 else 0
+        reserved = lay.kinds["reserved"]
+        if reserved:
+            # ledger.free() inlined: asked for every reserved pool of every model each tick
+            capacity, totals, held_by = ledger.capacity, ledger.totals, ledger.held
+            full = False
+            for i in reserved:
+                name = names[i]
+                free = capacity.get(name, 0) - totals.get(name, 0) + held_by.get((name, holder), 0)
+                if free < hard[i]:
+                    hard[i] = free if free > 0 else 0
+                    full = full or free <= 0
+            if full:
+                # A reserved pool with nothing free can take no node, so filling it is a
+                # no-op: leave it out of the fill passes. In a tick the reservations go to
+                # the first models that hold them, and most models see them all taken.
+                self.kinds = {**self.kinds, "reserved": [i for i in reserved if hard[i] > 0]}
         self.caps = caps = list(hard)
         # compress(): the (few) flagged pools' indexes, without a Python loop over all of them
         n = len(caps)
@@ -148,6 +160,8 @@ class _Fill:
         held = self.held[kind]
         if held:
             want = self.fill(held, want, existing=True)
+            if want <= 0:  # the ready nodes carry it (the usual case for the on-demand base)
+                return want
         return self.fill(self.kinds[kind], want)
 
 

@@ -91,7 +91,9 @@ def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: P
     unavailable = dict(state.unavailable_at)
     lead_times: dict[str, tuple[float, ...]] = {}
     interrupted: dict[str, PoolObservation] = {}
-    # Most pools have nothing going on: one tight pass finds the few that do.
+    # Most pools have nothing going on: one tight pass finds the few that do. (Plain
+    # attribute tests: specialised slot reads beat operator.attrgetter + itertools.compress
+    # in C by ~3x here, though the latter runs fewer bytecodes.)
     busy = [
         po
         for po in obs.pools

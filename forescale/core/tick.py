@@ -74,19 +74,19 @@ class TickPlan:
     ledger: ReservationLedger = field(default_factory=lambda: ReservationLedger({}))  # holdings after
 
 
-# What a model has in a pool now: (pool, replicas requested, nodes ready or starting), for
+# What a model has in a pool now: pool -> (replicas requested, nodes ready or starting), for
 # the pools where it has any. One pass over the observation per model and tick serves the
-# ledger's seeding and the commands (reading a pydantic field costs more than a dict hit).
-Occupancy = list[tuple[str, int, int]]
+# ledger's seeding and the commands (which look pools up in it by name).
+Occupancy = dict[str, tuple[int, int]]
 
 
 def occupancy(obs: Observation) -> Occupancy:
     """The pools where ``obs`` shows replicas or nodes (ready or starting), in observed order."""
-    return [
-        (p.name, p.replicas, p.ready_nodes + p.starting_nodes)
+    return {
+        p.name: (p.replicas, p.ready_nodes + p.starting_nodes)
         for p in obs.pools
         if p.ready_nodes or p.starting_nodes or p.replicas
-    ]
+    }
 
 
 def _seed(
@@ -94,7 +94,10 @@ def _seed(
 ) -> ReservationLedger:
     cap = ledger.capacity
     for spec in order:
-        for pool, _, nodes in occupied.get(spec.model, ()):
+        held = occupied.get(spec.model)
+        if not held:
+            continue
+        for pool, (_, nodes) in held.items():
             if nodes and pool in cap:
                 n = min(nodes, ledger.free(pool, spec.model))
                 if n > 0:
@@ -123,18 +126,20 @@ def _commands(decision: Decision, occupied: Occupancy) -> tuple[list[Command], l
     # replicas or nodes now but the decision lists no target (names are unique, so sorting
     # the rows sorts by name)
     rows = [(t.pool, t.nodes, t.replicas) for t in decision.pools]
-    now: dict[str, int] = {}
     if occupied:
-        now = {name: replicas for name, replicas, _ in occupied}  # replicas requested now
-        targeted = {row[0] for row in rows}
-        rows += [(name, 0, 0) for name in now if name not in targeted]
+        # pools with replicas or nodes now and no target (a set difference, in C)
+        gone = occupied.keys() - {row[0] for row in rows}
+        if gone:
+            rows += [(name, 0, 0) for name in gone]
     rows.sort()
     shrink: list[Command] = []
     grow: list[Command] = []
     model = decision.model
+    now = occupied.get
     for name, nodes, replicas in rows:
         # tuple.__new__ is what a NamedTuple's constructor calls, less one Python call each
-        if replicas >= now.get(name, 0):
+        had = now(name)  # (replicas requested, nodes) now; None: nothing there
+        if had is None or replicas >= had[0]:
             grow.append(_tuple(SetNodes, (model, name, nodes, replicas)))
             grow.append(_tuple(SetReplicas, (model, name, replicas)))
         else:
