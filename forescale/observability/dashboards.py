@@ -133,9 +133,12 @@ def _generation_panels() -> list[Any]:
             "s",
             (_quantile(0.99, "forescale_llm_time_to_first_token_seconds", "model"), "TTFT {{model}}"),
             (_quantile(0.99, "forescale_llm_inter_token_latency_seconds", "model"), "ITL {{model}}"),
+            (f"max by (model) (forescale_controller_ttft_slo_seconds{M})", "TTFT objective {{model}}"),
+            (f"max by (model) (forescale_controller_tpot_slo_seconds{M})", "TPOT objective {{model}}"),
             width=8,
             description="p99 time from admission to the first streamed token, and between tokens, per "
-            "llm model: what a chat user feels as waiting and as typing speed.",
+            "llm model: what a chat user feels as waiting and as typing speed; beside them the "
+            "policy's ttft_slo_s / tpot_slo_s the alerts compare them with.",
         ),
         graph(
             "Generated tokens/s",
