@@ -135,6 +135,14 @@ class PrescaleSpec(Spec):
             "mean of per-point quantiles, which stacks the margin of every point."
         ),
     )
+    horizon: Literal["lead", "arrival"] = Field(
+        default="lead",
+        description=(
+            "Window the floor plans for: `lead`, the peak over [now, now + lead time]; "
+            "`arrival`, the demand when capacity ordered now arrives, [now + lead time - the "
+            "scale-down window (which holds earlier orders), now + lead time + the SLO window]."
+        ),
+    )
     service_rps_per_replica: float | None = Field(
         default=None,
         gt=0,

@@ -108,8 +108,10 @@ def _forecast(
     pre = spec.prescale
     smooth_s = spec.latency_slo_s if pre.smooth_over_slo else 0.0
     pooled = pre.quantile_of_window_mean
+    held = _down_window(spec, True)  # how long a recommendation is held (forecast.py, window)
+    start, end = forecast.window(lead_s, held, smooth_s, pre.horizon)
     peak, used = forecast.peak(
-        obs.forecasts, obs.now, lead_s, pre.quantile, pre.max_forecast_age_s, smooth_s, pooled
+        obs.forecasts, obs.now, end, pre.quantile, pre.max_forecast_age_s, smooth_s, pooled, start
     )
     if peak is None:
         if obs.forecasts:
@@ -125,7 +127,7 @@ def _forecast(
     detail = (
         f"forecast: {n} replicas = ceil(p{pre.quantile * 100:g} peak {peak:.1f} req/s x "
         f"(1 + {pre.headroom:g} headroom) / {per:g} per replica) "
-        f"over the next {lead_s:.0f} s lead time{mean} ({used} forecasts)"
+        f"over {start:.0f}-{end:.0f} s ahead (lead time {lead_s:.0f} s){mean} ({used} forecasts)"
     )
     if pre.mode == "forecast-only":
         reasons.append(_reason("forecast", n, detail + "; forecast-only mode, not acted on"))
@@ -247,7 +249,10 @@ def _decide(
     lead_s = max(pv.table.lead_s) if pv.table.lead_s else 0.0
     rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons)
     rec, winner = _bound(rec, winner, spec, reasons)
-    cov, covered = coverage.step(obs, spec, state, planned, lead_s)
+    # a floor is checked at the end of the window it planned for
+    smooth_s = spec.latency_slo_s if spec.prescale.smooth_over_slo else 0.0
+    due = forecast.window(lead_s, 0.0, smooth_s, spec.prescale.horizon)[1]
+    cov, covered = coverage.step(obs, spec, state, planned, due)
     value, winner, up_h, down_h = _limit(obs, spec, state, rec, winner, reasons, planned is not None, covered)
     step = None
     if terms.panic:
