@@ -162,6 +162,16 @@ class PrescaleSpec(Spec):
             "window); 0 applies it whenever a fresh forecast covers the lead time."
         ),
     )
+    calibration_step: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Online recalibration of the floor (adaptive conformal): each check of a floor "
+            "against realised demand multiplies the next floors by exp(step x (quantile - "
+            "covered)), so that about a `quantile` share of them cover it; 0 is off."
+        ),
+    )
     coverage_window_s: float = Field(
         default=1800, gt=0, le=86400, description="Time constant of the floor's coverage average."
     )

@@ -68,7 +68,7 @@ def _missing(obs: Observation, terms: Terms) -> list[str]:
 
 
 def _terms(
-    obs: Observation, spec: PolicySpec, terms: Terms, lead_s: float, reasons: list[Reason]
+    obs: Observation, spec: PolicySpec, terms: Terms, lead_s: float, reasons: list[Reason], scale: float = 1.0
 ) -> tuple[int, str, float | None]:
     """The recommendation (max of the terms), the term that set it, and the req/s the
     forecast floor's replicas serve over the next lead time (None: no floor in it)."""
@@ -88,7 +88,7 @@ def _terms(
     # HPA v2 over the policy's listed metrics: each one's count competes, the largest wins
     candidates.extend(metric_terms(obs.metric_values, spec.metrics, current, spec.tolerance))
     on = terms.forecast and spec.prescale.mode != "off"
-    floor, planned = _forecast(obs, spec, lead_s, reasons) if on else ([], None)
+    floor, planned = _forecast(obs, spec, lead_s, reasons, scale) if on else ([], None)
     candidates.extend(floor)
     if terms.schedule and spec.schedules:
         n, names = schedule.floor(spec.schedules, obs.now, lead_s)
@@ -102,7 +102,7 @@ def _terms(
 
 
 def _forecast(
-    obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[Reason]
+    obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[Reason], scale: float = 1.0
 ) -> tuple[list[tuple[str, int, str]], float | None]:
     """The floor term, and the req/s its replicas serve (what coverage checks)."""
     pre = spec.prescale
@@ -122,12 +122,14 @@ def _forecast(
     # The floor is a forecast of demand plus its margin (quantile, headroom); dividing it by
     # the utilisation target as well would stack a second margin (service_rps_per_replica).
     per = pre.service_rps_per_replica or spec.target_rps_per_replica
+    peak *= scale  # the online recalibration (coverage.calibrate); 1 when off
     n = hpa.ceil_div(peak * (1 + pre.headroom), per)
     mean = f", {'quantile of the mean' if pooled else 'mean'} over {smooth_s:g} s windows" if smooth_s else ""
     detail = (
         f"forecast: {n} replicas = ceil(p{pre.quantile * 100:g} peak {peak:.1f} req/s x "
         f"(1 + {pre.headroom:g} headroom) / {per:g} per replica) "
         f"over {start:.0f}-{end:.0f} s ahead (lead time {lead_s:.0f} s){mean} ({used} forecasts)"
+        + (f", recalibrated x{scale:.2f}" if scale != 1.0 else "")
     )
     if pre.mode == "forecast-only":
         reasons.append(_reason("forecast", n, detail + "; forecast-only mode, not acted on"))
@@ -247,7 +249,7 @@ def _decide(
     pv = poolview.view(obs, spec, pools, state)
     # the forecast horizon: the slowest usable pool's lead time (capacity must be ready there too)
     lead_s = max(pv.table.lead_s) if pv.table.lead_s else 0.0
-    rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons)
+    rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons, state.floor_scale)
     rec, winner = _bound(rec, winner, spec, reasons)
     # a floor is checked at the end of the window it planned for
     smooth_s = spec.latency_slo_s if spec.prescale.smooth_over_slo else 0.0

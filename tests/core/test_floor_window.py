@@ -3,9 +3,11 @@ time (``lead``) or the demand when the capacity ordered now arrives (``arrival``
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from forescale.core import forecast
+from forescale.core import coverage, forecast
 from forescale.core.model import Forecast, ForecastPoint, PolicyState
 from forescale.core.policy import decide
 from tests.core.helpers import NOW, behavior, obs, pool, spec
@@ -86,3 +88,45 @@ def test_arrival_sees_the_rise_past_the_lead_time() -> None:
 
     assert planned("lead") == 50.0
     assert planned("arrival") == 300.0
+
+
+@pytest.mark.parametrize(
+    ("scale", "covered", "q", "step", "expected"),
+    [
+        (1.0, True, 0.5, 0.0, 1.0),  # off
+        (1.0, True, 0.5, 0.1, math.exp(-0.05)),  # covered: a little lower
+        (1.0, False, 0.5, 0.1, math.exp(0.05)),  # missed: a little higher
+        (1.0, True, 0.9, 0.1, math.exp(-0.01)),  # p90: nine covers balance one miss
+        (1.0, False, 0.9, 0.1, math.exp(0.09)),
+        (0.1, True, 0.5, 1.0, 0.1),  # bounded below
+        (10.0, False, 0.5, 1.0, 10.0),  # and above
+    ],
+)
+def test_calibrate(scale: float, covered: bool, q: float, step: float, expected: float) -> None:
+    assert coverage.calibrate(scale, covered, q, step) == pytest.approx(expected)
+
+
+def test_a_floor_that_always_covers_is_lowered_until_it_earns() -> None:
+    """A forecaster biased high (realised 15 req/s, floors planned at 20 req/s, 2 replicas
+    of 10) covers every check: with ``calibration_step`` the floor's scale falls check by
+    check until the floor is one replica (10 req/s, a miss) about half the time."""
+    s = spec(
+        latency_slo_s=60.0,
+        prescale={"quantile": 0.5, "headroom": 0.0, "service_rps_per_replica": 10.0, "calibration_step": 0.1},
+    )
+    state = PolicyState()
+    scales: list[float] = []
+    for k in range(40):
+        now = NOW + 60 * k
+        f = Forecast(
+            issued_at=now, step_s=60, quantiles=(0.5,),
+            points=tuple(ForecastPoint(t=now + 60 * i, rps=(20.0,)) for i in range(12)),
+        )  # fmt: skip
+        _, state = decide(obs(now=now, rps_stable=15.0, rps_short=15.0, forecasts=(f,)), s, POOLS, state)
+        scales.append(state.floor_scale)
+    assert scales[0] == 1.0 and min(scales) < 0.5 < max(scales[-15:])  # it found the balance
+    # checks come a lead time (5 ticks) after their floors, so it swings a few steps about it
+    assert all(0.35 < x < 0.7 for x in scales[-20:])
+    d, _ = decide(obs(now=NOW + 2400, rps_stable=15.0, forecasts=(f,)), s, POOLS, state)
+    floor = next(r for r in d.reasons if r.term == "forecast")
+    assert "recalibrated" in floor.detail
