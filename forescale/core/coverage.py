@@ -39,6 +39,7 @@ class Coverage:
     checked_at: float | None = None
     missed_at: float | None = None
     rates: tuple[tuple[float, float], ...] = ()  # (t, req/s) over the last SLO
+    scale: float = 1.0  # what the floor is multiplied by (``calibrate``)
 
 
 # A floor planned every tick for one lead time: at 15 s ticks and a 6 min lead, 24 entries;
@@ -48,12 +49,13 @@ MAX_PENDING = 64
 
 def update(
     cov: Coverage, now: float, rate: float | None, planned: float | None, lead_s: float, window_s: float,
-    smooth_s: float = 0.0, tolerance: float = 0.0,
+    smooth_s: float = 0.0, tolerance: float = 0.0, quantile: float = 0.5, step: float = 0.0,
 ) -> Coverage:  # fmt: skip
     """Keep ``rate`` (req/s now) for the mean over the last ``smooth_s``, check the floors
     due by ``now`` against that mean, then add this tick's ``planned`` req/s (None: no
     floor this tick), due after ``lead_s``."""
     pending, value, checked_at, missed_at = cov.pending, cov.coverage, cov.checked_at, cov.missed_at
+    scale = cov.scale
     rates = cov.rates
     if rate is not None:
         recent = tuple(r for r in rates if r[0] > now - smooth_s)[-(MAX_PENDING - 1) :]
@@ -68,12 +70,31 @@ def update(
         checked_at = now
         if not covered:
             missed_at = now
+        scale = calibrate(scale, covered, quantile, step)
     keep = tuple(e for e in pending if e[0] > now)
     if planned is not None:
         keep = (*keep, (now + lead_s, planned))[-MAX_PENDING:]
         if checked_at is None:  # tracking starts: the first check weighs its lead time
             checked_at = now
-    return Coverage(keep, value, checked_at, missed_at, rates)
+    return Coverage(keep, value, checked_at, missed_at, rates, scale)
+
+
+SCALE_BOUNDS = (0.1, 10.0)
+
+
+def calibrate(scale: float, covered: bool, quantile: float, step: float) -> float:
+    """Adaptive conformal recalibration of the floor (Gibbs and Candes, 2021).
+
+    A floor is planned at a quantile ``q`` of the demand it plans for, and should cover
+    it about ``q`` of the time. A forecaster biased high for that quantity (a seasonal
+    forecast of bursty traffic plans for yesterday's bursts, which come back elsewhere)
+    covers more often and buys capacity for nothing; one biased low misses. Each check moves
+    the floor's log-scale by ``step x (q - covered)``: down a little after a covered check,
+    up after a miss, still where a ``q`` share cover. Pure, one number of state."""
+    if step <= 0:
+        return scale
+    lo, hi = SCALE_BOUNDS
+    return min(hi, max(lo, scale * math.exp(step * (quantile - (1.0 if covered else 0.0)))))
 
 
 def holds(cov: Coverage, now: float, min_coverage: float, hold_s: float) -> bool:
@@ -94,14 +115,15 @@ def step(
     pre = spec.prescale
     old = Coverage(
         state.floor_pending, state.floor_coverage, state.floor_checked_at, state.floor_missed_at,
-        state.floor_rates,
+        state.floor_rates, state.floor_scale,
     )  # fmt: skip
-    if pre.scale_down_window_s is None:
+    if pre.scale_down_window_s is None and pre.calibration_step <= 0:
         return old, True
     smooth_s = spec.latency_slo_s if pre.smooth_over_slo else 0.0
     cov = update(
-        old, obs.now, obs.rps_stable, planned, lead_s, pre.coverage_window_s, smooth_s, spec.tolerance
-    )
+        old, obs.now, obs.rps_stable, planned, lead_s, pre.coverage_window_s, smooth_s, spec.tolerance,
+        pre.quantile, pre.calibration_step,
+    )  # fmt: skip
     return cov, holds(cov, obs.now, pre.min_coverage, spec.scale_down.stabilization_window_s)
 
 
@@ -109,5 +131,5 @@ def state_fields(cov: Coverage) -> dict[str, Any]:
     """``PolicyState`` keyword arguments carrying ``cov`` to the next tick."""
     return {
         "floor_pending": cov.pending, "floor_coverage": cov.coverage, "floor_checked_at": cov.checked_at,
-        "floor_missed_at": cov.missed_at, "floor_rates": cov.rates,
+        "floor_missed_at": cov.missed_at, "floor_rates": cov.rates, "floor_scale": cov.scale,
     }  # fmt: skip

@@ -23,6 +23,16 @@ the points' spread over ``sqrt(k)``: ``mean(p50) + (mean(pq) - mean(p50)) / sqrt
 needs a median column (0.5) beside the planned one; without one the columns are averaged
 as before, which is the conservative side.
 
+Which window (``PrescaleSpec.horizon``). ``lead``: every point in ``[now, now + lead]``.
+``arrival``: the capacity ordered now is ready at ``now + lead``; capacity for earlier
+moments was ordered by earlier ticks or is too late, so the floor plans for the demand
+arriving then, served within the SLO: ``[now + lead, now + lead + smooth_s]``. What an
+earlier tick ordered must still be held until its moment comes; the scale-down
+stabilization window holds each recommendation for ``held_s``, so the window starts
+``held_s`` before the lead time (at now when the window is shorter than the lead time):
+``[now + max(0, lead - held_s), now + lead + smooth_s]``. ``lead`` plans SLO windows that
+end by the lead time, i.e. mostly the demand *now* when the lead time is about an SLO.
+
 The floor only raises the reactive term (the policy takes a max), never lowers it.
 """
 
@@ -111,6 +121,14 @@ def _smoothed(
     return smoothed_peak([m + (v - m) * shrink for v, m in zip(values, mids, strict=True)], k)
 
 
+def window(lead_s: float, held_s: float, smooth_s: float, rule: str) -> tuple[float, float]:
+    """``(from_s, to_s)`` after now that the floor plans for under ``rule``
+    (``PrescaleSpec.horizon``; module docstring)."""
+    if rule == "lead":
+        return 0.0, lead_s
+    return max(0.0, lead_s - held_s), lead_s + smooth_s
+
+
 def _median(quantiles: tuple[float, ...], col: int) -> int | None:
     """The 0.5 column when there is one and it is not ``col`` itself."""
     for i, q in enumerate(quantiles):
@@ -121,13 +139,15 @@ def _median(quantiles: tuple[float, ...], col: int) -> int | None:
 
 def peak(
     forecasts: Sequence[Forecast], now: float, horizon_s: float, quantile: float, max_age_s: float,
-    smooth_s: float = 0.0, pooled: bool = False,
+    smooth_s: float = 0.0, pooled: bool = False, from_s: float = 0.0,
 ) -> tuple[float | None, int]:  # fmt: skip
-    """Peak forecast rate over ``[now, now + horizon_s]`` and how many forecasts were used.
+    """Peak forecast rate over ``[now + from_s, now + horizon_s]`` and how many forecasts
+    were used.
 
     Points are taken as sorted by ``t`` (forecasters emit them so); each covers
     ``[t, t + step_s)``. ``smooth_s``: average over windows this long first; ``pooled``:
     the quantile of those window means rather than their mean of quantiles (see above).
+    ``from_s``: where the planned window starts (``window``).
     """
     best: float | None = None
     used = 0
@@ -136,7 +156,7 @@ def peak(
         if now - f.issued_at > max_age_s or not f.points:
             continue
         col = column(f.quantiles, quantile)
-        i = _first(f.points, f.step_s, now)
+        i = _first(f.points, f.step_s, now + from_s)
         k = int(smooth_s // f.step_s)
         if k <= 1:
             v = _raw_peak(f.points, i, end, col)

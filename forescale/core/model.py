@@ -138,6 +138,14 @@ class PrescaleSpec(Spec):
             "mean of per-point quantiles, which stacks the margin of every point."
         ),
     )
+    horizon: Literal["lead", "arrival"] = Field(
+        default="lead",
+        description=(
+            "Window the floor plans for: `lead`, the peak over [now, now + lead time]; "
+            "`arrival`, the demand when capacity ordered now arrives, [now + lead time - the "
+            "scale-down window (which holds earlier orders), now + lead time + the SLO window]."
+        ),
+    )
     service_rps_per_replica: float | None = Field(
         default=None,
         gt=0,
@@ -165,6 +173,16 @@ class PrescaleSpec(Spec):
             "scale_down_window_s applies only while the floor has covered at least this "
             "fraction of realised demand recently (and missed none within scale_down's "
             "window); 0 applies it whenever a fresh forecast covers the lead time."
+        ),
+    )
+    calibration_step: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Online recalibration of the floor (adaptive conformal): each check of a floor "
+            "against realised demand multiplies the next floors by exp(step x (quantile - "
+            "covered)), so that about a `quantile` share of them cover it; 0 is off."
         ),
     )
     coverage_window_s: float = Field(

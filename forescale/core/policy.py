@@ -65,7 +65,7 @@ def _missing(obs: Observation, terms: Terms) -> list[str]:
 
 
 def _terms(
-    obs: Observation, spec: PolicySpec, terms: Terms, lead_s: float, reasons: list[Reason]
+    obs: Observation, spec: PolicySpec, terms: Terms, lead_s: float, reasons: list[Reason], scale: float = 1.0
 ) -> tuple[int, str, float | None]:
     """The recommendation (max of the terms), the term that set it, and the req/s the
     forecast floor's replicas serve over the next lead time (None: no floor in it)."""
@@ -86,7 +86,7 @@ def _terms(
     if spec.metrics:
         candidates.extend(metric_terms(obs.metric_values, spec.metrics, current, spec.tolerance))
     on = terms.forecast and spec.prescale.mode != "off"
-    floor, planned = _forecast(obs, spec, lead_s, reasons) if on else ([], None)
+    floor, planned = _forecast(obs, spec, lead_s, reasons, scale) if on else ([], None)
     candidates.extend(floor)
     if on:  # the same floor in tokens/s (core/token_floor.py); the larger of the two wins
         candidates.extend(token_floor.term(obs, spec, lead_s, reasons))
@@ -102,14 +102,16 @@ def _terms(
 
 
 def _forecast(
-    obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[Reason]
+    obs: Observation, spec: PolicySpec, lead_s: float, reasons: list[Reason], scale: float = 1.0
 ) -> tuple[list[tuple[str, int, str]], float | None]:
     """The floor term, and the req/s its replicas serve (what coverage checks)."""
     pre = spec.prescale
     smooth_s = spec.latency_slo_s if pre.smooth_over_slo else 0.0
     pooled = pre.quantile_of_window_mean
+    held = _down_window(spec, True)  # how long a recommendation is held (forecast.py, window)
+    start, end = forecast.window(lead_s, held, smooth_s, pre.horizon)
     peak, used = forecast.peak(
-        obs.forecasts, obs.now, lead_s, pre.quantile, pre.max_forecast_age_s, smooth_s, pooled
+        obs.forecasts, obs.now, end, pre.quantile, pre.max_forecast_age_s, smooth_s, pooled, start
     )
     if peak is None:
         if obs.forecasts:
@@ -120,12 +122,14 @@ def _forecast(
     # The floor is a forecast of demand plus its margin (quantile, headroom); dividing it by
     # the utilisation target as well would stack a second margin (service_rps_per_replica).
     per = pre.service_rps_per_replica or spec.target_rps_per_replica
+    peak *= scale  # the online recalibration (coverage.calibrate); 1 when off
     n = hpa.ceil_div(peak * (1 + pre.headroom), per)
     mean = f", {'quantile of the mean' if pooled else 'mean'} over {smooth_s:g} s windows" if smooth_s else ""
     detail = (
         f"forecast: {n} replicas = ceil(p{pre.quantile * 100:g} peak {peak:.1f} req/s x "
         f"(1 + {pre.headroom:g} headroom) / {per:g} per replica) "
-        f"over the next {lead_s:.0f} s lead time{mean} ({used} forecasts)"
+        f"over {start:.0f}-{end:.0f} s ahead (lead time {lead_s:.0f} s){mean} ({used} forecasts)"
+        + (f", recalibrated x{scale:.2f}" if scale != 1.0 else "")
     )
     if pre.mode == "forecast-only":
         reasons.append(Reason("forecast", n, detail + "; forecast-only mode, not acted on"))
@@ -245,9 +249,12 @@ def _decide(
     pv = poolview.view(obs, spec, pools, state)
     # the forecast horizon: the slowest usable pool's lead time (capacity must be ready there too)
     lead_s = pv.lead_s
-    rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons)
+    rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons, state.floor_scale)
     rec, winner = _bound(rec, winner, spec, reasons)
-    cov, covered = coverage.step(obs, spec, state, planned, lead_s)
+    # a floor is checked at the end of the window it planned for
+    smooth_s = spec.latency_slo_s if spec.prescale.smooth_over_slo else 0.0
+    due = forecast.window(lead_s, 0.0, smooth_s, spec.prescale.horizon)[1]
+    cov, covered = coverage.step(obs, spec, state, planned, due)
     value, winner, up_h, down_h = _limit(obs, spec, state, rec, winner, reasons, planned is not None, covered)
     step = None
     if terms.panic:

@@ -188,3 +188,4 @@ class PolicyState(JsonValue):
     floor_checked_at: float | None = None
     floor_missed_at: float | None = None
     floor_rates: tuple[tuple[float, float], ...] = ()
+    floor_scale: float = 1.0  # the floor's online recalibration (core/coverage.py, calibrate)

@@ -12,6 +12,7 @@ scikit-learn's histogram gradient boosting routes natively.
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import lfilter
 
 DAY_S = 86_400.0
 WEEK_S = 7 * DAY_S
@@ -42,7 +43,13 @@ FEATURE_NAMES = (
     "day_ago_1h",
     "recent_1h_sq",
     "day_lag_wide_sq",
+    "ewm_3m",
+    "ewm_10m",
+    "ewm_30m",
+    "max_30m",
 )
+EWM_S = (180.0, 600.0, 1_800.0)  # time constants of the recent-level averages
+MAX_S = 1_800.0
 
 
 class WindowMeans:
@@ -110,4 +117,20 @@ def feature_matrix(
         squares.mean(i - hour + 1, i),
         seasonal_lag(squares, j, i, day, wide),
     ]
+    # The recent level as exponential smoothing sees it (what makes ETS a strong baseline on
+    # bursty traffic): averages at three time constants, and the recent burst height.
+    filled = np.nan_to_num(z)
+    for tau in EWM_S:
+        a = 1.0 - np.exp(-step_s / tau)
+        level = lfilter([a], [1.0, a - 1.0], filled)
+        cols.append(np.where(i >= 0, level[safe_i], np.nan))
+    cols.append(_running_max(filled, steps(MAX_S, step_s))[safe_i])
     return np.column_stack(cols)
+
+
+def _running_max(z: np.ndarray, width: int) -> np.ndarray:
+    """Max of each step and the ``width - 1`` before it."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    padded = np.concatenate([np.full(width - 1, -np.inf), z])
+    return sliding_window_view(padded, width).max(axis=1)
