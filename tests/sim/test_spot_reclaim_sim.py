@@ -42,7 +42,10 @@ def _scenario(tmp_path: Path) -> dict[str, object]:
         "min_replicas": 1,
         "max_replicas": 12,
         "spot_max_fraction": 1.0,
-        "scale_down": {"stabilization_window_s": 300, "rules": [{"type": "percent", "value": 100, "period_s": 60}]},
+        "scale_down": {
+            "stabilization_window_s": 300,
+            "rules": [{"type": "percent", "value": 100, "period_s": 60}],
+        },
     }
     return doc
 
