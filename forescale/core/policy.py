@@ -24,8 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from forescale.core import capacity, coverage, forecast, hpa, panic, poolview, schedule, token_floor
-from forescale.core.backlog import backlog
+from forescale.core import backlog, capacity, coverage, forecast, hpa, panic, poolview, schedule, token_floor
 from forescale.core.ledger import ReservationLedger
 from forescale.core.metric_terms import metric_terms
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec, Reason
@@ -65,8 +64,9 @@ def _missing(obs: Observation, terms: Terms) -> list[str]:
 
 
 def _terms(
-    obs: Observation, spec: PolicySpec, terms: Terms, lead_s: float, reasons: list[Reason], scale: float = 1.0
-) -> tuple[int, str, float | None]:
+    obs: Observation, spec: PolicySpec, terms: Terms, lead_s: float, reasons: list[Reason],
+    scale: float = 1.0, in_flight: Sequence[tuple[int, float]] = (),
+) -> tuple[int, str, float | None]:  # fmt: skip
     """The recommendation (max of the terms), the term that set it, and the req/s the
     forecast floor's replicas serve over the next lead time (None: no floor in it)."""
     current = obs.current_replicas
@@ -80,7 +80,7 @@ def _terms(
         reasons.append(Reason("reactive", best, detail))
     candidates: list[tuple[str, int, str]] = []
     if terms.backlog and obs.queue_depth is not None:
-        n, detail = backlog(obs.queue_depth, target, spec.latency_slo_s)
+        n, detail = backlog.term(obs, spec, lead_s, in_flight)  # the queue left when new capacity is ready
         candidates.append(("backlog", n, detail))
     # HPA v2 over the policy's listed metrics: each one's count competes, the largest wins
     if spec.metrics:
@@ -249,7 +249,8 @@ def _decide(
     pv = poolview.view(obs, spec, pools, state)
     # the forecast horizon: the slowest usable pool's lead time (capacity must be ready there too)
     lead_s = pv.lead_s
-    rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons, state.floor_scale)
+    in_flight = backlog.starting(pv.table, pv.starting_since, obs.now)
+    rec, winner, planned = _terms(obs, spec, terms, lead_s, reasons, state.floor_scale, in_flight)
     rec, winner = _bound(rec, winner, spec, reasons)
     # a floor is checked at the end of the window it planned for
     smooth_s = spec.latency_slo_s if spec.prescale.smooth_over_slo else 0.0

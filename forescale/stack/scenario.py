@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forescale.core.model import PolicySpec, PoolSpec, PrescaleSpec, ScalingBehavior, ScalingRule
+from forescale.core.model import (
+    PolicySpec,
+    PoolSpec,
+    PrescaleSpec,
+    ScalingBehavior,
+    ScalingRule,
+    hpa_default_scale_down,
+    hpa_default_scale_up,
+)
 from forescale.prescaler.external import ExternalForecast, ExternalWindow
 from forescale.queue.config import ModelConfig
 from forescale.traces import Trace
@@ -100,32 +108,46 @@ def pools() -> tuple[PoolSpec, ...]:
     )
 
 
+# Demo seconds per real-cluster second for the Kubernetes durations in the policy: the
+# pool-unavailable TTL (10 demo s) over Karpenter's and the policy default's 180 s. The
+# hpa-karpenter replay scales its defaults by the same factor (stack/peer.py).
+UNAVAILABLE_TTL_S = 10.0
+K8S_TIME_SCALE = UNAVAILABLE_TTL_S / 180.0
+
+
+def scaled(b: ScalingBehavior, k: float) -> ScalingBehavior:
+    """``b`` with its window and rule periods multiplied by ``k``."""
+    rules = tuple(ScalingRule(type=r.type, value=r.value, period_s=r.period_s * k) for r in b.rules)
+    return b.model_copy(update={"stabilization_window_s": b.stabilization_window_s * k, "rules": rules})
+
+
 def policy(plan: DemoPlan) -> PolicySpec:
-    """The full policy with its windows scaled to demo seconds."""
-    up = ScalingBehavior(
-        stabilization_window_s=0,
-        select="max",
-        rules=(
-            ScalingRule(type="percent", value=100, period_s=2),
-            ScalingRule(type="pods", value=4, period_s=2),
-        ),
-    )
-    down = ScalingBehavior(
-        stabilization_window_s=12, select="max", rules=(ScalingRule(type="percent", value=50, period_s=4),)
-    )
+    """The full policy with its windows scaled to demo seconds.
+
+    Scale-up and scale-down are the policy's defaults (Kubernetes' HPA defaults: max(100 %,
+    4 pods) per 15 s; a 300 s window, 100 % per 15 s) scaled by ``K8S_TIME_SCALE``, the
+    factor the hpa-karpenter replay gets, so the two differ in what forescale adds, not in
+    rate rules (it once had 2 s periods where HPA had 0.83 s, and a 12 s window with 50 %
+    per 4 s where HPA had 16.7 s and 100 % per 0.83 s). ``service_rps_per_replica``: the
+    sleep engine's exact rate, so the forecast floor's margin is its quantile and headroom
+    (without it the floor also divides by the 70 % target: 10 replicas for the announced
+    23.4 req/s, 40 req/s of capacity) and a backlog is projected to drain at that rate.
+    """
     return PolicySpec(
         model=MODEL,
         min_replicas=2,
         max_replicas=12,
         target_rps_per_replica=0.7 * plan.capacity_rps,
         latency_slo_s=plan.slo_s,
-        scale_up=up,
-        scale_down=down,
+        scale_up=scaled(hpa_default_scale_up(), K8S_TIME_SCALE),
+        scale_down=scaled(hpa_default_scale_down(), K8S_TIME_SCALE),
         stable_window_s=8,
         panic_window_s=3,
-        prescale=PrescaleSpec(quantile=0.9, headroom=0.1, max_forecast_age_s=30),
+        prescale=PrescaleSpec(
+            quantile=0.9, headroom=0.1, max_forecast_age_s=30, service_rps_per_replica=plan.capacity_rps
+        ),
         spot_fallback_timeout_s=20,
-        unavailable_pool_ttl_s=10,
+        unavailable_pool_ttl_s=UNAVAILABLE_TTL_S,
         pools=tuple(p.name for p in pools()),  # not the chat leg's (stack/chat.py)
     )
 
