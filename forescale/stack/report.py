@@ -21,6 +21,14 @@ from forescale.stack.scenario import DemoPlan
 COLORS = {"reserved": "tab:green", "spot": "tab:blue", "on-demand": "tab:red"}
 
 
+def save(fig: Any, ax: Any, path: Path) -> None:
+    """Every chart's last step: the legend, a tight layout, the PNG, the figure freed."""
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def _events(ax: Any, events: Sequence[dict[str, Any]]) -> None:
     for e in events:
         ax.axvline(e["t"], color="grey", lw=0.8, ls=":")
@@ -73,10 +81,7 @@ def plot_demand(
     )
     _events(ax, events)
     ax.set(xlabel="demo seconds", ylabel="req/s", title="demand against capacity")
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, ax, path)
 
 
 def plot_latency(
@@ -89,10 +94,7 @@ def plot_latency(
     ax.axhline(plan.slo_s, color="tab:red", ls="--", label=f"SLO {plan.slo_s:g} s")
     _events(ax, events)
     ax.set(xlabel="demo seconds", ylabel="seconds", title="latency against the SLO", yscale="log")
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, ax, path)
 
 
 def plot_cost(
@@ -116,10 +118,7 @@ def plot_cost(
     ax.stackplot(t, *stacks, labels=labels, colors=colors, alpha=0.7)
     _events(ax, events)
     ax.set(xlabel="demo seconds", ylabel="USD per hour", title="cost by capacity type")
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, ax, path)
 
 
 def write_html(

@@ -15,7 +15,7 @@ import numpy as np
 
 from forescale.loadgen.chat import ChatOutcome
 from forescale.stack.replay import per_second
-from forescale.stack.report import _events
+from forescale.stack.report import _events, save
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -79,10 +79,7 @@ def plot_replicas(
     ax.step(x, peer.ready[:n], where="post", color="tab:red", lw=0.9, label="hpa-karpenter, simulated")
     _events(ax, events)
     ax.set(xlabel="demo seconds", ylabel="ready replicas", title="replicas on the same demand")
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, ax, path)
 
 
 def plot_ttft(
@@ -112,7 +109,4 @@ def plot_ttft(
         title=f"chat time to first token: {att:.1%} within {bound:g} s (goal {plan.ttft.quantile:.0%})",
         yscale="log",
     )
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save(fig, ax, path)
