@@ -8,7 +8,8 @@ Per pool this tracks, in ``PolicyState``:
   interruption controller marks the offering unavailable on a notice): the provider is
   taking that pool's capacity back, so the replacements go to the next pool in the same
   tick instead of failing there first and moving a tick later. A few notices in a big
-  pool are routine churn the spot buffer absorbs, so they do not;
+  pool, or the one node of a one-node pool, are routine churn (the replacement may well
+  land in the same pool), so they do not;
 - since when nodes have been starting without progress (a node becoming ready resets
   it), so spot that is not ready within ``spot_fallback_timeout_s`` is covered on-demand;
 - the interruption rate per node-second, exponentially weighted over about an hour;
@@ -124,7 +125,7 @@ def view(obs: Observation, spec: PolicySpec, pools: Sequence[PoolSpec], state: P
         if po.interruptions:
             interrupted[po.name] = po
         at = po.insufficient_capacity_at
-        if 2 * po.interruptions > r + po.draining_nodes and lay.types[i] == "spot":
+        if po.interruptions > 1 and 2 * po.interruptions > r + po.draining_nodes and lay.types[i] == "spot":
             at = now  # most of a spot pool reclaimed at once: it is out of capacity (module doc)
         if at is not None:
             unavailable[po.name] = max(unavailable.get(po.name, at), at)

@@ -61,3 +61,13 @@ def test_notices_on_demand_never_mark_a_pool() -> None:
     # Only spot is reclaimed by its provider; an on-demand node going is not a capacity signal.
     _, state = tick(pobs("res", ready_nodes=2), pobs("od", ready_nodes=0, draining_nodes=4, interruptions=4))
     assert state.unavailable_at == {}
+
+
+def test_one_notice_in_a_one_node_pool_does_not_mark_it() -> None:
+    """One reclaimed node is routine churn, not the pool running dry: with a single pool the
+    replacement must still be asked for there (tests/controller/test_local_actuator.py)."""
+    d, state = tick(
+        pobs("res", ready_nodes=2), pobs("spot-a", ready_nodes=0, draining_nodes=1, interruptions=1)
+    )
+    assert "spot-a" not in state.unavailable_at
+    assert nodes(d)["spot-a"] >= 1  # replacements are still asked for there
