@@ -218,8 +218,14 @@ def _fill_spot(w: _Fill, idx: list[int], left: int, budget: int) -> int:
         caps, nodes = w.caps, w.nodes
         usable = [i for i in idx if caps[i] > nodes[i]]
         if usable:
-            # new nodes: an even share each first, so one pool's interruption hits a part
-            rest = w.fill(usable, rest, -(-rest // len(usable)))
+            # New nodes: an even share each first, so one pool's interruption hits a part;
+            # but spread over no more pools than the nodes needed (at the cheapest pool's
+            # slots per node). A share of replicas per pool would launch a node in every
+            # pool for a few replicas: 3 replicas on 8-GPU nodes in 3 zones were 3 nodes,
+            # 21 idle GPUs paid through their whole lead time and scale-down window
+            # (docs/designs/fair-evaluation.md, "third pass").
+            spread = min(len(usable), -(-rest // w.per[usable[0]]))
+            rest = w.fill(usable, rest, -(-rest // spread))
             rest = w.fill(usable, rest)
     return left - (want - rest)
 
