@@ -136,7 +136,7 @@ class _Fill:
         ``share`` caps what one pool takes in this pass; ``upto`` caps its nodes (its ready
         nodes, or ready and starting: nodes there are kept before new ones are launched).
         """
-        nodes, caps, per, ready, assigned = self.nodes, self.caps, self.per, self.ready, self.assigned
+        nodes, caps, per, assigned = self.nodes, self.caps, self.per, self.assigned
         # (conditionals rather than min()/max(): this loop runs ~10 times per model and tick)
         for i in idx:
             if want <= 0:

@@ -170,7 +170,11 @@ def nodes_of(replicas: int, rows: list[PoolFacts], **spec_kw: Any) -> dict[str, 
         (
             "a node starting in a pricier zone is kept, not replaced by a new one",
             11,
-            [facts(SPOT_A, per_node=8, ready=1), facts(SPOT_B, per_node=8, starting=1), facts(SPOT_C, per_node=8)],
+            [
+                facts(SPOT_A, per_node=8, ready=1),
+                facts(SPOT_B, per_node=8, starting=1),
+                facts(SPOT_C, per_node=8),
+            ],
             {"spot_max_fraction": 1.0},
             {"spot-a": 1, "spot-b": 1},
         ),

@@ -66,7 +66,8 @@ def replay(*steps: tuple[float, int]) -> tuple[Simulation, Watch, Any]:
 
 
 def spot_nodes(sim: Simulation) -> dict[str, int]:
-    return {n: len(p.nodes) for n, p in sim.cluster.pools.items() if p.scen.capacity_type == "spot" and p.nodes}
+    pools = sim.cluster.pools.items()
+    return {n: len(p.nodes) for n, p in pools if p.scen.capacity_type == "spot" and p.nodes}
 
 
 def test_a_few_replicas_past_the_reservation_take_one_spot_node() -> None:
