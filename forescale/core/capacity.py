@@ -1,8 +1,9 @@
 """The capacity planner: replicas -> nodes and replicas per pool, in one fixed order.
 
 ``plan_capacity`` fills pools in this order (STYLE.md #7); within a capacity type, ready
-nodes are kept first (cheapest first) and new ones launched after (cheapest first), so a
-smaller count drops the most expensive nodes and a larger one never moves healthy ones:
+nodes are kept first (cheapest first), then nodes still starting, and new ones launched
+after (cheapest first), so a smaller count drops the most expensive nodes and a larger one
+never moves healthy ones nor cancels a launch for another:
 
 1. capacity reservations (already paid for, so always used first);
 2. the policy's on-demand base: ``on_demand_base`` replicas always on on-demand, even
@@ -61,6 +62,8 @@ class _Fill:
         "hard",
         "held",
         "kinds",
+        "launching",
+        "live",
         "names",
         "nodes",
         "per",
@@ -111,20 +114,29 @@ class _Fill:
         self.nodes = [0] * n
         self.assigned = [0] * n
         self.planned: list[int] = []  # pools given nodes by fill(); others keep what they had
-        # per capacity type, the pools with ready nodes (usually a few of the many)
+        # per capacity type, the pools with ready nodes and those with nodes starting
+        # (usually a few of the many); live: ready + starting nodes per pool
         self.held: dict[str, list[int]] = {"reserved": [], "spot": [], "on-demand": []}
-        held = self.held
+        self.launching: dict[str, list[int]] = {"reserved": [], "spot": [], "on-demand": []}
+        held, launching, starting = self.held, self.launching, t.starting
+        self.live = ready
         for i in t.occupied:
             if ready[i]:
                 held[types[i]].append(i)
+            if starting[i]:
+                launching[types[i]].append(i)
+                if self.live is ready:
+                    self.live = [r + s for r, s in zip(ready, starting, strict=True)]
 
-    def fill(self, idx: Sequence[int], want: int, share: int | None = None, *, existing: bool = False) -> int:
+    def fill(
+        self, idx: Sequence[int], want: int, share: int | None = None, *, upto: Sequence[int] | None = None
+    ) -> int:
         """Place up to ``want`` replicas on pools ``idx`` in order; returns what is left.
 
-        ``share`` caps what one pool takes in this pass; ``existing`` fills pools only up
-        to their ready nodes (healthy nodes are kept before new ones are launched).
+        ``share`` caps what one pool takes in this pass; ``upto`` caps its nodes (its ready
+        nodes, or ready and starting: nodes there are kept before new ones are launched).
         """
-        nodes, caps, per, ready, assigned = self.nodes, self.caps, self.per, self.ready, self.assigned
+        nodes, caps, per, assigned = self.nodes, self.caps, self.per, self.assigned
         # (conditionals rather than min()/max(): this loop runs ~10 times per model and tick)
         for i in idx:
             if want <= 0:
@@ -135,8 +147,8 @@ class _Fill:
             add = 0
             if take > slack:
                 cap = caps[i]
-                if existing and ready[i] < cap:
-                    cap = ready[i]
+                if upto is not None and upto[i] < cap:
+                    cap = upto[i]
                 add = -(-(take - slack) // p)
                 if cap - n < add:
                     add = cap - n if cap > n else 0
@@ -153,16 +165,24 @@ class _Fill:
         return want
 
     def fill_kind(self, kind: str, want: int) -> int:
-        """Existing ready nodes of ``kind`` first (cheapest first), then new ones (cheapest first):
-        a smaller count so drops the most expensive nodes, and a larger one keeps all."""
+        """Ready nodes of ``kind`` first, then nodes starting, then new ones (cheapest first
+        each): a smaller count so drops the most expensive nodes, and a larger one keeps all."""
         if want <= 0:
             return want
         held = self.held[kind]
         if held:
-            want = self.fill(held, want, existing=True)
+            want = self.fill(held, want, upto=self.ready)
             if want <= 0:  # the ready nodes carry it (the usual case for the on-demand base)
                 return want
-        return self.fill(self.kinds[kind], want)
+        return self.fill(self.kinds[kind], self.fill_launching(kind, want))
+
+    def fill_launching(self, kind: str, want: int) -> int:
+        """Nodes already starting before any new launch: a node on its way is ready sooner
+        than a new one and has been paid for since its launch. (Filling only ready nodes
+        before new ones in the cheapest pool cancelled a pricier zone's starting node and
+        launched a new one, a lead time later, on the tick the first node became ready.)"""
+        launching = self.launching[kind]
+        return self.fill(launching, want, upto=self.live) if launching and want > 0 else want
 
 
 def plan_capacity(
@@ -208,18 +228,24 @@ def _targets(w: _Fill) -> tuple[PoolTarget, ...]:
 
 
 def _fill_spot(w: _Fill, idx: list[int], left: int, budget: int) -> int:
-    """Spot up to ``budget`` replicas: ready spot nodes first, then new ones spread over the
-    pools with room (an even share each before any takes more)."""
+    """Spot up to ``budget`` replicas: ready spot nodes first, then those starting, then new
+    ones spread over the pools with room (an even share each before any takes more)."""
     want = min(left, budget)
     if want <= 0:
         return left
-    rest = w.fill(w.held["spot"], want, existing=True)
+    rest = w.fill_launching("spot", w.fill(w.held["spot"], want, upto=w.ready))
     if rest:
         caps, nodes = w.caps, w.nodes
         usable = [i for i in idx if caps[i] > nodes[i]]
         if usable:
-            # new nodes: an even share each first, so one pool's interruption hits a part
-            rest = w.fill(usable, rest, -(-rest // len(usable)))
+            # New nodes: an even share each first, so one pool's interruption hits a part;
+            # but spread over no more pools than the nodes needed (at the cheapest pool's
+            # slots per node). A share of replicas per pool would launch a node in every
+            # pool for a few replicas: 3 replicas on 8-GPU nodes in 3 zones were 3 nodes,
+            # 21 idle GPUs paid through their whole lead time and scale-down window
+            # (docs/designs/fair-evaluation.md, "third pass").
+            spread = min(len(usable), -(-rest // w.per[usable[0]]))
+            rest = w.fill(usable, rest, -(-rest // spread))
             rest = w.fill(usable, rest)
     return left - (want - rest)
 

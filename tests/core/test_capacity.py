@@ -61,6 +61,7 @@ def test_ledger_from_pools_counts_reservations_only() -> None:
 RES = pool("res", "reserved", 2.0, reservation_nodes=2, max_nodes=2)
 SPOT_A = pool("spot-a", "spot", 1.0, zone="a", max_nodes=10)
 SPOT_B = pool("spot-b", "spot", 1.2, zone="b", max_nodes=10)
+SPOT_C = pool("spot-c", "spot", 1.3, zone="c", max_nodes=10)
 OD = pool("od", "on-demand", 4.0, max_nodes=20)
 OD_PRICEY = pool("od-x", "on-demand", 6.0, max_nodes=20)
 
@@ -135,6 +136,54 @@ def nodes_of(replicas: int, rows: list[PoolFacts], **spec_kw: Any) -> dict[str, 
             [facts(SPOT_A), facts(SPOT_B)],
             {"spot_max_fraction": 1.0},
             {"spot-a": 3, "spot-b": 2},
+        ),
+        # Third pass (fair-evaluation.md): new spot nodes spread over no more pools than
+        # the nodes needed; a share of replicas per pool launched a node in each pool.
+        (
+            "a few replicas on big nodes: one node, in the cheapest pool",
+            3,
+            [facts(SPOT_A, per_node=8), facts(SPOT_B, per_node=8), facts(SPOT_C, per_node=8)],
+            {"spot_max_fraction": 1.0},
+            {"spot-a": 1},
+        ),
+        (
+            "two nodes' worth: one node in each of the two cheapest pools",
+            10,
+            [facts(SPOT_A, per_node=8), facts(SPOT_B, per_node=8), facts(SPOT_C, per_node=8)],
+            {"spot_max_fraction": 1.0},
+            {"spot-a": 1, "spot-b": 1},
+        ),
+        (
+            "three nodes' worth: one node in every pool",
+            17,
+            [facts(SPOT_A, per_node=8), facts(SPOT_B, per_node=8), facts(SPOT_C, per_node=8)],
+            {"spot_max_fraction": 1.0},
+            {"spot-a": 1, "spot-b": 1, "spot-c": 1},
+        ),
+        (
+            "the ready node is filled before a new one is spread",
+            11,
+            [facts(SPOT_A, per_node=8), facts(SPOT_B, per_node=8, ready=1), facts(SPOT_C, per_node=8)],
+            {"spot_max_fraction": 1.0},
+            {"spot-a": 1, "spot-b": 1},
+        ),
+        (
+            "a node starting in a pricier zone is kept, not replaced by a new one",
+            11,
+            [
+                facts(SPOT_A, per_node=8, ready=1),
+                facts(SPOT_B, per_node=8, starting=1),
+                facts(SPOT_C, per_node=8),
+            ],
+            {"spot_max_fraction": 1.0},
+            {"spot-a": 1, "spot-b": 1},
+        ),
+        (
+            "on-demand nodes starting are kept before a cheaper new one",
+            6,
+            [facts(OD, ready=2), facts(OD_PRICEY, starting=3), facts(SPOT_A, unavailable=True)],
+            {"spot_max_fraction": 0.0},
+            {"od": 3, "od-x": 3},
         ),
         (
             "full spot pool overflows to the next",

@@ -46,7 +46,10 @@ def test_each_policy_sweeps_its_knob() -> None:
     series = {s.series for s in got}
     assert series == {"forescale", PRESCALE_OFF, "hpa-karpenter", "keda-queue", "clairvoyant", "oracle"}
     hk = [s.knob for s in got if s.series == "hpa-karpenter"]
-    assert hk == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])  # x service rate 1.0
+    # up to 100 %: the peer's cheapest point can be there (fair-evaluation.md, third pass)
+    assert hk == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])  # x service rate 1.0
+    off = [s.spec["target_rps_per_replica"] for s in got if s.series == PRESCALE_OFF]
+    assert off == pytest.approx(hk)  # forescale's own frontier is swept over the same targets
     fq = {(s.prescale.get("quantile"), s.prescale.get("headroom")) for s in got if s.series == "forescale"}
     assert {(0.5, 0.0), (0.9, 0.25), (0.99, 0.0)} <= fq
     assert all(s.prescale == {"mode": "off"} for s in got if s.series == PRESCALE_OFF)
@@ -59,7 +62,7 @@ def test_simulate_sweep_writes_points_frontier_and_summary(
     out = tmp_path / "out"
     sweep = json.loads((out / "results.json").read_text())["sweep"]
     assert set(sweep) == {"points", "frontier", "cost_to_reach", "below_forescale"}
-    assert len(sweep["points"]["hpa-karpenter"]) == 5
+    assert len(sweep["points"]["hpa-karpenter"]) == 6
     assert len(sweep["points"]["keda-queue"]) == 5
     for name, front in sweep["frontier"].items():
         costs = [p["cost_usd"] for p in front]
