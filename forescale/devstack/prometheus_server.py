@@ -15,6 +15,20 @@ from forescale.devstack.ports import free_port
 from forescale.devstack.redis_server import require
 
 
+def backfill(openmetrics: str, work: Path) -> Path:
+    """Blocks of history for ``PrometheusServer(storage_dir=...)``: ``openmetrics`` (ending in
+    ``# EOF``) written under ``work`` and turned into TSDB blocks by
+    ``promtool tsdb create-blocks-from openmetrics``; returns the blocks' directory."""
+    om, data = work / "history.om", work / "data"
+    om.write_text(openmetrics)
+    subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
+        check=True,
+        capture_output=True,
+    )
+    return data
+
+
 class PrometheusServer:
     """Scrapes the given ``host:port`` targets; optional rule files; storage in a temp dir.
 

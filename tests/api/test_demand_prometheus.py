@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from forescale.controller.api.demand import PrometheusDemand
 from forescale.controller.api.deps import ApiDeps
 from forescale.controller.store import Store
 from forescale.core.clock import ManualClock
-from forescale.devstack.prometheus_server import PrometheusServer
+from forescale.devstack.prometheus_server import PrometheusServer, backfill
 from tests.api.conftest import W, policy, pool, settings
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,12 +39,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator
     lines = ["# HELP forescale_router_requests Requests.", "# TYPE forescale_router_requests counter"]
     lines += [f'forescale_router_requests_total{{model="chat",code="200"}} {RATE * (ts - t[0]):.1f} {ts}'
               for ts in t]  # fmt: skip
-    om = work / "requests.om"
-    om.write_text("\n".join(lines) + "\n# EOF\n")
-    data = work / "data"
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                   check=True, capture_output=True)  # fmt: skip
-    with PrometheusServer(storage_dir=data, retention="30d") as server:
+    with PrometheusServer(
+        storage_dir=backfill("\n".join(lines) + "\n# EOF\n", work), retention="30d"
+    ) as server:
         yield server
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -17,7 +16,7 @@ import redis.asyncio as aioredis
 from forescale import keys
 from forescale.core.clock import ManualClock
 from forescale.core.model import Forecast, PolicySpec
-from forescale.devstack.prometheus_server import PrometheusServer
+from forescale.devstack.prometheus_server import PrometheusServer, backfill
 from forescale.prescaler.publisher import Publisher, forecast_key
 from forescale.prescaler.settings import PrescalerSettings
 
@@ -57,12 +56,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, history_end: float) -> 
         lines += [
             f'{name}_total{{model_name="{MODEL}"}} {v:.3f} {ts:.0f}' for ts, v in zip(t, values, strict=True)
         ]
-    om = work / "history.om"
-    om.write_text("\n".join(lines) + "\n# EOF\n")
-    data = work / "data"
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                   check=True, capture_output=True)  # fmt: skip
-    with PrometheusServer(storage_dir=data, retention="30d") as server:
+    with PrometheusServer(
+        storage_dir=backfill("\n".join(lines) + "\n# EOF\n", work), retention="30d"
+    ) as server:
         yield server
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -15,7 +14,7 @@ import redis.asyncio as aioredis
 
 from forescale.core.clock import ManualClock
 from forescale.core.model import Forecast, PolicySpec, PoolSpec
-from forescale.devstack.prometheus_server import PrometheusServer
+from forescale.devstack.prometheus_server import PrometheusServer, backfill
 from forescale.prescaler.history import PrometheusHistory
 from forescale.prescaler.publisher import Publisher, forecast_key
 from forescale.prescaler.settings import PrescalerSettings
@@ -53,15 +52,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, history_end: float) -> 
         f'forescale_router_requests_total{{model="m1",code="200"}} {c:.6f} {ts:.0f}'
         for ts, c in zip(t[keep], counter(offset[keep]), strict=True)
     ]
-    om = work / "history.om"
-    om.write_text("\n".join(lines) + "\n# EOF\n")
-    data = work / "data"
-    subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-        check=True,
-        capture_output=True,
-    )
-    with PrometheusServer(storage_dir=data, retention="30d") as server:
+    with PrometheusServer(
+        storage_dir=backfill("\n".join(lines) + "\n# EOF\n", work), retention="30d"
+    ) as server:
         yield server
 
 

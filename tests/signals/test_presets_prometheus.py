@@ -10,7 +10,6 @@ Counters grow linearly, so every rate is known exactly.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from forescale.core.metric_presets import KINDS, PRESETS
 from forescale.core.metrics_spec import MetricSpec
 from forescale.core.model import Observation, PolicySpec, PolicyState
 from forescale.core.policy import decide
-from forescale.devstack.prometheus_server import PrometheusServer
+from forescale.devstack.prometheus_server import PrometheusServer, backfill
 from forescale.prescaler.publisher import Publisher
 from forescale.prescaler.settings import PrescalerSettings
 
@@ -176,12 +175,9 @@ def _openmetrics(series: Series, start: int, end: int) -> str:
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     work: Path = tmp_path_factory.mktemp("presets")
     now = int(time.time())
-    om = work / "engines.om"
-    om.write_text(_openmetrics(_all_series(), now - SPAN_S, now + SPAN_S))
-    data = work / "data"
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                   check=True, capture_output=True)  # fmt: skip
-    with PrometheusServer(storage_dir=data, retention="30d") as server:
+    with PrometheusServer(
+        storage_dir=backfill(_openmetrics(_all_series(), now - SPAN_S, now + SPAN_S), work), retention="30d"
+    ) as server:
         yield server
 
 

@@ -17,7 +17,6 @@ are per whole group (size x GPUs per pod on 8-GPU nodes).
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,7 +33,7 @@ from forescale.controller.settings import KubeSettings
 from forescale.controller.signals.prometheus import PrometheusSource
 from forescale.controller.store import Store
 from forescale.core.model import PolicySpec, PoolSpec
-from forescale.devstack.prometheus_server import PrometheusServer
+from forescale.devstack.prometheus_server import PrometheusServer, backfill
 from tests.controller.conftest import SteppingClock, metrics, registry, store
 from tests.controller.test_targets import LWS_API, lws, statefulset, writes
 from tests.fakekube.conftest import fake_kube, kube_api
@@ -81,12 +80,9 @@ def _series() -> Series:
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     work: Path = tmp_path_factory.mktemp("vllm")
     now = int(time.time()) // STEP_S * STEP_S
-    om = work / "vllm.om"
-    om.write_text(_openmetrics(_series(), now - SPAN_S, now + SPAN_S))
-    data = work / "data"
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-                   check=True, capture_output=True)  # fmt: skip
-    with PrometheusServer(storage_dir=data, retention="30d") as server:
+    with PrometheusServer(
+        storage_dir=backfill(_openmetrics(_series(), now - SPAN_S, now + SPAN_S), work), retention="30d"
+    ) as server:
         yield server
 
 
