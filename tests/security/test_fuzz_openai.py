@@ -29,6 +29,7 @@ from forescale import keys
 from forescale.devstack.ports import free_port, wait_port
 from forescale.devstack.redis_server import RedisServer
 from forescale.queue.config import ModelConfig
+from tests.security import strategies
 
 # Bounded: 3 tests x 40 examples, each at most one 50 ms deadline; no hypothesis deadline.
 FUZZ = settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -97,18 +98,8 @@ def _check(live: Live, path: str, body: bytes) -> None:
         assert doc["status"] == status and doc["detail"]
 
 
-json_scalar = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=8)
-)
-json_any = st.recursive(
-    json_scalar,
-    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
-    max_leaves=12,
-)
+json_scalar = strategies.json_scalar
+json_any = strategies.json_any(max_leaves=12)
 # Near-valid values (so admission is reached) mixed with anything at all.
 model = st.sampled_from(["tiny", "nope", ""]) | json_scalar
 text = st.text(max_size=24) | st.just("x" * 80) | json_any  # 80 bytes: past the 64-token context

@@ -25,6 +25,7 @@ from forescale import keys
 from forescale.devstack.ports import free_port, wait_port
 from forescale.devstack.redis_server import RedisServer
 from forescale.queue.config import ModelConfig
+from tests.security import strategies
 
 DTYPES = ["BOOL", "UINT8", "INT8", "INT32", "INT64", "UINT64", "FP16", "FP32", "FP64", "BYTES"]
 FUZZ = settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -91,18 +92,8 @@ def _check(live: Live, status: int) -> None:
     assert live.redis.xlen(keys.request_stream("m")) == 0  # nothing left enqueued
 
 
-json_scalar = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=8)
-)
-json_any = st.recursive(
-    json_scalar,
-    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
-    max_leaves=20,
-)
+json_scalar = strategies.json_scalar
+json_any = strategies.json_any(max_leaves=20)
 shape = st.lists(st.integers(-2, 6) | st.booleans() | st.just(10**12), max_size=4) | json_any
 tensor = st.fixed_dictionaries(
     {"name": st.sampled_from(["x", "y", ""]) | json_scalar, "datatype": st.sampled_from(DTYPES) | json_scalar,
