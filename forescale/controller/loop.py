@@ -4,8 +4,12 @@
 time: at a thousand models one after another a tick would take minutes), decides them all
 in one ``core.tick.plan_tick`` (one reservation ledger for all, commands in order), and
 carries the commands out with ``core.execute.execute``, the same code the simulator and
-the local provider run. ``run()`` is ``tick`` plus ``clock.sleep(interval)`` forever, with
-the only broad ``except`` at that outermost level (STYLE.md #5).
+the local provider run. ``run()`` is ``tick`` every ``interval`` forever, with the only broad
+``except`` at that outermost level (STYLE.md #5). Ticks fall on the epoch grid of the interval,
+``TICK_OFFSET_S`` after it: the routers flush each second's arrival counters just after it
+ends (``router/state.py``), so the rate windows a tick reads end with the last whole second,
+complete, whatever the tick's processing time (once, the tick's phase drifted and the window's
+newest second was up to a second staler from one run to the next).
 
 A model whose observation or actuation fails (``ActuatorError``) is counted and skipped;
 its state is not persisted, so the next tick decides again from what is really there.
@@ -31,7 +35,7 @@ from forescale.controller.errors import ActuatorError
 from forescale.controller.leader import LeaderElector
 from forescale.controller.metrics import ControllerMetrics
 from forescale.controller.store import ModelError, Store
-from forescale.core.clock import Clock
+from forescale.core.clock import Clock, to_grid
 from forescale.core.execute import Executed, Ports, execute
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Forecast, Observation, PolicySpec, PolicyState, PoolSpec
@@ -41,6 +45,9 @@ from forescale.core.ports import MetricsSource, NodePoolProvider, PoolReplicas, 
 from forescale.core.tick import TickDecideFn, TickPlan, plan_tick
 
 log = logging.getLogger(__name__)
+# After the interval's grid point: the routers' flush of the last whole second is in Redis by then.
+TICK_OFFSET_S = 0.25
+
 T = TypeVar("T")
 
 DecideFn = TickDecideFn
@@ -200,4 +207,4 @@ class Controller:
             except Exception:  # outermost loop: log, count, keep reconciling
                 self.metrics.error("tick")
                 log.exception("tick failed")
-            await self.clock.sleep(self.interval_s)
+            await self.clock.sleep(to_grid(self.clock.now(), self.interval_s, TICK_OFFSET_S))

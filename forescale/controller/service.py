@@ -102,6 +102,7 @@ async def _actuator(
     from forescale.controller.actuators.local import LocalProvider
 
     local = LocalProvider(redis, settings.redis_url, wiring.need("local"), clock, lead_time=lead_time)
+    local.start()
     try:
         yield Parts(local, local, RedisLease(redis, settings.lease_duration_s))
     finally:

@@ -54,3 +54,15 @@ class ManualClock:
         for _, fut in due:
             if not fut.done():
                 fut.set_result(None)
+
+
+def to_grid(now: float, period_s: float, offset_s: float = 0.0) -> float:
+    """Seconds from ``now`` to the next point ``k * period_s + offset_s`` after it (epoch
+    grid). Periodic loops sleep this long instead of ``period_s`` so that their phase is
+    fixed: what a tick reads of whole-second counters does not drift with processing time.
+    A point less than a tenth of a period away is skipped (a tick that ran late does not
+    run twice in a row)."""
+    if period_s <= 0:
+        return 0.0
+    wait = (offset_s - now) % period_s
+    return wait + period_s if wait < 0.1 * period_s else wait

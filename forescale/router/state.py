@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from forescale import keys
-from forescale.core.clock import Clock
+from forescale.core.clock import Clock, to_grid
 from forescale.queue import arrivals, heartbeat, registry
 from forescale.queue.client import raise_if_cancelling
 from forescale.queue.config import ModelConfig
@@ -20,6 +20,8 @@ from forescale.router.replies import Replies
 from forescale.router.settings import RouterSettings
 
 log = logging.getLogger(__name__)
+
+FLUSH_OFFSET_S = 0.02  # after each whole second (of the heartbeat's grid)
 
 
 class Router:
@@ -80,7 +82,9 @@ class Router:
     async def heartbeat_loop(self) -> None:
         while True:
             await self.heartbeat()
-            await self.clock.sleep(self.settings.heartbeat_s)
+            # Just after each whole second: a second's arrivals reach Redis within
+            # FLUSH_OFFSET_S of its end, before the controller's tick reads it (loop.py).
+            await self.clock.sleep(to_grid(self.clock.now(), self.settings.heartbeat_s, FLUSH_OFFSET_S))
 
     async def workers_ready(self, model: str) -> bool:
         return bool((await heartbeat.live(self.redis, model, self.clock.now())).ready_pids)

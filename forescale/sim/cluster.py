@@ -145,9 +145,14 @@ class Cluster:
                     if ready <= t0 and end >= t1:
                         steady += 1
                     elif ready < end:
-                        a = offset + max(0, math.ceil(ready - t0))
-                        b = offset + math.ceil(end - t0)
-                        cap[a:b] += 1
+                        # The share of each second it serves: a replica ready or gone
+                        # mid-second serves part of it (rounding either way moved a live
+                        # run's capacity by up to a second at each burst and outage).
+                        lo, hi = max(ready, t0) - t0, end - t0
+                        a, b = math.floor(lo), math.ceil(hi)
+                        cap[offset + a : offset + b] += 1
+                        cap[offset + a] -= lo - a
+                        cap[offset + b - 1] -= b - hi
             pool.preemptions += len(self.machine.drop_gone(pool.slot, t1))
             self._bill_reservation(pool, t0, t1)
         cap[offset : offset + math.ceil(t1 - t0)] += steady

@@ -33,7 +33,8 @@ OUTAGES_KEY = keys.DEMO_OUTAGES
 async def stage_outages(
     redis: aioredis.Redis, local: LocalProvider, clock: Clock, stop: asyncio.Event
 ) -> None:
-    """Apply the outage script once a second: inside a window the pool is unavailable and
+    """Apply the outage script (looked at ten times a second, so that a notice comes when
+    the simulator's does, at the outage's start): inside a window the pool is unavailable and
     every healthy node of it is interrupted; after it, capacity is back."""
     while not stop.is_set():
         raw = await redis.get(OUTAGES_KEY)
@@ -49,7 +50,7 @@ async def stage_outages(
             elif not inside and o["pool"] in local.unavailable and now >= o["end"]:
                 local.unavailable.discard(o["pool"])
                 log.info("spot outage in %s over: capacity back", o["pool"])
-        await clock.sleep(0.5)
+        await clock.sleep(0.1)
 
 
 async def _outages(parts: Parts, redis: aioredis.Redis, clock: Clock, stop: asyncio.Event) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from forescale.stack import chat as chat_leg
 from forescale.stack import peer, report, report_more
-from forescale.stack.replay import demand_per_second, fidelity, replay, scenario, worker_start_s
+from forescale.stack.replay import demand_per_second, fidelity, replay, scenario, tick_phase, worker_start_s
 from forescale.stack.scenario import announced, policy, pools
 
 if TYPE_CHECKING:
@@ -19,8 +19,9 @@ def finish(opts: DemoOptions, live: LiveRun) -> dict[str, Any]:
     """Everything after the live run; returns the figures of the demo's last JSON line."""
     plan, n = opts.plan, int(opts.plan.load_s)
     demand = demand_per_second(live.gen.outcomes, n)
-    start_s = worker_start_s(live.samples, live.load_time_s)
-    scen = scenario(plan, pools(), policy(plan), start_s, opts.out / "spot-availability.json")
+    start_s = worker_start_s(live.worker_starts, live.load_time_s)
+    phase_s = tick_phase(live.samples, live.t0, plan.interval_s)
+    scen = scenario(plan, pools(), policy(plan), start_s, opts.out / "spot-availability.json", phase_s)
     first = live.samples[0] if live.samples else {"placed": {}}
     initial = {k: v for k, v in first["placed"].items() if v > 0} or {"reserved-a": policy(plan).min_replicas}
     event = announced(plan, live.t0) if opts.announce else None
@@ -31,6 +32,7 @@ def finish(opts: DemoOptions, live: LiveRun) -> dict[str, Any]:
         "p99_latency_live_s": live.load.p99_s,
         "p99_latency_sim_s": sim["p99_latency_s"],
         "worker_start_s": round(start_s, 2),
+        "tick_phase_s": round(phase_s, 3),
     }
     figures |= peer.figures(peer_run, peer_sum, n, plan.compression)
     if live.chat is not None and opts.chat is not None:
@@ -66,7 +68,14 @@ def finish(opts: DemoOptions, live: LiveRun) -> dict[str, Any]:
         opts.out / "report.html", figures, live.load.summary(), live.events, images, notes, comparison
     )
     (opts.out / "timeline.json").write_text(
-        json.dumps({"t0": live.t0, "samples": live.samples, "events": live.events})
+        json.dumps(
+            {
+                "t0": live.t0,
+                "samples": live.samples,
+                "events": live.events,
+                "worker_starts": live.worker_starts,
+            }
+        )
     )
     rows = "".join(f"{o.at:.4f},{o.latency_s:.4f},{o.status}\n" for o in live.gen.outcomes)
     (opts.out / "requests.csv").write_text("at_s,latency_s,status\n" + rows)

@@ -64,6 +64,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def started_at(pid: int) -> float | None:
+    """Epoch seconds a live local process started (None when it is gone or unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # Its start in clock ticks since boot, against the time since boot now (not /proc/stat's
+    # btime: whole seconds, which once put every measured start half a second short).
+    ago = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return time.time() - ago
+
+
 @dataclass
 class Recorder:
     redis: aioredis.Redis
@@ -76,6 +88,8 @@ class Recorder:
     outage: tuple[float, float, str] | None = None  # (start, end) in s from load start, pool
     unavailable_ttl_s: float = 10.0  # the policy's unavailable_pool_ttl_s
     chat: tuple[str, ChatPlan, ChatLoad] | None = None  # the chat leg: model, plan, its load
+    # pid -> (process start, first ready beat), epoch seconds: each worker's start, measured
+    starts: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     async def run(self, t0_wall: float, stop: asyncio.Event) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
@@ -93,6 +107,7 @@ class Recorder:
         raw_state = await self.redis.get(keys.policy_state(self.model))
         state = PolicyState.model_validate_json(raw_state) if raw_state else PolicyState()
         workers = await heartbeat.live(self.redis, self.model, now)
+        self._starts(workers)
         queue = int(await self.redis.xlen(keys.request_stream(self.model)))
         arrived = (await arrivals.read(self.redis, self.model, int(now) - 1, int(now) - 1)).per_second()[0]
         nodes = await self._nodes(http)
@@ -122,6 +137,15 @@ class Recorder:
         self._events(s)
         self.samples.append(s)
         return s
+
+    def _starts(self, workers: heartbeat.Workers) -> None:
+        """A worker's first ready beat is written the moment it is ready, and a sample comes
+        every second, before its next beat (every 2 s): that beat's time is its ready time."""
+        for b in workers:
+            if b.state == "ready" and b.pid not in self.starts:
+                began = started_at(b.pid)
+                if began is not None:
+                    self.starts[b.pid] = (began, b.at)
 
     async def _chat(self, now: float, t: float) -> dict[str, Any]:
         assert self.chat is not None

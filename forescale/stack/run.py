@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import signal
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,8 @@ class LiveRun:
     gen: LoadGen
     load_time_s: float
     chat: ChatLoad | None = None
+    # (spawned, ready) of each worker started during the load, in s from t0
+    worker_starts: list[tuple[float, float]] = field(default_factory=list)
 
 
 async def run_live(opts: DemoOptions, stop: asyncio.Event) -> LiveRun:
@@ -109,7 +112,11 @@ async def _day(
     stop: asyncio.Event,
 ) -> LiveRun:
     plan = opts.plan
-    t0 = time.time()
+    # The load starts on a whole epoch second: the routers count arrivals per epoch second
+    # and the controller ticks on its interval's grid (controller/loop.py), so the seconds
+    # the replay bins the demand into are the seconds the controller read (from a second
+    # that straddled two, the live rate windows lagged the simulator's by up to a second).
+    t0 = math.ceil(time.time()) + 1.0
     a, b = outage_seconds(plan)
     await r.set(OUTAGES_KEY, json.dumps([{"pool": plan.outage_pool, "start": t0 + a, "end": t0 + b}]))
     if opts.announce:
@@ -132,6 +139,7 @@ async def _day(
         rec.chat = (CHAT_MODEL, opts.chat, chat)
     done = asyncio.Event()
     offsets = poisson_offsets(opts.demand, seed=plan.seed)
+    await asyncio.sleep(max(0.0, t0 - time.time()))
     load = asyncio.create_task(gen.run(offsets, stop))
     chatting = (
         asyncio.create_task(chat.run(chat_offsets(opts.chat, plan.load_s), stop))
@@ -150,7 +158,8 @@ async def _day(
     services.check(children)  # a service that died stopped the run: say which one
     if stop.is_set():
         raise Interrupted
-    return LiveRun(t0, rec.samples, rec.events, report_, gen, load_time, chat)
+    starts = sorted((a - t0, b - t0) for a, b in rec.starts.values() if a >= t0)
+    return LiveRun(t0, rec.samples, rec.events, report_, gen, load_time, chat, starts)
 
 
 async def _watch(

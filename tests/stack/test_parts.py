@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -16,7 +17,7 @@ import pytest
 from forescale.core.model import PolicySpec
 from forescale.loadgen.runner import DROPPED, Outcome
 from forescale.stack import procs
-from forescale.stack.recorder import cost_per_hour, spot_share
+from forescale.stack.recorder import cost_per_hour, spot_share, started_at
 from forescale.stack.replay import (
     correlation,
     demand_per_second,
@@ -165,16 +166,23 @@ def test_both_subcommands_register_and_bad_minutes_is_one_line() -> None:
         stack_cli.minutes_from(parser.parse_args(["demo", "--minutes", "-1"]))
 
 
-def test_worker_start_is_the_lag_of_replicas_behind_nodes() -> None:
-    def sample(ready_nodes: int, ready: int, placed: int) -> dict[str, object]:
-        return {"nodes": {"p": {"ready": ready_nodes}}, "ready": ready, "placed": {"p": placed}}
+def test_worker_start_is_measured_per_worker() -> None:
+    # (process start, first ready beat) of three workers: 1, 3 and 2 s
+    assert worker_start_s([(10.0, 11.0), (20.0, 23.0), (30.0, 32.0)], fallback=9.0) == pytest.approx(2.0)
+    assert worker_start_s([(10.0, 11.0), (20.0, 23.0)], fallback=9.0) == 9.0  # too few to say
 
-    # Three nodes come up at once; their replicas follow 2 s later: 3 x 2 replica-seconds of lag.
-    up = [sample(0, 0, 3), sample(3, 0, 3), sample(3, 0, 3), sample(3, 3, 3)]
-    # Scaling down, the node gauge lags the decision by a tick: not a start delay.
-    down = [sample(3, 1, 1), sample(1, 1, 1)]
-    assert worker_start_s(up + down, fallback=9.0) == pytest.approx(2.0)
-    assert worker_start_s(down, fallback=9.0) == 9.0  # too few node arrivals to say
+
+def test_a_process_start_time_is_read_from_proc() -> None:
+    before = time.time()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        began = started_at(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    # to a clock tick (10 ms), not to /proc/stat's whole-second boot time
+    assert began is not None and before - 0.05 <= began <= time.time()
+    assert started_at(proc.pid) is None  # gone
 
 
 def test_replay_starts_from_the_idle_history_live_had(tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ and what the simulator reports (launch + model load).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -47,6 +49,7 @@ from forescale.sim.nodepool import Node, NodePools
 
 log = logging.getLogger(__name__)
 INF = math.inf
+CLUSTER_PERIOD_S = 0.1  # how often the cluster loop looks (a kubelet reacts within this)
 
 
 def _csv(value: str) -> set[str]:
@@ -83,6 +86,9 @@ class LocalProvider:
         self.never_ready = self.machine.never_ready
         self.slots = self.machine.slots
         self.want: dict[tuple[str, str], int] = {}
+        self.specs: dict[tuple[str, str], PoolSpec] = {}  # the pools the controller has used
+        self._lock = asyncio.Lock()  # one reconcile at a time: two would both start the missing
+        self._cluster: asyncio.Task[None] | None = None
 
     def _preempt_delay(self, pool: PoolSpec) -> float:
         rate = self.s.spot_interruptions_per_hour
@@ -114,8 +120,37 @@ class LocalProvider:
                 "or remove its policy",
             )
 
+    def start(self, period_s: float = CLUSTER_PERIOD_S) -> None:
+        """Run the cluster's own loop beside the controller (``service.serve`` does)."""
+        if self._cluster is None:
+            self._cluster = asyncio.create_task(self._run(period_s))
+
+    async def _run(self, period_s: float) -> None:
+        """What a cluster does between the controller's ticks, as kubelet and the node
+        lifecycle controller do: a worker starts as soon as its node is ready, a noticed
+        node goes when its notice runs out. Done only at the controller's calls, both
+        waited for its next tick: a whole tick more of launch than the simulator's (and a
+        real cluster's) node-ready-then-load, at every burst and spot outage of the demo."""
+        while True:
+            try:
+                await self.step()
+            except Exception:  # outermost loop of this task: log, keep running
+                log.exception("local cluster step failed")
+            await self.clock.sleep(period_s)
+
+    async def step(self) -> None:
+        """One pass of the cluster loop: drop gone nodes, start or stop workers."""
+        self._advance()
+        for (model, _), pool in list(self.specs.items()):
+            await self._reconcile(model, pool)
+
     async def _reconcile(self, model: str, pool: PoolSpec) -> None:
         """Start or stop workers so that healthy ready nodes carry the replicas wanted."""
+        self.specs[(model, pool.name)] = pool
+        async with self._lock:
+            await self._reconcile_now(model, pool)
+
+    async def _reconcile_now(self, model: str, pool: PoolSpec) -> None:
         slot, wall, now = self.machine.slot(model, pool.name), self.wall.now(), self.clock.now()
         want = self.want.get((model, pool.name), 0)
         healthy = [n for n in slot.nodes if n.healthy(now) and n.ready_at <= now]
@@ -183,4 +218,8 @@ class LocalProvider:
         await self._reconcile(model, pool)
 
     async def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cluster
         await self.procs.stop_all(self.wall.now())
