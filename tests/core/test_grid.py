@@ -17,7 +17,7 @@ from forescale.core.clock import to_grid
         (100.0, 0.0, 0.25, 0.0),  # no period: no wait
     ],
 )
-def test_waits_until_the_next_point_of_the_grid(now: float, period: float, offset: float, wait: float) -> None:
+def test_waits_until_the_next_grid_point(now: float, period: float, offset: float, wait: float) -> None:
     assert to_grid(now, period, offset) == pytest.approx(wait)
 
 
