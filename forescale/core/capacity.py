@@ -233,7 +233,17 @@ def _fill_spot(w: _Fill, idx: list[int], left: int, budget: int) -> int:
     want = min(left, budget)
     if want <= 0:
         return left
-    rest = w.fill_launching("spot", w.fill(w.held["spot"], want, upto=w.ready))
+    held = w.held["spot"]
+    if len(held) > 1:
+        # Kept spot nodes spread like new ones: an even share of each pool held first, then
+        # the rest cheapest first. Shrinking cheapest-first alone moved every spot replica
+        # into the cheapest pool, where one reclaim took them all (the demo's outage took 4
+        # of 6 replicas; hpa-karpenter, whose consolidation delay happened to hold a node
+        # elsewhere, lost 4 of 7).
+        rest = w.fill(held, w.fill(held, want, -(-want // len(held)), upto=w.ready), upto=w.ready)
+    else:
+        rest = w.fill(held, want, upto=w.ready)
+    rest = w.fill_launching("spot", rest)
     if rest:
         caps, nodes = w.caps, w.nodes
         usable = [i for i in idx if caps[i] > nodes[i]]
