@@ -33,6 +33,7 @@ import statistics
 import time
 from typing import Any
 
+from forescale.controller.heap import young_only
 from forescale.controller.store import version_of
 from forescale.core.model import (
     Decision,
@@ -196,7 +197,8 @@ def main() -> None:
         specs = spec_store.read(PolicySpec, stored_specs)
         states = {m: PolicyState.model_validate_json(raw) for m, raw in stored_states.items()}
         t1 = time.perf_counter()
-        plan, new_states = plan_tick(observations, specs, pools, states)
+        with young_only():  # as controller/loop.py decides: see controller/heap.py
+            plan, new_states = plan_tick(observations, specs, pools, states)
         t2 = time.perf_counter()
         wall.append((t2 - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)

@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry
 
 from forescale.controller.clockfault import ClockGuard
 from forescale.controller.errors import ActuatorError
+from forescale.controller.heap import young_only
 from forescale.controller.leader import LeaderElector
 from forescale.controller.metrics import ControllerMetrics
 from forescale.controller.store import ModelError, Store
@@ -125,7 +126,8 @@ class Controller:
         skipped: dict[str, ModelError] = {}
         now = self.clock.now()
         observations, states = await self._observe_all(specs, pools, skipped)
-        plan, new_states = plan_tick(observations, specs, pools, states, decide_fn=self.decide)
+        with young_only():  # a collection inside the tick walks only the tick's objects (heap.py)
+            plan, new_states = plan_tick(observations, specs, pools, states, decide_fn=self.decide)
         for model, why in plan.errors:  # written past the admin API's check: skip this one
             self.metrics.error("unknown-policy")
             skipped[model] = ModelError(kind="unknown-policy", detail=why, at=now)
