@@ -22,6 +22,8 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from forescale.core.metrics_spec import MetricList
+from forescale.core.names import MODEL_NAME_PATTERN as MODEL_NAME_PATTERN
+from forescale.core.names import NAME_PATTERN as NAME_PATTERN
 from forescale.core.targets import ScaleTargets
 
 # The per-tick values the core makes live in values.py; imported here so that
@@ -32,12 +34,6 @@ from forescale.core.values import JsonValue, slot_init
 from forescale.core.values import PolicyState as PolicyState
 from forescale.core.values import PoolTarget as PoolTarget
 from forescale.core.values import Reason as Reason
-
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
-# Model names are free text (``meta-llama/Llama-3.1-8B-Instruct``): 1-256 characters, no
-# white space or control characters. Keys derived from them escape what would break a
-# Redis hash tag (forescale/keys.py); URLs percent-encode the rest ("/" as %2F).
-MODEL_NAME_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]{1,256}$"
 
 
 class Frozen(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from forescale.core.model import MODEL_NAME_PATTERN
+from forescale.core.names import MODEL_NAME_PATTERN
 from forescale.queue import engines
 
 NAME_RE = re.compile(MODEL_NAME_PATTERN)
