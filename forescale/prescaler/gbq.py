@@ -14,13 +14,14 @@ what keeps p90 coverage near 0.9 (measured in docs/designs/prescaler.md).
 With less than ``min_history_s`` (2 days: one to train on, one held out to calibrate) it
 answers like ``seasonal-naive`` (which itself says nothing with under a day).
 
-Its quantiles are then mixed with those of the two statistical baselines
-(``prescaler/baselines.py``), ``ets_weight`` of damped Holt smoothing and ``arima_weight``
-of ARIMA(1,1,1), both fitted on the last two hours: boosted trees on calendar and lag
-features know the daily shape, the two short-memory models know today's level and its
-spread, and the mix of the three quantile forecasts scores better than any one of them
-(backtest on the Alibaba trace, p90 at 10 min, docs/designs/prescaler.md: days 4-12
-0.0414 alone, 0.0360 mixed 0.4 with ETS, 0.0342 with 0.3 ETS + 0.3 ARIMA). ``max_horizon_s``
+Its quantiles are then mixed with those of three short-memory models: ``level_weight`` of
+``level-qr`` (linear quantile regression on the recent level, ``prescaler/levels.py``),
+``ets_weight`` of damped Holt smoothing and ``arima_weight`` of ARIMA(1,1,1), the last two
+fitted on the last two hours (``prescaler/baselines.py``). The trees on calendar and lag
+features know the daily shape; the others know today's level and its spread, and the mix
+scores better than any one of them (backtest on the Alibaba trace, p90 at 10 min,
+docs/designs/prescaler.md: days 4-12 0.0414 trees alone, 0.0360 mixed 0.4 with ETS, 0.0342
+with 0.3 ETS + 0.3 ARIMA, 0.031 with half level-qr). ``max_horizon_s``
 is 20 min: the floor plans at most a lead time plus an SLO window ahead, and training every
 horizon to an hour spread the rows thin (0.0478 -> 0.0421 on the same backtest); further
 steps reuse the last horizon's trees.
@@ -41,6 +42,7 @@ from forescale.prescaler.base import Forecaster, RateSeries, register
 from forescale.prescaler.baselines import Arima, Ets
 from forescale.prescaler.features import DAY_S, feature_matrix
 from forescale.prescaler.forecasters import SeasonalNaive, forecast_steps
+from forescale.prescaler.levels import RecentLevelQuantiles
 
 Transform = Literal["sqrt", "log1p"]
 
@@ -82,8 +84,9 @@ class GradientBoostedQuantiles:
         max_iter: int = 120,
         threads: int | None = 1,
         seed: int = 0,
-        ets_weight: float = 0.3,
-        arima_weight: float = 0.3,
+        ets_weight: float = 0.15,
+        arima_weight: float = 0.15,
+        level_weight: float = 0.5,
     ) -> None:
         self.quantiles = quantiles
         self.transform: Transform = transform
@@ -98,14 +101,13 @@ class GradientBoostedQuantiles:
         self.seed = seed
         self.trained: Trained | None = None
         self.fallback = SeasonalNaive()
-        if not (ets_weight >= 0 and arima_weight >= 0 and ets_weight + arima_weight < 1):  # NaN fails too
-            raise ValueError("ets_weight and arima_weight must be >= 0 and sum to under 1")
-        self.ets_weight = ets_weight
-        self.arima_weight = arima_weight
+        weights = (ets_weight, arima_weight, level_weight)
+        if not (all(w >= 0 for w in weights) and sum(weights) < 1):  # NaN fails too
+            raise ValueError("ets_weight, arima_weight and level_weight must be >= 0 and sum to under 1")
+        self.ets_weight, self.arima_weight, self.level_weight = weights
         # The short-memory models mixed in, with their weights (a zero weight: not fitted).
-        self.mixed: tuple[tuple[float, Forecaster], ...] = tuple(
-            (w, m) for w, m in ((ets_weight, Ets()), (arima_weight, Arima())) if w > 0
-        )
+        others: tuple[Forecaster, ...] = (Ets(), Arima(), RecentLevelQuantiles(quantiles, max_horizon_s))
+        self.mixed = tuple((w, m) for w, m in zip(weights, others, strict=True) if w > 0)
 
     # ------------------------------------------------------------------ training
 

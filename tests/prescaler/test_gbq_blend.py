@@ -51,5 +51,5 @@ def test_without_recent_data_for_the_short_memory_models_gbq_answers_alone() -> 
 
 @pytest.mark.parametrize(("ets", "arima"), [(0.6, 0.4), (0.7, 0.5), (-0.1, 0.2), (math.nan, 0.1)])
 def test_weights_that_leave_gbq_nothing_or_are_not_numbers_are_refused(ets: float, arima: float) -> None:
-    with pytest.raises(ValueError, match="ets_weight and arima_weight"):
+    with pytest.raises(ValueError, match="ets_weight, arima_weight and level_weight"):
         GradientBoostedQuantiles(ets_weight=ets, arima_weight=arima)
