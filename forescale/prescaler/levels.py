@@ -10,7 +10,7 @@ busy minutes that decide a p90), so gbq mixes this model in rather than learning
 Per quantile ``q``: ``rate[i + h] ~ (b + B . L[i]) + (h / H) (c + C . L[i])``, where ``L[i]``
 are the averages at the origin ``i`` (the last known step) and ``H`` the longest horizon
 trained (20 min): eight coefficients fitted by minimising the pinball loss (a linear
-programme, HiGHS) on up to 4,000 (origin, random horizon) rows of the last 3 days. Only
+programme, HiGHS) on up to 2,000 (origin, random horizon) rows of the last 3 days. Only
 steps up to the origin enter a row (no look-ahead); gaps are carried forward for the
 averages and rows whose target is a gap are dropped. Rates in req/s, no transform: the
 relation to the recent level is close to proportional in rate space.
@@ -75,7 +75,7 @@ class RecentLevelQuantiles:
         quantiles: tuple[float, ...] = (0.5, 0.9),
         max_horizon_s: float = 1_200.0,
         history_s: float = 3 * DAY_S,
-        max_rows: int = 4_000,
+        max_rows: int = 2_000,
         seed: int = 0,
     ) -> None:
         self.quantiles = quantiles
