@@ -39,7 +39,7 @@ import numpy as np
 
 from forescale.core.model import Forecast, ForecastPoint
 from forescale.prescaler.base import Forecaster, RateSeries, register
-from forescale.prescaler.baselines import Arima, Ets
+from forescale.prescaler.baselines import Ets, QuickArima
 from forescale.prescaler.features import DAY_S, feature_matrix
 from forescale.prescaler.forecasters import SeasonalNaive, forecast_steps
 from forescale.prescaler.levels import RecentLevelQuantiles
@@ -106,7 +106,7 @@ class GradientBoostedQuantiles:
             raise ValueError("ets_weight, arima_weight and level_weight must be >= 0 and sum to under 1")
         self.ets_weight, self.arima_weight, self.level_weight = weights
         # The short-memory models mixed in, with their weights (a zero weight: not fitted).
-        others: tuple[Forecaster, ...] = (Ets(), Arima(), RecentLevelQuantiles(quantiles, max_horizon_s))
+        others: tuple[Forecaster, ...] = (Ets(), QuickArima(), RecentLevelQuantiles(quantiles, max_horizon_s))
         self.mixed = tuple((w, m) for w, m in zip(weights, others, strict=True) if w > 0)
 
     # ------------------------------------------------------------------ training
