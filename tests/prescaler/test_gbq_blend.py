@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from forescale.prescaler.base import RateSeries
-from forescale.prescaler.baselines import Arima, Ets
+from forescale.prescaler.baselines import Ets, QuickArima
 from forescale.prescaler.gbq import GradientBoostedQuantiles
 from forescale.prescaler.levels import RecentLevelQuantiles
 from tests.prescaler.test_gbq import poisson_series
@@ -21,7 +21,7 @@ def test_quantiles_are_the_weighted_mean_of_gbq_ets_arima_and_level_qr() -> None
     history = poisson_series(4)
     alone = GradientBoostedQuantiles(ets_weight=0.0, arima_weight=0.0, level_weight=0.0, max_iter=30)
     mixed = GradientBoostedQuantiles(ets_weight=0.3, arima_weight=0.2, level_weight=0.4, max_iter=30)
-    ets, arima, level = Ets(), Arima(), RecentLevelQuantiles()
+    ets, arima, level = Ets(), QuickArima(), RecentLevelQuantiles()
     for m in (alone, mixed, ets, arima, level):
         m.fit(history)
     a, b, e, r, v = (m.forecast(history, history.end, 600, Q) for m in (alone, mixed, ets, arima, level))
