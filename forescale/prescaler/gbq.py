@@ -81,7 +81,7 @@ class GradientBoostedQuantiles:
         min_history_s: float = 2 * DAY_S,
         calibration_s: float = DAY_S,
         max_rows: int = 40_000,
-        max_iter: int = 120,
+        max_iter: int = 60,
         threads: int | None = 1,
         seed: int = 0,
         ets_weight: float = 0.15,
