@@ -11,17 +11,20 @@ held out from training: the offset that makes the held-out coverage equal the qu
 Boosted quantile trees are often over- or under-confident on bursty traffic; this is
 what keeps p90 coverage near 0.9 (measured in docs/designs/prescaler.md).
 
-With less than ``min_history_s`` of history it answers like ``seasonal-naive`` (which
-itself says nothing with under a day).
+With less than ``min_history_s`` (2 days: one to train on, one held out to calibrate) it
+answers like ``seasonal-naive`` (which itself says nothing with under a day).
 
-Its quantiles are then blended with exponential smoothing's (``ets_weight`` of the damped
-Holt baseline, ``prescaler/baselines.py``): boosted trees on calendar and lag features
-know the daily shape, smoothing fitted on the last two hours knows today's level and its
-spread; the mix of the two quantile forecasts scores better than either (backtest on the
-Alibaba trace, p90 at 10 min, docs/designs/fair-evaluation.md: 0.0414 alone, 0.0372 ETS,
-0.0355 at 0.4). ``max_horizon_s`` is 20 min: the floor plans at most a lead time plus an
-SLO window ahead, and training every horizon to an hour spread the rows thin (0.0478 ->
-0.0421 on the same backtest); further steps reuse the last horizon's trees.
+Its quantiles are then mixed with those of three short-memory models: ``level_weight`` of
+``level-qr`` (linear quantile regression on the recent level, ``prescaler/levels.py``),
+``ets_weight`` of damped Holt smoothing and ``arima_weight`` of ARIMA(1,1,1), the last two
+fitted on the last two hours (``prescaler/baselines.py``). The trees on calendar and lag
+features know the daily shape; the others know today's level and its spread, and the mix
+scores better than any one of them (backtest on the Alibaba trace, p90 at 10 min,
+docs/designs/prescaler.md: days 4-12 0.0414 trees alone, 0.0360 mixed 0.4 with ETS, 0.0342
+with 0.3 ETS + 0.3 ARIMA, 0.031 with half level-qr). ``max_horizon_s``
+is 20 min: the floor plans at most a lead time plus an SLO window ahead, and training every
+horizon to an hour spread the rows thin (0.0478 -> 0.0421 on the same backtest); further
+steps reuse the last horizon's trees.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from forescale.core.model import Forecast, ForecastPoint
-from forescale.prescaler.base import RateSeries, register
-from forescale.prescaler.baselines import Ets
+from forescale.prescaler.base import Forecaster, RateSeries, register
+from forescale.prescaler.baselines import Ets, QuickArima
 from forescale.prescaler.features import DAY_S, feature_matrix
 from forescale.prescaler.forecasters import SeasonalNaive, forecast_steps
+from forescale.prescaler.levels import RecentLevelQuantiles
 
 Transform = Literal["sqrt", "log1p"]
 
@@ -74,13 +78,15 @@ class GradientBoostedQuantiles:
         quantiles: tuple[float, ...] = (0.5, 0.9),
         transform: Transform = "sqrt",
         max_horizon_s: float = 1_200.0,
-        min_history_s: float = 3 * DAY_S,
+        min_history_s: float = 2 * DAY_S,
         calibration_s: float = DAY_S,
         max_rows: int = 40_000,
-        max_iter: int = 120,
+        max_iter: int = 60,
         threads: int | None = 1,
         seed: int = 0,
-        ets_weight: float = 0.4,
+        ets_weight: float = 0.15,
+        arima_weight: float = 0.15,
+        level_weight: float = 0.5,
     ) -> None:
         self.quantiles = quantiles
         self.transform: Transform = transform
@@ -95,16 +101,21 @@ class GradientBoostedQuantiles:
         self.seed = seed
         self.trained: Trained | None = None
         self.fallback = SeasonalNaive()
-        self.ets_weight = ets_weight
-        self.ets = Ets()
+        weights = (ets_weight, arima_weight, level_weight)
+        if not (all(w >= 0 for w in weights) and sum(weights) < 1):  # NaN fails too
+            raise ValueError("ets_weight, arima_weight and level_weight must be >= 0 and sum to under 1")
+        self.ets_weight, self.arima_weight, self.level_weight = weights
+        # The short-memory models mixed in, with their weights (a zero weight: not fitted).
+        others: tuple[Forecaster, ...] = (Ets(), QuickArima(), RecentLevelQuantiles(quantiles, max_horizon_s))
+        self.mixed = tuple((w, m) for w, m in zip(weights, others, strict=True) if w > 0)
 
     # ------------------------------------------------------------------ training
 
     def fit(self, history: RateSeries) -> None:
         """Train on ``history`` (gaps allowed); too short a history leaves it untrained."""
         self.trained = None
-        if self.ets_weight > 0:
-            self.ets.fit(history)
+        for _, other in self.mixed:
+            other.fit(history)
         step = history.step_s
         n = len(history.values)
         if n * step < self.min_history_s:
@@ -192,23 +203,28 @@ class GradientBoostedQuantiles:
         self, own: Forecast | None, history: RateSeries, now: float, horizon_s: float,
         quantiles: tuple[float, ...],
     ) -> Forecast | None:  # fmt: skip
-        """``own`` mixed with ETS's forecast point by point (own alone where ETS has none;
-        nothing while ``own`` is nothing: under a day of history, as before)."""
-        w = self.ets_weight
-        ets = self.ets.forecast(history, now, horizon_s, quantiles) if w > 0 else None
-        if ets is None or own is None:
+        """``own`` mixed point by point with the short-memory models' forecasts, each at its
+        weight; where one of them has no point the others' weights are scaled up to sum to 1
+        (own alone where neither has one; nothing while ``own`` is nothing: under a day of
+        history, as before). A weighted mean of monotone quantile columns stays monotone."""
+        if own is None or not self.mixed:
             return own
-        theirs = {p.t: p.rps for p in ets.points}
-        points = tuple(
-            ForecastPoint(
-                t=p.t, rps=tuple((1 - w) * a + w * b for a, b in zip(p.rps, theirs[p.t], strict=True))
-            )
-            if p.t in theirs
-            else p
-            for p in own.points
-        )
+        theirs: list[tuple[float, dict[float, tuple[float, ...]]]] = []
+        for w, other in self.mixed:
+            fc = other.forecast(history, now, horizon_s, quantiles)
+            if fc is not None:
+                theirs.append((w, {p.t: p.rps for p in fc.points}))
+        if not theirs:
+            return own
+        own_w = 1.0 - sum(w for w, _ in self.mixed)
+        points = []
+        for p in own.points:
+            parts = [(own_w, p.rps)] + [(w, by_t[p.t]) for w, by_t in theirs if p.t in by_t]
+            total = sum(w for w, _ in parts)
+            rps = tuple(sum(w * r[k] for w, r in parts) / total for k in range(len(quantiles)))
+            points.append(ForecastPoint(t=p.t, rps=rps))
         return Forecast(
-            source=own.source, issued_at=now, step_s=own.step_s, quantiles=quantiles, points=points
+            source=own.source, issued_at=now, step_s=own.step_s, quantiles=quantiles, points=tuple(points)
         )
 
 

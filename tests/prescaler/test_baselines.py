@@ -49,3 +49,19 @@ def test_compare_scores_against_seasonal_naive_and_both_baselines() -> None:
     assert out["ratio_to_best"] > 1
     assert all(0 <= c <= 1 for c in out["coverages"].values())
     assert math.isfinite(out["pinball_loss"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_quick_arima_forecasts_as_the_state_space_filter_does(seed: int) -> None:
+    from forescale.prescaler.baselines import Arima, QuickArima
+
+    s = ar_series(1.0, step_s=60.0, seed=seed)
+    full, quick = Arima(), QuickArima()
+    full.fit(s.until(12 * 3600.0))
+    quick.params = full.params  # the same fit; only the forecast differs
+    for now in (12 * 3600.0, 15 * 3600.0, 20 * 3600.0):
+        past = s.until(now)
+        a, b = (m.forecast(past, now, 1200, (0.5, 0.9)) for m in (full, quick))
+        assert a is not None and b is not None and len(a.points) == len(b.points) == 20
+        for pa, pb in zip(a.points, b.points, strict=True):
+            assert pa.t == pb.t and pb.rps == pytest.approx(pa.rps, rel=1e-3)

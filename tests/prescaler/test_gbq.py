@@ -52,14 +52,20 @@ def test_learned_forecast_tracks_the_cycle_with_calibrated_p90() -> None:
 
 def test_short_history_falls_back_to_seasonal_naive_then_none() -> None:
     model = GradientBoostedQuantiles()
-    two_days = poisson_series(2)
-    model.fit(two_days)
+    short = poisson_series(1.9)  # under 2 days: a day to train on and a day to calibrate
+    model.fit(short)
     assert model.trained is None
-    fc = model.forecast(two_days, two_days.end, 600, (0.5, 0.9))
+    fc = model.forecast(short, short.end, 600, (0.5, 0.9))
     assert fc is not None and fc.source == "seasonal-naive"
     half_day = poisson_series(0.5)
     model.fit(half_day)
     assert model.forecast(half_day, half_day.end, 600, (0.5, 0.9)) is None
+
+
+def test_two_days_of_history_are_enough_to_train() -> None:
+    model = GradientBoostedQuantiles(max_iter=30)
+    model.fit(poisson_series(2))
+    assert model.trained is not None
 
 
 def test_a_gap_in_history_still_trains_and_forecasts_finite_values() -> None:
