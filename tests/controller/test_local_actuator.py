@@ -221,3 +221,23 @@ async def test_policy_for_an_unregistered_model_is_flagged(
         assert p.procs.of("ghost", "spot-a") == [] and p.procs.of("m1", "spot-a")
     finally:
         await p.close()
+
+
+async def test_the_cluster_starts_workers_between_ticks(provider: LocalProvider) -> None:
+    """A node that becomes ready between two controller ticks gets its worker then, as on a
+    real cluster (kubelet), not at the controller's next call; a model the last observation
+    found unregistered gets none."""
+    from forescale.controller.errors import ActuatorError
+
+    clock = provider.clock
+    assert isinstance(clock, ManualClock)
+    provider.start()
+    for model in ("m1", "ghost"):
+        await provider.set_nodes(model, FAST_SPOT, 1, 1)
+        await provider.set_replicas(model, FAST_SPOT, 1)
+    with pytest.raises(ActuatorError):
+        await provider.observe("ghost", [FAST_SPOT], clock.now())
+    assert provider.procs.procs == []  # the nodes are still launching
+    clock.advance(30)  # both nodes ready; no controller call follows
+    await until(lambda: asyncio.sleep(0, result=len(provider.procs.of("m1", "spot-a")) == 1))
+    assert provider.procs.of("ghost", "spot-a") == []

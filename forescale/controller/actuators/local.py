@@ -87,6 +87,7 @@ class LocalProvider:
         self.slots = self.machine.slots
         self.want: dict[tuple[str, str], int] = {}
         self.specs: dict[tuple[str, str], PoolSpec] = {}  # the pools the controller has used
+        self.unregistered: set[str] = set()  # models the last observation found unregistered
         self._lock = asyncio.Lock()  # one reconcile at a time: two would both start the missing
         self._cluster: asyncio.Task[None] | None = None
 
@@ -114,11 +115,13 @@ class LocalProvider:
 
     async def _registered(self, model: str) -> None:
         if not await self.redis.hexists(keys.MODELS, model):
+            self.unregistered.add(model)  # the cluster loop starts none of its workers either
             raise ActuatorError(
                 "unregistered-model",
                 f"no model {model!r} in {keys.MODELS}; register it (`forescale models add`) "
                 "or remove its policy",
             )
+        self.unregistered.discard(model)
 
     def start(self, period_s: float = CLUSTER_PERIOD_S) -> None:
         """Run the cluster's own loop beside the controller (``service.serve`` does)."""
@@ -142,7 +145,8 @@ class LocalProvider:
         """One pass of the cluster loop: drop gone nodes, start or stop workers."""
         self._advance()
         for (model, _), pool in list(self.specs.items()):
-            await self._reconcile(model, pool)
+            if model not in self.unregistered:
+                await self._reconcile(model, pool)
 
     async def _reconcile(self, model: str, pool: PoolSpec) -> None:
         """Start or stop workers so that healthy ready nodes carry the replicas wanted."""
