@@ -120,11 +120,19 @@ def feature_matrix(
     # The recent level as exponential smoothing sees it (what makes ETS a strong baseline on
     # bursty traffic): averages at three time constants, and the recent burst height.
     filled = np.nan_to_num(z)
+    levels = ewm_levels(filled, step_s)
+    cols += [np.where(i >= 0, levels[safe_i, k], np.nan) for k in range(len(EWM_S))]
+    cols.append(_running_max(filled, steps(MAX_S, step_s))[safe_i])
+    return np.column_stack(cols)
+
+
+def ewm_levels(filled: np.ndarray, step_s: float) -> np.ndarray:
+    """Exponential averages of a gap-free series at each of ``EWM_S``, one column each
+    (gbq's recent-level features and ``level-qr``'s inputs; each fills gaps its own way)."""
+    cols = []
     for tau in EWM_S:
         a = 1.0 - np.exp(-step_s / tau)
-        level = lfilter([a], [1.0, a - 1.0], filled)
-        cols.append(np.where(i >= 0, level[safe_i], np.nan))
-    cols.append(_running_max(filled, steps(MAX_S, step_s))[safe_i])
+        cols.append(lfilter([a], [1.0, a - 1.0], filled))
     return np.column_stack(cols)
 
 

@@ -21,11 +21,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
 
 from forescale.core.model import Forecast, ForecastPoint
 from forescale.prescaler.base import RateSeries, register
-from forescale.prescaler.features import DAY_S, EWM_S
+from forescale.prescaler.features import DAY_S, ewm_levels
 from forescale.prescaler.forecasters import forecast_steps
 
 MIN_ROWS = 100
@@ -40,11 +39,7 @@ def recent_levels(values: np.ndarray, step_s: float) -> np.ndarray:
         idx = np.where(known, np.arange(len(v)), -1)
         np.maximum.accumulate(idx, out=idx)
         v = np.where(idx >= 0, v[np.maximum(idx, 0)], 0.0)
-    cols = []
-    for tau in EWM_S:
-        a = 1.0 - math.exp(-step_s / tau)
-        cols.append(lfilter([a], [1.0, a - 1.0], v))
-    return np.column_stack(cols)
+    return ewm_levels(v, step_s)
 
 
 def design(levels: np.ndarray, h_frac: np.ndarray) -> np.ndarray:
