@@ -52,3 +52,10 @@ def test_a_p50_question_is_answered_from_the_published_columns() -> None:
     assert [p.rps[0] for p in p50.points] == [p.rps[0] for p in both.points]
     p99 = shared.forecast(now, now, 600, (0.5, 0.99))  # not published: asked as such
     assert p99 is not None and p99.quantiles == (0.5, 0.99) and len(shared.answers) == 2
+
+
+def test_the_simulation_forecasts_with_what_the_prescaler_ships() -> None:
+    from forescale.prescaler.settings import PrescalerSettings
+    from forescale.sim.defaults import SHIPPED_FORECASTER
+
+    assert PrescalerSettings.model_fields["forecaster"].default == SHIPPED_FORECASTER
