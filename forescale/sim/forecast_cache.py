@@ -19,6 +19,7 @@ sweep's p50 and p90 points cost one forecast per minute, not two.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -68,6 +69,7 @@ class SharedForecasts:
         self.history = history
         self.fits: OrderedDict[float, Forecaster] = OrderedDict()
         self.answers: dict[tuple[float, float, float, tuple[float, ...]], _Packed | None] = {}
+        self.lock = threading.Lock()  # one fitted forecaster is not made to be used by two threads
 
     def forecast(
         self, now: float, fitted_at: float, horizon_s: float, quantiles: tuple[float, ...]
@@ -76,10 +78,11 @@ class SharedForecasts:
         history known then."""
         ask = PUBLISHED if set(quantiles) <= set(PUBLISHED) else quantiles
         key = (now, fitted_at, horizon_s, ask)
-        if key not in self.answers:
-            made = self._fitted(fitted_at).forecast(self.history.until(now), now, horizon_s, ask)
-            self.answers[key] = None if made is None else _pack(made)
-        packed = self.answers[key]
+        with self.lock:
+            if key not in self.answers:
+                made = self._fitted(fitted_at).forecast(self.history.until(now), now, horizon_s, ask)
+                self.answers[key] = None if made is None else _pack(made)
+            packed = self.answers[key]
         return None if packed is None else packed.unpack(quantiles)
 
     def _fitted(self, at: float) -> Forecaster:
@@ -94,16 +97,20 @@ class SharedForecasts:
 
 
 _SHARED: OrderedDict[tuple[str, float, float, int, str], SharedForecasts] = OrderedDict()
+# The admin API runs what-ifs in worker threads (asyncio.to_thread): the registry and each
+# history's answers are shared between them, so both are locked.
+_LOCK = threading.Lock()
 
 
 def shared_forecasts(name: str, history: RateSeries) -> SharedForecasts:
     """The process's ``SharedForecasts`` for ``name`` on this exact history (by content)."""
     digest = hashlib.blake2b(np.ascontiguousarray(history.values, dtype=float).tobytes()).hexdigest()
     key = (name, history.start, history.step_s, len(history.values), digest)
-    found = _SHARED.get(key)
-    if found is None:
-        found = _SHARED[key] = SharedForecasts(name, history)
-        while len(_SHARED) > KEEP_HISTORIES:
-            _SHARED.popitem(last=False)
-    _SHARED.move_to_end(key)
-    return found
+    with _LOCK:
+        found = _SHARED.get(key)
+        if found is None:
+            found = _SHARED[key] = SharedForecasts(name, history)
+            while len(_SHARED) > KEEP_HISTORIES:
+                _SHARED.popitem(last=False)
+        _SHARED.move_to_end(key)
+        return found
