@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from forescale.cliutil import CliError, publish_mode, reject_archive
+from forescale.sim.defaults import DEFAULT_REFIT_S, SHIPPED_FORECASTER
 from forescale.traces import add_trace_arguments
 
 
@@ -37,10 +38,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--sweep", action="store_true", help="Also run each policy over its main knob: frontier.")
     p.add_argument("--out", required=True, help="Folder for results.json, report.html and PNGs.")
     p.add_argument(
-        "--forecaster", default="seasonal-naive", help="Forecaster for `forescale` (default seasonal-naive)."
+        "--forecaster",
+        default=SHIPPED_FORECASTER,
+        help=f"Forecaster for `forescale` (default {SHIPPED_FORECASTER}, what `forescale prescaler` ships).",
     )
     p.add_argument(
-        "--refit", type=_duration, default=3600.0, help="Refit the forecaster this often (default 1h)."
+        "--refit",
+        type=_duration,
+        default=DEFAULT_REFIT_S,
+        help="Refit the forecaster this often (default 1d; the prescaler refits hourly, but a gbq fit "
+        "costs ~2 s and the simulation refits on its one CPU).",
     )
     p.add_argument(
         "--quiet", action="store_true", help="No progress bar on stderr (there is none off a terminal)."

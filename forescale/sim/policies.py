@@ -30,6 +30,7 @@ from forescale.core.tick import plan_tick
 from forescale.prescaler.base import Forecaster, RateSeries, get_forecaster
 from forescale.prescaler.tokens import with_tokens
 from forescale.sim.engine import Simulation
+from forescale.sim.forecast_cache import SharedForecasts, shared_forecasts
 from forescale.sim.oracle import cheapest_first
 from forescale.sim.ports import ClusterPorts
 from forescale.sim.scenario import PoolScenario, Scenario
@@ -47,15 +48,22 @@ class CorePolicy:
     same order; insufficient capacity reaches the policy through the next observation.
     """
 
-    def __init__(self, name: str, scenario: Scenario, forecaster: str | None, refit_s: float) -> None:
+    def __init__(
+        self, name: str, scenario: Scenario, forecaster: str | None, refit_s: float, share: bool = True
+    ) -> None:
         self.name = name
         self.spec = scenario.policy
         self.pools: Sequence[PoolSpec] = scenario.pool_specs()
         self.state = PolicyState()
         self.forecaster_name = forecaster
+        self.share = share
         self.forecaster: Forecaster | None = get_forecaster(forecaster) if forecaster else None
         self.token_forecaster: Forecaster | None = None  # set at start when the floor reads tokens
         self.token_history: RateSeries | None = None
+        # the named forecaster's answers, shared with every other run on the same history
+        # (forecast_cache.py); None for a forecaster set some other way (clairvoyant)
+        self.shared: SharedForecasts | None = None
+        self.token_shared: SharedForecasts | None = None
         self.refit_s = refit_s
         self.history: RateSeries | None = None
         self.fitted_at = -math.inf
@@ -73,9 +81,13 @@ class CorePolicy:
     def start(self, sim: Simulation) -> None:
         if self.forecaster is not None:
             self.history = minute_history(sim.demand, sim.start)
+            if self.forecaster_name is not None and self.share:
+                self.shared = shared_forecasts(self.forecaster_name, self.history)
             if sim.tokens is not None and self.spec.prescale.service_tokens_per_replica is not None:
                 self.token_forecaster = self.make_token_forecaster(sim)
                 self.token_history = minute_history(sim.tokens, sim.start)
+                if self.forecaster_name is not None and self.share:
+                    self.token_shared = shared_forecasts(self.forecaster_name, self.token_history)
         # Warm start: every policy begins provisioned for the first minutes' mean demand,
         # ready at once, as a cluster that has been running would be.
         rate = float(sim.demand[:WARM_S].mean()) if len(sim.demand) else 0.0
@@ -110,23 +122,36 @@ class CorePolicy:
     def _forecasts(self, now: float) -> tuple[Forecast, ...]:
         assert self.forecaster is not None and self.history is not None
         if now - self.forecast_at >= FORECAST_EVERY_S:
-            past = self.history.until(now)
             refit = now - self.fitted_at >= self.refit_s
             if refit:
-                self.forecaster.fit(past)
                 self.fitted_at = now
             # the median too: the floor's quantile of a window mean is built from it (core/forecast.py)
             q = tuple(sorted({0.5, self.spec.prescale.quantile}))
-            self.forecast = self.forecaster.forecast(past, now, self.horizon_s, q)
+            self.forecast = _ask(
+                self.forecaster, self.shared, self.history, now, self.fitted_at, refit, self.horizon_s, q
+            )
             if self.token_forecaster is not None and self.token_history is not None:
                 # as the prescaler publishes it: token columns beside the request columns
-                token_past = self.token_history.until(now)
-                if refit:
-                    self.token_forecaster.fit(token_past)
-                tokens = self.token_forecaster.forecast(token_past, now, self.horizon_s, q)
+                tokens = _ask(
+                    self.token_forecaster, self.token_shared, self.token_history, now, self.fitted_at,
+                    refit, self.horizon_s, q,
+                )  # fmt: skip
                 self.forecast = with_tokens(self.forecast, tokens)
             self.forecast_at = now
         return (self.forecast,) if self.forecast is not None else ()
+
+
+def _ask(
+    forecaster: Forecaster, shared: SharedForecasts | None, history: RateSeries, now: float,
+    fitted_at: float, refit: bool, horizon_s: float, q: tuple[float, ...],
+) -> Forecast | None:  # fmt: skip
+    """The forecast at ``now``: from the shared answers, or made here (fitted when ``refit``)."""
+    if shared is not None:
+        return shared.forecast(now, fitted_at, horizon_s, q)
+    past = history.until(now)
+    if refit:
+        forecaster.fit(past)
+    return forecaster.forecast(past, now, horizon_s, q)
 
 
 def minute_history(demand: np.ndarray, start: float) -> RateSeries:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from forescale.cliutil import CliError
+from forescale.sim.defaults import DEFAULT_REFIT_S, SHIPPED_FORECASTER
 from forescale.sim.engine import Run, Simulation
 from forescale.sim.metrics import summarize
 from forescale.sim.oracle import need, oracle_run
@@ -111,8 +112,8 @@ def simulate(
     scenario: Scenario,
     policies: list[str],
     *,
-    forecaster: str = "seasonal-naive",
-    refit_s: float = 3600.0,
+    forecaster: str = SHIPPED_FORECASTER,
+    refit_s: float = DEFAULT_REFIT_S,
     progress: Progress | None = None,
     token_trace: TokenTrace | None = None,
 ) -> Outcome:
