@@ -3,8 +3,9 @@
 ``poolview`` fills a ``PoolTable`` once per tick in a single pass over what was observed;
 building one value per pool per tick cost more than the planning itself at 1000 policies
 x 30 pools. What a tick's pools make for a policy (their order, replicas per node, the
-reservations) is a ``Layout``; a ``Catalog`` (the tick's pools) works each layout out
-once per tick for all the policies that share it (usually all), not once per policy.
+reservations) is a ``Layout``; a ``Catalog`` (the tick's pools, ``core/catalog.py``) works each
+layout out once per tick for all the policies that share it (usually all), not once per
+policy.
 """
 
 from __future__ import annotations
@@ -112,19 +113,3 @@ def layout(pools: Sequence[tuple[PoolSpec, int]]) -> Layout:
         (0.0,) * len(specs),
         max((p.lead_time_s for p in specs), default=0.0),
     )
-
-
-class Catalog(tuple[PoolSpec, ...]):
-    """The tick's pools, with the layouts worked out for them so far.
-
-    Built once per tick by ``plan_tick`` and passed to every ``decide``: policies with the
-    same ``pools`` and ``gpus_per_replica`` share one layout. It lives for one tick, so
-    nothing is kept across ticks or keyed on object identity.
-    """
-
-    layouts: dict[tuple[tuple[str, ...], int], tuple[Layout, list[str]]]
-
-    def __new__(cls, pools: Sequence[PoolSpec]) -> Catalog:
-        self = super().__new__(cls, pools)
-        self.layouts = {}
-        return self

@@ -24,7 +24,8 @@ from typing import NamedTuple
 
 from forescale.core import leadtime
 from forescale.core.model import Observation, PolicySpec, PolicyState, PoolObservation, PoolSpec
-from forescale.core.pooltable import Catalog, Layout, PoolTable, layout, rank
+from forescale.core.catalog import Catalog
+from forescale.core.pooltable import Layout, PoolTable, layout, rank
 
 # Time constant of the interruption-rate average: long enough that one notice does not
 # double the spot buffer, short enough that a stormy hour shows within minutes.
