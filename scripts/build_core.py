@@ -104,7 +104,7 @@ def compile_core(root: Path) -> None:
                 packages=[],
                 py_modules=[],
                 ext_modules=ext,
-                script_args=["-q", "build_ext", "--inplace", "--build-temp", os.path.join(tmp, "o")],
+                script_args=["-q", "build_ext", "--inplace", "--build-temp", os.path.join(tmp, "o"), "--build-lib", os.path.join(tmp, "lib")],
             )
         finally:
             os.chdir(cwd)
