@@ -15,7 +15,8 @@ a stale build never shadows edited source. The manifest is written on failure to
 
 No compiler, no Python headers, no mypyc: the build is skipped with one line on stderr
 and exit status 0 (``--strict``: 1); forescale runs the same, in pure Python.
-``make install`` runs this; so does the wheel build (``hatch_build.py``), which is how the
+``make install`` runs this (and `make` again when a core source changed); so does the
+wheel build (``hatch_build.py``, on a copy of the sources), which is how the
 control-plane image gets the compiled core.
 """
 
@@ -86,6 +87,11 @@ def why_not(root: Path) -> str | None:
     return None
 
 
+# mypy's options for the build: the project's own (pyproject.toml) load the pydantic plugin,
+# which a wheel's isolated build environment lacks; these need nothing but mypy.
+MYPY_CONFIG = "[mypy]\npython_version = 3.11\nignore_missing_imports = True\n"
+
+
 def compile_core(root: Path) -> None:
     """mypycify ``MODULES`` in place under ``root`` (raises on failure)."""
     from mypyc.build import mypycify
@@ -93,21 +99,34 @@ def compile_core(root: Path) -> None:
 
     paths = [str(CORE / f"{m}.py") for m in MODULES]
     with tempfile.TemporaryDirectory(prefix="forescale-mypyc-") as tmp:
+        config = Path(tmp) / "mypy.ini"
+        config.write_text(MYPY_CONFIG)
         cwd = os.getcwd()
         os.chdir(root)  # mypyc derives module names from paths relative to here
         try:
             ext = mypycify(
-                paths, opt_level="3", target_dir=os.path.join(tmp, "c"), group_name=GROUP
+                ["--config-file", str(config), *paths],
+                opt_level="3",
+                target_dir=os.path.join(tmp, "c"),
+                group_name=GROUP,
             )
+            args = ["build_ext", "--inplace", "--build-temp", os.path.join(tmp, "o")]
             setup(
                 name="forescale-core-native",
                 packages=[],
                 py_modules=[],
                 ext_modules=ext,
-                script_args=["-q", "build_ext", "--inplace", "--build-temp", os.path.join(tmp, "o"), "--build-lib", os.path.join(tmp, "lib")],
+                script_args=["-q", *args, "--build-lib", os.path.join(tmp, "lib")],
             )
         finally:
             os.chdir(cwd)
+
+
+def built(root: Path) -> list[Path]:
+    """The files a build under ``root`` made (extension modules and the manifest)."""
+    suffixes = tuple(s for s in (sysconfig.get_config_var("EXT_SUFFIX"), ".so", ".pyd") if s)
+    core = root / CORE
+    return sorted(p for p in core.iterdir() if p.name.endswith(suffixes) or p.name == MANIFEST)
 
 
 def build(root: Path) -> str | None:
