@@ -244,9 +244,8 @@ class Store:
                 pipe.get(keys.forecast(m))
             raw = await pipe.execute()
         self.states.keep(models)
-        return {
-            m: (self.states.read(m, raw[2 * i]), self._forecasts(m, raw[2 * i + 1])) for i, m in enumerate(models)
-        }
+        read = self.states.read
+        return {m: (read(m, raw[2 * i]), self._forecasts(m, raw[2 * i + 1])) for i, m in enumerate(models)}
 
     async def save_state(self, model: str, state: PolicyState) -> None:
         await _await(self.redis.set(keys.policy_state(model), self.states.dump(model, state)))

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from forescale.core import leadtime
-from forescale.core.model import Observation, PolicySpec, PolicyState, PoolObservation, PoolSpec
 from forescale.core.catalog import Catalog
+from forescale.core.model import Observation, PolicySpec, PolicyState, PoolObservation, PoolSpec
 from forescale.core.pooltable import Layout, PoolTable, layout, rank
 
 # Time constant of the interruption-rate average: long enough that one notice does not
