@@ -35,7 +35,8 @@ from pathlib import Path
 CORE = Path("forescale") / "core"
 GROUP = "forescale.core._native"  # the group library: forescale/core/_native__mypyc*.so
 MANIFEST = "_native.json"
-# Compiled: what plan_tick runs for every model. Not compiled: the pydantic models
+# Compiled: what plan_tick runs for every model, and the values it reads and makes most
+# (natives.py: native classes when compiled). Not compiled: the pydantic models
 # (model.py, targets.py, metrics_spec.py: mypyc cannot compile pydantic classes) and what
 # runs at the edges or once (observe, execute, clock, ports).
 MODULES = (
@@ -47,6 +48,7 @@ MODULES = (
     "leadtime",
     "ledger",
     "metric_terms",
+    "natives",
     "panic",
     "policy",
     "pooltable",

@@ -15,12 +15,15 @@ backlog term still sizes for the queue against the SLO). So the policy passes
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from forescale.core.hpa import ceil_div
 
 
-class PanicStep(NamedTuple):
+# A slotted dataclass, not a NamedTuple: compiled (scripts/build_core.py), it is a native
+# class, built and read without Python-level calls.
+@dataclass(frozen=True, slots=True)
+class PanicStep:
     panicking: bool
     replicas: int  # what panic mode asks for (0 when not panicking)
     panic_at: float | None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from forescale.core import leadtime
 from forescale.core.catalog import Catalog
@@ -34,7 +34,8 @@ INTERRUPTION_TAU_S = 3600.0
 RATE_FLOOR = 1e-9
 
 
-class PoolView(NamedTuple):
+@dataclass(frozen=True, slots=True)  # native when compiled, as PanicStep (panic.py)
+class PoolView:
     table: PoolTable
     lead_s: float  # the slowest usable pool's lead time: the forecast horizon (0: no pool)
     lead_samples: dict[str, tuple[float, ...]]

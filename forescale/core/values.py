@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, GetCoreSchemaHandler, TypeAdapter
+from pydantic_core import core_schema
 
-CapacityType = Literal["reserved", "spot", "on-demand"]
+from forescale.core.natives import CapacityType as CapacityType
+from forescale.core.natives import PoolObservation as PoolObservation
+from forescale.core.natives import PoolTarget as PoolTarget
+from forescale.core.natives import Reason as Reason
 
 # One adapter per class (built on first use; the classes are few and live forever).
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
@@ -32,10 +36,7 @@ class JsonValue:
 
     @classmethod
     def _adapter(cls) -> TypeAdapter[Any]:
-        adapter = _ADAPTERS.get(cls)
-        if adapter is None:
-            adapter = _ADAPTERS[cls] = TypeAdapter(cls)
-        return adapter
+        return adapter(cls)
 
     @classmethod
     def model_validate(cls, obj: Any) -> Self:
@@ -104,28 +105,101 @@ def slot_init(cls: type[T]) -> type[T]:
     return cls
 
 
+# The native values (core/natives.py) and the mirrors pydantic sees them through: the same
+# fields with their constraints and descriptions (mypyc replaces a native class's
+# annotations with runtime types, which pydantic cannot read).
+
+
+_Count = Annotated[int, Field(ge=0)]
+
+
+class Mirrors:
+    """The mirrors, under the native classes' own names (what JSON schemas call them)."""
+
+    @dataclass(frozen=True, slots=True)
+    class Reason:
+        """``Reason`` as pydantic validates and serialises it."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+        term: str
+        replicas: int | None
+        detail: str
+
+    @dataclass(frozen=True, slots=True)
+    class PoolTarget:
+        """``PoolTarget`` as pydantic validates and serialises it."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+        pool: str
+        capacity_type: CapacityType
+        nodes: Annotated[int, Field(ge=0)]
+        replicas: Annotated[int, Field(ge=0)]
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class PoolObservation:
+        """``PoolObservation``: what is seen of one pool for one model at ``Observation.now``."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+        name: str
+        ready_nodes: _Count = 0
+        starting_nodes: Annotated[int, Field(ge=0, description="Requested, not yet ready.")] = 0
+        draining_nodes: Annotated[int, Field(ge=0, description="Interruption notice received.")] = 0
+        ready_replicas: _Count = 0
+        replicas: Annotated[
+            int, Field(ge=0, description="Replicas of the model requested in this pool now (ready or not).")
+        ] = 0
+        insufficient_capacity_at: Annotated[
+            float | None, Field(description="Last insufficient-capacity error, epoch s.")
+        ] = None
+        interruptions: Annotated[int, Field(ge=0, description="Interruption notices since last tick.")] = 0
+        lead_times_s: Annotated[
+            tuple[float, ...], Field(description="Launch-to-ready durations completed since last tick.")
+        ] = ()
+
+
+MIRRORS: dict[type, type] = {
+    Reason: Mirrors.Reason,
+    PoolTarget: Mirrors.PoolTarget,
+    PoolObservation: Mirrors.PoolObservation,
+}
+
+
+def native_schema(cls: type, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    """The pydantic schema of native class ``cls``: validated as its mirror and then made a
+    ``cls``; serialised the other way round."""
+    mirror_cls = MIRRORS[cls]
+    names = tuple(f.name for f in dataclasses.fields(mirror_cls))
+    mirror = handler.generate_schema(mirror_cls)
+
+    def native(m: Any) -> Any:
+        return cls(**{name: getattr(m, name) for name in names})
+
+    def as_mirror(v: Any) -> Any:
+        return mirror_cls(**{name: getattr(v, name) for name in names})
+
+    serializer = core_schema.plain_serializer_function_ser_schema(as_mirror, return_schema=mirror)
+    validated = core_schema.no_info_after_validator_function(native, mirror)
+
+    def given(value: Any, validate: core_schema.ValidatorFunctionWrapHandler) -> Any:
+        # a value that already is one passes as is (as a stdlib dataclass field's does);
+        # anything else is validated as the mirror, and its errors say so
+        return value if isinstance(value, cls) else validate(value)
+
+    return core_schema.no_info_wrap_validator_function(given, validated, serialization=serializer)
+
+
+def adapter(cls: type) -> TypeAdapter[Any]:
+    """The ``TypeAdapter`` of ``cls``, one per class (the classes are few and live forever)."""
+    found = _ADAPTERS.get(cls)
+    if found is None:
+        found = _ADAPTERS[cls] = TypeAdapter(cls)
+    return found
+
+
 # ------------------------------------------------------------------------- decision
-
-
-@slot_init
-@dataclass(frozen=True, slots=True)
-class Reason(JsonValue):
-    """One term of a decision: its value in replicas and a sentence a person reads."""
-
-    term: str
-    replicas: int | None
-    detail: str
-
-
-@slot_init
-@dataclass(frozen=True, slots=True)
-class PoolTarget(JsonValue):
-    """Desired nodes and replicas of a model in one pool."""
-
-    pool: str
-    capacity_type: CapacityType
-    nodes: Annotated[int, Field(ge=0)]
-    replicas: Annotated[int, Field(ge=0)]
 
 
 @slot_init

@@ -7,6 +7,7 @@ subprocess, where the import of ``forescale.core`` chooses compiled or pure.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.machinery
 import json
@@ -17,8 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from forescale.core import native
+from forescale.core import native, values
+from forescale.core.model import Decision, Observation, PoolObservation, PoolTarget, Reason
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "forescale" / "core"
@@ -70,6 +73,48 @@ def test_the_environment_can_ask_for_pure_python(tmp_path: Path, monkeypatch: py
     _fake_build(tmp_path / "core", {"hpa": "x = 1\n"})
     monkeypatch.setenv(native.PURE_ENV, "1")
     assert native.stale(tmp_path / "core") == f"{native.PURE_ENV}=1"
+
+
+@pytest.mark.parametrize("cls", sorted(values.MIRRORS, key=lambda c: c.__name__))
+def test_each_native_value_has_the_fields_of_its_schema(cls: type) -> None:
+    """natives.py and its mirrors in values.py declare the same fields, in order, with the
+    same defaults; and a value survives its JSON, compiled or not."""
+
+    def shape(c: type) -> list[tuple[str, object, bool]]:
+        fs = dataclasses.fields(c)
+        return [(f.name, f.default, f.default_factory is not dataclasses.MISSING) for f in fs]
+
+    assert shape(cls) == shape(values.MIRRORS[cls])
+    assert dataclasses.fields(cls)[0].kw_only == dataclasses.fields(values.MIRRORS[cls])[0].kw_only
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        PoolObservation(name="spot-a", ready_nodes=2, insufficient_capacity_at=5.5, lead_times_s=(240.0,)),
+        PoolTarget("od", "on-demand", 2, 3),
+        Reason("forecast", None, "forecast: none fresh enough"),
+    ],
+)
+def test_native_values_cross_the_edge(value: PoolObservation | PoolTarget | Reason) -> None:
+    cls = type(value)
+    assert cls.model_validate_json(value.model_dump_json()) == value
+    assert cls.model_validate(value.model_dump()) == value
+    assert value.model_copy() == value and hash(value.model_copy()) == hash(value)
+    with pytest.raises(ValidationError):
+        cls.model_validate({**value.model_dump(), "surprise": 1})
+
+
+def test_native_values_keep_their_constraints_inside_others() -> None:
+    with pytest.raises(ValidationError, match="greater_than_equal"):
+        Observation.model_validate({"now": 1.0, "model": "m", "pools": [{"name": "a", "ready_nodes": -1}]})
+    with pytest.raises(ValidationError, match="finite"):
+        PoolObservation.model_validate({"name": "a", "insufficient_capacity_at": float("nan")})
+    with pytest.raises(ValidationError):
+        Decision.model_validate(
+            {"model": "m", "at": 1.0, "desired_replicas": 1, "winner": "reactive",
+             "pools": [{"pool": "a", "capacity_type": "gpu", "nodes": 1, "replicas": 1}]}
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------- end to end, on a copy
