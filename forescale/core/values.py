@@ -20,6 +20,8 @@ from pydantic import ConfigDict, Field, GetCoreSchemaHandler, TypeAdapter
 from pydantic_core import core_schema
 
 from forescale.core.natives import CapacityType as CapacityType
+from forescale.core.natives import Decision as Decision
+from forescale.core.natives import PolicyState as PolicyState
 from forescale.core.natives import PoolObservation as PoolObservation
 from forescale.core.natives import PoolTarget as PoolTarget
 from forescale.core.natives import Reason as Reason
@@ -159,11 +161,53 @@ class Mirrors:
             tuple[float, ...], Field(description="Launch-to-ready durations completed since last tick.")
         ] = ()
 
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class Decision:
+        """``Decision`` as pydantic validates and serialises it."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+        model: str
+        at: float
+        desired_replicas: Annotated[int, Field(ge=0)]
+        pools: tuple[PoolTarget, ...] = ()
+        winner: Annotated[str, Field(description="The term that set desired_replicas.")]
+        reasons: tuple[Reason, ...] = ()
+        panic: bool = False
+        dry_run: bool = False
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class PolicyState:
+        """``PolicyState`` as pydantic validates and serialises it (fields documented there)."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+        last_at: float | None = None
+        last_desired: int | None = None
+        up_history: tuple[tuple[float, int], ...] = ()
+        down_history: tuple[tuple[float, int], ...] = ()
+        scale_events: tuple[tuple[float, int], ...] = ()
+        panic_at: float | None = None
+        panic_max: int = 0
+        lead_samples: dict[str, tuple[float, ...]] = field(default_factory=dict)
+        lead_time_s: dict[str, float] = field(default_factory=dict)
+        interruption_rate: dict[str, float] = field(default_factory=dict)
+        starting_since: dict[str, float] = field(default_factory=dict)
+        unavailable_at: dict[str, float] = field(default_factory=dict)
+        floor_pending: tuple[tuple[float, float], ...] = ()
+        floor_coverage: float = 0.0
+        floor_checked_at: float | None = None
+        floor_missed_at: float | None = None
+        floor_rates: tuple[tuple[float, float], ...] = ()
+        floor_scale: float = 1.0  # the floor's online recalibration (core/coverage.py, calibrate)
+
 
 MIRRORS: dict[type, type] = {
     Reason: Mirrors.Reason,
     PoolTarget: Mirrors.PoolTarget,
     PoolObservation: Mirrors.PoolObservation,
+    Decision: Mirrors.Decision,
+    PolicyState: Mirrors.PolicyState,
 }
 
 
@@ -197,69 +241,3 @@ def adapter(cls: type) -> TypeAdapter[Any]:
     if found is None:
         found = _ADAPTERS[cls] = TypeAdapter(cls)
     return found
-
-
-# ------------------------------------------------------------------------- decision
-
-
-@slot_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision(JsonValue):
-    """The output of one tick; carried out by an actuator unless ``dry_run``."""
-
-    model: str
-    at: float
-    desired_replicas: Annotated[int, Field(ge=0)]
-    pools: tuple[PoolTarget, ...] = ()
-    winner: Annotated[str, Field(description="The term that set desired_replicas.")]
-    reasons: tuple[Reason, ...] = ()
-    panic: bool = False
-    dry_run: bool = False
-
-    def summary(self) -> str:
-        """One line for logs and the terminal view."""
-        placed = ", ".join(f"{p.pool}={p.nodes}n/{p.replicas}r" for p in self.pools)
-        return f"{self.model}: {self.desired_replicas} replicas ({self.winner}) [{placed}]"
-
-
-@slot_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PolicyState(JsonValue):
-    """What a policy carries from one tick to the next; persisted by the controller.
-
-    Default-constructible: ``PolicyState()`` is the state of a policy never run before.
-    The decision core (``core/policy.py``) owns its fields; nothing else interprets them.
-    """
-
-    last_at: float | None = None
-    last_desired: int | None = None
-    # HPA stabilization: (t, raw recommendation) pairs kept as monotone queues, so the max
-    # over the scale-down window is the first entry of ``down_history`` and the min over the
-    # scale-up window the first of ``up_history`` (entries that can never win are dropped).
-    up_history: tuple[tuple[float, int], ...] = ()
-    down_history: tuple[tuple[float, int], ...] = ()
-    # HPA behavior rules: (t, signed replica change) of recent scale events.
-    scale_events: tuple[tuple[float, int], ...] = ()
-    # KPA panic mode: last time demand was over the threshold (None: not panicking), and the
-    # highest replica count decided while panicking.
-    panic_at: float | None = None
-    panic_max: int = 0
-    # Per pool: recent launch-to-ready samples and the lead time estimated from them.
-    lead_samples: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    lead_time_s: dict[str, float] = field(default_factory=dict)
-    # Per pool: interruptions per node-second (exponentially weighted).
-    interruption_rate: dict[str, float] = field(default_factory=dict)
-    # Per pool: since when nodes have been starting (for the spot fallback timeout).
-    starting_since: dict[str, float] = field(default_factory=dict)
-    # Per pool: last insufficient-capacity error seen (the pool is skipped for a TTL after it).
-    unavailable_at: dict[str, float] = field(default_factory=dict)
-    # Forecast floor coverage (core/coverage.py), kept only with prescale.scale_down_window_s:
-    # (due time, planned req/s) of floors not yet checked, the exponentially weighted fraction
-    # of checks where realised demand stayed under the plan, the last miss, and the request
-    # rate samples over the latency SLO (their mean is what is checked).
-    floor_pending: tuple[tuple[float, float], ...] = ()
-    floor_coverage: float = 0.0
-    floor_checked_at: float | None = None
-    floor_missed_at: float | None = None
-    floor_rates: tuple[tuple[float, float], ...] = ()
-    floor_scale: float = 1.0  # the floor's online recalibration (core/coverage.py, calibrate)
