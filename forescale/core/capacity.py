@@ -47,11 +47,16 @@ __all__ = ["Plan", "PoolFacts", "PoolTable", "ReservationLedger", "plan_capacity
 MIN_EXPECTED_INTERRUPTIONS = 0.05
 
 
-@dataclass(frozen=True, slots=True)  # native when compiled, as PanicStep (panic.py)
+@dataclass(frozen=True, slots=True, init=False)  # native when compiled, as PanicStep (panic.py)
 class Plan:
     targets: tuple[PoolTarget, ...]
     notes: tuple[str, ...]
     unplaced: int  # replicas no pool could take
+
+    def __init__(self, targets: tuple[PoolTarget, ...], notes: tuple[str, ...], unplaced: int) -> None:
+        object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "notes", notes)
+        object.__setattr__(self, "unplaced", unplaced)
 
 
 class _Fill:

@@ -61,7 +61,7 @@ class Layout:
     lead_max: float  # max(lead_prior), the forecast horizon unless a lead time was learned
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class PoolTable:
     """Per-tick facts of the layout's pools, index for index."""
 
@@ -73,6 +73,21 @@ class PoolTable:
     lead_s: Sequence[float]
     rate: Sequence[float]
     occupied: list[int]  # indexes with nodes ready or starting, ascending: usually a few
+
+    # its own __init__, made once per model and tick: the one @dataclass writes is Python
+    # code even when this module is compiled; this one is native (scripts/build_core.py)
+    def __init__(
+        self, layout: Layout, ready: list[int], starting: list[int], unavailable: list[bool],
+        slow: list[bool], lead_s: Sequence[float], rate: Sequence[float], occupied: list[int],
+    ) -> None:  # fmt: skip
+        self.layout = layout
+        self.ready = ready
+        self.starting = starting
+        self.unavailable = unavailable
+        self.slow = slow
+        self.lead_s = lead_s
+        self.rate = rate
+        self.occupied = occupied
 
     @classmethod
     def of(cls, facts: Sequence[PoolFacts]) -> PoolTable:
