@@ -14,6 +14,10 @@ forecasts (60 one-minute points), a schedule, and carries its state (through JSO
 tick to tick. One ``plan_tick`` decides all of them with one reservation ledger and
 returns the ordered commands.
 
+It runs the core as installed: compiled by mypyc where ``make install`` could build it
+(``forescale.core.COMPILED``, printed), pure Python otherwise (``FORESCALE_PURE_CORE=1``
+forces that).
+
 Timed, per tick: reading the stored specs and states (version check, parse when changed),
 and ``plan_tick`` (decisions, ledger, commands). Printed besides, not counted:
 building the observations (the controller's observe step, I/O-bound, measured by
@@ -35,6 +39,7 @@ import statistics
 import time
 from typing import Any
 
+import forescale.core
 from forescale.controller.heap import young_only
 from forescale.controller.store import States, version_of
 from forescale.core.model import (
@@ -228,6 +233,7 @@ def main() -> None:
         f"limit ({median * 1000 / args.policies:.0f} us per policy): plan_tick {median_plan:.1f} ms, "
         f"reading {median_read:.1f} ms, GC {statistics.median(gc_ms[steady]):.1f} ms; "
         f"specs parsed {spec_store.parses} times in {args.ticks} ticks; "
+        f"core {'compiled' if forescale.core.COMPILED else 'pure Python'}; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     print(
@@ -244,6 +250,7 @@ def main() -> None:
                 "median_read_ms": round(median_read, 2),
                 "median_gc_ms_in_tick": round(statistics.median(gc_ms[steady]), 2),
                 "spec_parses": spec_store.parses,
+                "core_compiled": forescale.core.COMPILED,
                 "median_observations_ms_not_counted": round(statistics.median(obs_ms), 2),
                 "median_save_states_ms_not_counted": round(statistics.median(save_ms), 2),
                 "limit_ms": LIMIT_MS,
