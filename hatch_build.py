@@ -40,8 +40,11 @@ class CompiledCore(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":
             return
-        spec = importlib.util.spec_from_file_location("build_core", ROOT / "scripts" / "build_core.py")
-        assert spec is not None and spec.loader is not None
+        script = ROOT / "scripts" / "build_core.py"
+        spec = importlib.util.spec_from_file_location("build_core", script)
+        if not script.exists() or spec is None or spec.loader is None:
+            self.app.display_warning(f"forescale.core not compiled, the wheel is pure Python: no {script}")
+            return
         build_core = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(build_core)
         self._tmp = Path(tempfile.mkdtemp(prefix="forescale-wheel-"))
