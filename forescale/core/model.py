@@ -4,8 +4,9 @@ What people write (policies, pools) and forecasts are frozen pydantic models, va
 once, here, at the edge (STYLE.md #8): nothing downstream checks for ``None`` defaults it
 did not ask for. What the core reads or makes every tick (``Observation``,
 ``PoolObservation``, ``Decision``, ``PoolTarget``, ``Reason``, ``PolicyState``) is a frozen
-slotted dataclass, validated and serialised by pydantic only where it crosses an edge
-(``core/values.py``; observations are checked by ``core/observe.py``). Both kinds can
+slotted dataclass (``core/natives.py``: native classes when the core is compiled),
+validated and serialised by pydantic only where it crosses an edge (``core/values.py``;
+observations are checked by ``core/observe.py``). Both kinds can
 be logged, compared in a test, persisted (``model_dump_json``) and loaded back
 (``model_validate_json``) by the controller, the admin API and the simulator alike.
 

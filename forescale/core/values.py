@@ -1,13 +1,15 @@
 """Per-tick core values as frozen, slotted dataclasses, with pydantic at the edges.
 
-``Decision``, ``PolicyState``, ``PoolTarget`` and ``Reason`` are made once per model per
-tick (1000 policies x 30 pools within 100 ms, bench/core_scale.py). Building them as
-pydantic models cost more than deciding; writing a model's private attributes to skip
-validation (what ``core/trusted.py`` did) depended on pydantic internals. A plain
-dataclass costs a constructor call. Where the values cross an edge (Redis, the admin API,
-files) they are validated and serialised by pydantic through a ``TypeAdapter``: the
-methods below give them the same ``model_*`` names the rest of forescale uses, so the edge
-code did not change. Field constraints (``Annotated[int, Field(ge=0)]``) apply there.
+``Decision``, ``PolicyState``, ``PoolTarget``, ``Reason`` and ``PoolObservation`` are made or
+read once per model (and pool) per tick (1000 policies x 30 pools within 100 ms,
+bench/core_scale.py). Building them as pydantic models cost more than deciding; writing a
+model's private attributes to skip validation (what ``core/trusted.py`` did) depended on
+pydantic internals. They are defined in ``core/natives.py`` (native classes when the core
+is compiled); here they get their pydantic side: the ``Mirrors`` that pydantic validates
+and serialises them through where they cross an edge (Redis, the admin API, files), with
+their field constraints (``Annotated[int, Field(ge=0)]``). ``JsonValue`` gives the plain
+dataclasses of the core (``Observation``) the same ``model_*`` names the rest of forescale
+uses, so the edge code did not change.
 """
 
 from __future__ import annotations
