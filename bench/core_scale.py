@@ -4,16 +4,22 @@ The production path, as ``controller/loop.py`` and ``controller/store.py`` run i
 tick starts from *stored JSON*. The policies and pools are read as JSON each tick and
 their versions (content hashes, ``store.version_of``) checked; a spec is parsed only when
 its version changed (the store keeps the parsed value while the JSON is the same), which
-in a steady state is never. Each policy's state is parsed from its JSON every tick (the
-controller loads it every tick), and the observations are new objects every tick, so
-nothing can be reused by identity from one tick to the next. Every policy may use all 30
+in a steady state is never. Each policy's state is read from its stored JSON every tick
+through ``store.States``, as the controller's store reads it: its version checked, and
+parsed only when it is not the JSON the controller wrote last (the controller is the
+one writer of states). The observations are new objects every tick, so nothing can be
+reused by identity from one tick to the next. Every policy may use all 30
 pools (reserved, spot in three zones, on-demand), sees a pool observation for each, two
 forecasts (60 one-minute points), a schedule, and carries its state (through JSON) from
 tick to tick. One ``plan_tick`` decides all of them with one reservation ledger and
 returns the ordered commands.
 
-Timed, per tick: reading the stored specs (version check, parse when changed), parsing
-the states, and ``plan_tick`` (decisions, ledger, commands). Printed besides, not counted:
+It runs the core as installed: compiled by mypyc where ``make install`` could build it
+(``forescale.core.COMPILED``, printed), pure Python otherwise (``FORESCALE_PURE_CORE=1``
+forces that).
+
+Timed, per tick: reading the stored specs and states (version check, parse when changed),
+and ``plan_tick`` (decisions, ledger, commands). Printed besides, not counted:
 building the observations (the controller's observe step, I/O-bound, measured by
 ``bench/controller_scale.py``) and writing the states back. Prints wall and process CPU
 time per tick (CPU time is the fairer figure on a shared machine), the median after two
@@ -33,8 +39,9 @@ import statistics
 import time
 from typing import Any
 
+import forescale.core
 from forescale.controller.heap import young_only
-from forescale.controller.store import version_of
+from forescale.controller.store import States, version_of
 from forescale.core.model import (
     Decision,
     Forecast,
@@ -180,7 +187,7 @@ def main() -> None:
     stored_pools = {p.name: p.model_dump_json() for p in make_pools(args.pools)}
     stored_specs = {f"model-{i:04d}": make_spec(i).model_dump_json() for i in range(args.policies)}
     stored_states = {m: PolicyState().model_dump_json() for m in stored_specs}
-    pool_store, spec_store = Stored(), Stored()
+    pool_store, spec_store, state_store = Stored(), Stored(), States()
     decisions: dict[str, Decision] = {}
     wall, cpu, plan_ms, read_ms, obs_ms, save_ms, gc_ms = [], [], [], [], [], [], []
     collector = GcClock()
@@ -195,7 +202,7 @@ def main() -> None:
         t0, c0, g0 = time.perf_counter(), time.process_time(), collector.total_s
         pools = pool_store.read(PoolSpec, stored_pools)
         specs = spec_store.read(PolicySpec, stored_specs)
-        states = {m: PolicyState.model_validate_json(raw) for m, raw in stored_states.items()}
+        states = {m: state_store.read(m, raw) for m, raw in stored_states.items()}
         t1 = time.perf_counter()
         with young_only():  # as controller/loop.py decides: see controller/heap.py
             plan, new_states = plan_tick(observations, specs, pools, states)
@@ -207,7 +214,7 @@ def main() -> None:
         plan_ms.append((t2 - t1) * 1000)
         decisions = {d.model: d for d in plan.decisions}
         s0 = time.perf_counter()
-        stored_states.update({m: st.model_dump_json() for m, st in new_states.items()})
+        stored_states.update({m: state_store.dump(m, st) for m, st in new_states.items()})
         save_ms.append((time.perf_counter() - s0) * 1000)
         print(
             f"tick {tick}: {wall[-1]:.1f} ms wall ({read_ms[-1]:.1f} reading specs and states, "
@@ -226,6 +233,7 @@ def main() -> None:
         f"limit ({median * 1000 / args.policies:.0f} us per policy): plan_tick {median_plan:.1f} ms, "
         f"reading {median_read:.1f} ms, GC {statistics.median(gc_ms[steady]):.1f} ms; "
         f"specs parsed {spec_store.parses} times in {args.ticks} ticks; "
+        f"core {'compiled' if forescale.core.COMPILED else 'pure Python'}; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     print(
@@ -242,6 +250,7 @@ def main() -> None:
                 "median_read_ms": round(median_read, 2),
                 "median_gc_ms_in_tick": round(statistics.median(gc_ms[steady]), 2),
                 "spec_parses": spec_store.parses,
+                "core_compiled": forescale.core.COMPILED,
                 "median_observations_ms_not_counted": round(statistics.median(obs_ms), 2),
                 "median_save_states_ms_not_counted": round(statistics.median(save_ms), 2),
                 "limit_ms": LIMIT_MS,

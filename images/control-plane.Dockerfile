@@ -8,14 +8,19 @@
 # The base is pinned by tag; pin it by digest too where your registry allows
 # (BASE=python:3.11.13-slim-bookworm@sha256:...), the tag stays for readers.
 ARG BASE=python:3.11.13-slim-bookworm
+# The build stage compiles the decision core with mypyc (hatch_build.py): the full image of
+# the same Python has gcc and the headers; the .so files need neither at run time.
+ARG BUILD_BASE=python:3.11.13-bookworm
 
-FROM ${BASE} AS build
+FROM ${BUILD_BASE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml README.md constraints.txt hatch_build.py ./
+COPY scripts/build_core.py ./scripts/
 COPY forescale ./forescale
 RUN python -m venv /opt/forescale
-# every version from constraints.txt: the image runs what `make test` tested
+# every version from constraints.txt: the image runs what `make test` tested; the wheel
+# built here carries the compiled core (forescale.core.COMPILED is True in the image)
 RUN /opt/forescale/bin/pip install --no-cache-dir -c constraints.txt .
 
 FROM ${BASE}

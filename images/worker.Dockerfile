@@ -12,7 +12,8 @@ ARG BASE=python:3.11.13-slim-bookworm
 FROM ${BASE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml README.md constraints.txt hatch_build.py ./
+COPY scripts/build_core.py ./scripts/
 COPY forescale ./forescale
 RUN python -m venv /opt/forescale
 RUN /opt/forescale/bin/pip install --no-cache-dir -c constraints.txt ".[worker]"

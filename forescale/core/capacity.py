@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import compress
-from typing import NamedTuple
 
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import PolicySpec, PoolTarget
@@ -47,10 +47,16 @@ __all__ = ["Plan", "PoolFacts", "PoolTable", "ReservationLedger", "plan_capacity
 MIN_EXPECTED_INTERRUPTIONS = 0.05
 
 
-class Plan(NamedTuple):
+@dataclass(frozen=True, slots=True, init=False)  # native when compiled, as PanicStep (panic.py)
+class Plan:
     targets: tuple[PoolTarget, ...]
     notes: tuple[str, ...]
     unplaced: int  # replicas no pool could take
+
+    def __init__(self, targets: tuple[PoolTarget, ...], notes: tuple[str, ...], unplaced: int) -> None:
+        object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "notes", notes)
+        object.__setattr__(self, "unplaced", unplaced)
 
 
 class _Fill:

@@ -4,8 +4,9 @@ What people write (policies, pools) and forecasts are frozen pydantic models, va
 once, here, at the edge (STYLE.md #8): nothing downstream checks for ``None`` defaults it
 did not ask for. What the core reads or makes every tick (``Observation``,
 ``PoolObservation``, ``Decision``, ``PoolTarget``, ``Reason``, ``PolicyState``) is a frozen
-slotted dataclass, validated and serialised by pydantic only where it crosses an edge
-(``core/values.py``; observations are checked by ``core/observe.py``). Both kinds can
+slotted dataclass (``core/natives.py``: native classes when the core is compiled),
+validated and serialised by pydantic only where it crosses an edge (``core/values.py``;
+observations are checked by ``core/observe.py``). Both kinds can
 be logged, compared in a test, persisted (``model_dump_json``) and loaded back
 (``model_validate_json``) by the controller, the admin API and the simulator alike.
 
@@ -19,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Annotated, ClassVar, Literal, Self
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from forescale.core.metrics_spec import MetricList
 from forescale.core.names import MODEL_NAME_PATTERN as MODEL_NAME_PATTERN
@@ -32,6 +39,7 @@ from forescale.core.values import CapacityType as CapacityType
 from forescale.core.values import Decision as Decision
 from forescale.core.values import JsonValue, slot_init
 from forescale.core.values import PolicyState as PolicyState
+from forescale.core.values import PoolObservation as PoolObservation
 from forescale.core.values import PoolTarget as PoolTarget
 from forescale.core.values import Reason as Reason
 
@@ -349,30 +357,6 @@ class Forecast(Frozen):
 # rejects negative counts and non-finite numbers. Pydantic still validates them where
 # they are loaded from data (``model_validate``), with the constraints declared here.
 _Count = Annotated[int, Field(ge=0)]
-
-
-@slot_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolObservation(JsonValue):
-    """What is seen of one pool for one model at ``Observation.now``."""
-
-    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    name: str
-    ready_nodes: _Count = 0
-    starting_nodes: Annotated[int, Field(ge=0, description="Requested, not yet ready.")] = 0
-    draining_nodes: Annotated[int, Field(ge=0, description="Interruption notice received.")] = 0
-    ready_replicas: _Count = 0
-    replicas: Annotated[
-        int, Field(ge=0, description="Replicas of the model requested in this pool now (ready or not).")
-    ] = 0
-    insufficient_capacity_at: Annotated[
-        float | None, Field(description="Last insufficient-capacity error, epoch s.")
-    ] = None
-    interruptions: Annotated[int, Field(ge=0, description="Interruption notices since last tick.")] = 0
-    lead_times_s: Annotated[
-        tuple[float, ...], Field(description="Launch-to-ready durations completed since last tick.")
-    ] = ()
 
 
 @slot_init

@@ -15,17 +15,30 @@ backlog term still sizes for the queue against the SLO). So the policy passes
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from forescale.core.hpa import ceil_div
 
 
-class PanicStep(NamedTuple):
+# A slotted dataclass, not a NamedTuple: compiled (scripts/build_core.py), it is a native
+# class, read as struct fields. Its own __init__: the one @dataclass writes is Python code
+# even in a compiled class, while mypyc compiles object.__setattr__ here to a struct write.
+@dataclass(frozen=True, slots=True, init=False)
+class PanicStep:
     panicking: bool
     replicas: int  # what panic mode asks for (0 when not panicking)
     panic_at: float | None
     panic_max: int
     detail: str
+
+    def __init__(
+        self, panicking: bool, replicas: int, panic_at: float | None, panic_max: int, detail: str
+    ) -> None:
+        object.__setattr__(self, "panicking", panicking)
+        object.__setattr__(self, "replicas", replicas)
+        object.__setattr__(self, "panic_at", panic_at)
+        object.__setattr__(self, "panic_max", panic_max)
+        object.__setattr__(self, "detail", detail)
 
 
 def panic_step(

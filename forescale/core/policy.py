@@ -292,7 +292,11 @@ def _next_state(
         panic_max=max(step.panic_max, value) if step and step.panicking else 0,
         lead_samples=pv.lead_samples, lead_time_s=pv.lead_time_s,
         interruption_rate=pv.interruption_rate, starting_since=pv.starting_since,
-        unavailable_at=pv.unavailable_at, **coverage.state_fields(cov),
+        unavailable_at=pv.unavailable_at,
+        # coverage.state_fields(cov), spelled out: a ** call cannot use the compiled
+        # constructor's direct path (the keywords are matched at run time)
+        floor_pending=cov.pending, floor_coverage=cov.coverage, floor_checked_at=cov.checked_at,
+        floor_missed_at=cov.missed_at, floor_rates=cov.rates, floor_scale=cov.scale,
     )  # fmt: skip
 
 

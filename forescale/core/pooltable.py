@@ -3,8 +3,9 @@
 ``poolview`` fills a ``PoolTable`` once per tick in a single pass over what was observed;
 building one value per pool per tick cost more than the planning itself at 1000 policies
 x 30 pools. What a tick's pools make for a policy (their order, replicas per node, the
-reservations) is a ``Layout``; a ``Catalog`` (the tick's pools) works each layout out
-once per tick for all the policies that share it (usually all), not once per policy.
+reservations) is a ``Layout``; a ``Catalog`` (the tick's pools, ``core/catalog.py``) works each
+layout out once per tick for all the policies that share it (usually all), not once per
+policy.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Layout:
     lead_max: float  # max(lead_prior), the forecast horizon unless a lead time was learned
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class PoolTable:
     """Per-tick facts of the layout's pools, index for index."""
 
@@ -72,6 +73,21 @@ class PoolTable:
     lead_s: Sequence[float]
     rate: Sequence[float]
     occupied: list[int]  # indexes with nodes ready or starting, ascending: usually a few
+
+    # its own __init__, made once per model and tick: the one @dataclass writes is Python
+    # code even when this module is compiled; this one is native (scripts/build_core.py)
+    def __init__(
+        self, layout: Layout, ready: list[int], starting: list[int], unavailable: list[bool],
+        slow: list[bool], lead_s: Sequence[float], rate: Sequence[float], occupied: list[int],
+    ) -> None:  # fmt: skip
+        self.layout = layout
+        self.ready = ready
+        self.starting = starting
+        self.unavailable = unavailable
+        self.slow = slow
+        self.lead_s = lead_s
+        self.rate = rate
+        self.occupied = occupied
 
     @classmethod
     def of(cls, facts: Sequence[PoolFacts]) -> PoolTable:
@@ -112,19 +128,3 @@ def layout(pools: Sequence[tuple[PoolSpec, int]]) -> Layout:
         (0.0,) * len(specs),
         max((p.lead_time_s for p in specs), default=0.0),
     )
-
-
-class Catalog(tuple[PoolSpec, ...]):
-    """The tick's pools, with the layouts worked out for them so far.
-
-    Built once per tick by ``plan_tick`` and passed to every ``decide``: policies with the
-    same ``pools`` and ``gpus_per_replica`` share one layout. It lives for one tick, so
-    nothing is kept across ticks or keyed on object identity.
-    """
-
-    layouts: dict[tuple[tuple[str, ...], int], tuple[Layout, list[str]]]
-
-    def __new__(cls, pools: Sequence[PoolSpec]) -> Catalog:
-        self = super().__new__(cls, pools)
-        self.layouts = {}
-        return self

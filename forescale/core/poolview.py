@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from forescale.core import leadtime
+from forescale.core.catalog import Catalog
 from forescale.core.model import Observation, PolicySpec, PolicyState, PoolObservation, PoolSpec
-from forescale.core.pooltable import Catalog, Layout, PoolTable, layout, rank
+from forescale.core.pooltable import Layout, PoolTable, layout, rank
 
 # Time constant of the interruption-rate average: long enough that one notice does not
 # double the spot buffer, short enough that a stormy hour shows within minutes.
@@ -33,7 +34,8 @@ INTERRUPTION_TAU_S = 3600.0
 RATE_FLOOR = 1e-9
 
 
-class PoolView(NamedTuple):
+@dataclass(frozen=True, slots=True, init=False)  # native when compiled, as PanicStep (panic.py)
+class PoolView:
     table: PoolTable
     lead_s: float  # the slowest usable pool's lead time: the forecast horizon (0: no pool)
     lead_samples: dict[str, tuple[float, ...]]
@@ -42,6 +44,20 @@ class PoolView(NamedTuple):
     starting_since: dict[str, float]
     unavailable_at: dict[str, float]
     notes: list[str]
+
+    def __init__(
+        self, table: PoolTable, lead_s: float, lead_samples: dict[str, tuple[float, ...]],
+        lead_time_s: dict[str, float], interruption_rate: dict[str, float],
+        starting_since: dict[str, float], unavailable_at: dict[str, float], notes: list[str],
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "table", table)
+        object.__setattr__(self, "lead_s", lead_s)
+        object.__setattr__(self, "lead_samples", lead_samples)
+        object.__setattr__(self, "lead_time_s", lead_time_s)
+        object.__setattr__(self, "interruption_rate", interruption_rate)
+        object.__setattr__(self, "starting_since", starting_since)
+        object.__setattr__(self, "unavailable_at", unavailable_at)
+        object.__setattr__(self, "notes", notes)
 
 
 def allowed(spec: PolicySpec, pools: Sequence[PoolSpec]) -> list[PoolSpec]:

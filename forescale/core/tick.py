@@ -29,10 +29,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from forescale.core.catalog import Catalog
 from forescale.core.ledger import ReservationLedger
 from forescale.core.model import Decision, Observation, PolicySpec, PolicyState, PoolSpec
 from forescale.core.policy import UnknownPolicy, decide
-from forescale.core.pooltable import Catalog
 from forescale.core.poolview import allowed
 
 TickDecideFn = Callable[

@@ -1,24 +1,33 @@
 """Per-tick core values as frozen, slotted dataclasses, with pydantic at the edges.
 
-``Decision``, ``PolicyState``, ``PoolTarget`` and ``Reason`` are made once per model per
-tick (1000 policies x 30 pools within 100 ms, bench/core_scale.py). Building them as
-pydantic models cost more than deciding; writing a model's private attributes to skip
-validation (what ``core/trusted.py`` did) depended on pydantic internals. A plain
-dataclass costs a constructor call. Where the values cross an edge (Redis, the admin API,
-files) they are validated and serialised by pydantic through a ``TypeAdapter``: the
-methods below give them the same ``model_*`` names the rest of forescale uses, so the edge
-code did not change. Field constraints (``Annotated[int, Field(ge=0)]``) apply there.
+``Decision``, ``PolicyState``, ``PoolTarget``, ``Reason`` and ``PoolObservation`` are made or
+read once per model (and pool) per tick (1000 policies x 30 pools within 100 ms,
+bench/core_scale.py). Building them as pydantic models cost more than deciding; writing a
+model's private attributes to skip validation (what ``core/trusted.py`` did) depended on
+pydantic internals. They are defined in ``core/natives.py`` (native classes when the core
+is compiled); here they get their pydantic side: the ``Mirrors`` that pydantic validates
+and serialises them through where they cross an edge (Redis, the admin API, files), with
+their field constraints (``Annotated[int, Field(ge=0)]``). ``JsonValue`` gives the plain
+dataclasses of the core (``Observation``) the same ``model_*`` names the rest of forescale
+uses, so the edge code did not change.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import types
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, GetCoreSchemaHandler, TypeAdapter
+from pydantic_core import core_schema
 
-CapacityType = Literal["reserved", "spot", "on-demand"]
+from forescale.core.natives import CapacityType as CapacityType
+from forescale.core.natives import Decision as Decision
+from forescale.core.natives import PolicyState as PolicyState
+from forescale.core.natives import PoolObservation as PoolObservation
+from forescale.core.natives import PoolTarget as PoolTarget
+from forescale.core.natives import Reason as Reason
 
 # One adapter per class (built on first use; the classes are few and live forever).
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
@@ -32,10 +41,7 @@ class JsonValue:
 
     @classmethod
     def _adapter(cls) -> TypeAdapter[Any]:
-        adapter = _ADAPTERS.get(cls)
-        if adapter is None:
-            adapter = _ADAPTERS[cls] = TypeAdapter(cls)
-        return adapter
+        return adapter(cls)
 
     @classmethod
     def model_validate(cls, obj: Any) -> Self:
@@ -104,88 +110,145 @@ def slot_init(cls: type[T]) -> type[T]:
     return cls
 
 
-# ------------------------------------------------------------------------- decision
+# The native values (core/natives.py) and the mirrors pydantic sees them through: the same
+# fields with their constraints and descriptions (mypyc replaces a native class's
+# annotations with runtime types, which pydantic cannot read).
 
 
-@slot_init
-@dataclass(frozen=True, slots=True)
-class Reason(JsonValue):
-    """One term of a decision: its value in replicas and a sentence a person reads."""
-
-    term: str
-    replicas: int | None
-    detail: str
+_Count = Annotated[int, Field(ge=0)]
 
 
-@slot_init
-@dataclass(frozen=True, slots=True)
-class PoolTarget(JsonValue):
-    """Desired nodes and replicas of a model in one pool."""
+class Mirrors:
+    """The mirrors, under the native classes' own names (what JSON schemas call them)."""
 
-    pool: str
-    capacity_type: CapacityType
-    nodes: Annotated[int, Field(ge=0)]
-    replicas: Annotated[int, Field(ge=0)]
+    @dataclass(frozen=True, slots=True)
+    class Reason:
+        """``Reason`` as pydantic validates and serialises it."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+        term: str
+        replicas: int | None
+        detail: str
+
+    @dataclass(frozen=True, slots=True)
+    class PoolTarget:
+        """``PoolTarget`` as pydantic validates and serialises it."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+        pool: str
+        capacity_type: CapacityType
+        nodes: Annotated[int, Field(ge=0)]
+        replicas: Annotated[int, Field(ge=0)]
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class PoolObservation:
+        """``PoolObservation``: what is seen of one pool for one model at ``Observation.now``."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+        name: str
+        ready_nodes: _Count = 0
+        starting_nodes: Annotated[int, Field(ge=0, description="Requested, not yet ready.")] = 0
+        draining_nodes: Annotated[int, Field(ge=0, description="Interruption notice received.")] = 0
+        ready_replicas: _Count = 0
+        replicas: Annotated[
+            int, Field(ge=0, description="Replicas of the model requested in this pool now (ready or not).")
+        ] = 0
+        insufficient_capacity_at: Annotated[
+            float | None, Field(description="Last insufficient-capacity error, epoch s.")
+        ] = None
+        interruptions: Annotated[int, Field(ge=0, description="Interruption notices since last tick.")] = 0
+        lead_times_s: Annotated[
+            tuple[float, ...], Field(description="Launch-to-ready durations completed since last tick.")
+        ] = ()
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class Decision:
+        """``Decision`` as pydantic validates and serialises it."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+        model: str
+        at: float
+        desired_replicas: Annotated[int, Field(ge=0)]
+        pools: tuple[PoolTarget, ...] = ()
+        winner: Annotated[str, Field(description="The term that set desired_replicas.")]
+        reasons: tuple[Reason, ...] = ()
+        panic: bool = False
+        dry_run: bool = False
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class PolicyState:
+        """``PolicyState`` as pydantic validates and serialises it (fields documented there)."""
+
+        __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+        last_at: float | None = None
+        last_desired: int | None = None
+        up_history: tuple[tuple[float, int], ...] = ()
+        down_history: tuple[tuple[float, int], ...] = ()
+        scale_events: tuple[tuple[float, int], ...] = ()
+        panic_at: float | None = None
+        panic_max: int = 0
+        lead_samples: dict[str, tuple[float, ...]] = field(default_factory=dict)
+        lead_time_s: dict[str, float] = field(default_factory=dict)
+        interruption_rate: dict[str, float] = field(default_factory=dict)
+        starting_since: dict[str, float] = field(default_factory=dict)
+        unavailable_at: dict[str, float] = field(default_factory=dict)
+        floor_pending: tuple[tuple[float, float], ...] = ()
+        floor_coverage: float = 0.0
+        floor_checked_at: float | None = None
+        floor_missed_at: float | None = None
+        floor_rates: tuple[tuple[float, float], ...] = ()
+        floor_scale: float = 1.0  # the floor's online recalibration (core/coverage.py, calibrate)
 
 
-@slot_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision(JsonValue):
-    """The output of one tick; carried out by an actuator unless ``dry_run``."""
+MIRRORS: dict[type, type] = {
+    Reason: Mirrors.Reason,
+    PoolTarget: Mirrors.PoolTarget,
+    PoolObservation: Mirrors.PoolObservation,
+    Decision: Mirrors.Decision,
+    PolicyState: Mirrors.PolicyState,
+}
 
-    model: str
-    at: float
-    desired_replicas: Annotated[int, Field(ge=0)]
-    pools: tuple[PoolTarget, ...] = ()
-    winner: Annotated[str, Field(description="The term that set desired_replicas.")]
-    reasons: tuple[Reason, ...] = ()
-    panic: bool = False
-    dry_run: bool = False
-
-    def summary(self) -> str:
-        """One line for logs and the terminal view."""
-        placed = ", ".join(f"{p.pool}={p.nodes}n/{p.replicas}r" for p in self.pools)
-        return f"{self.model}: {self.desired_replicas} replicas ({self.winner}) [{placed}]"
+# Uncompiled (no build, or FORESCALE_PURE_CORE=1), natives.py's own __init__s are Python
+# calling object.__setattr__ per field; slot_init's set slots through their descriptors,
+# about twice as fast: the pure core keeps the speed it had. Compiled, their __init__ is
+# native (not a Python function) and stays.
+for _cls in MIRRORS:
+    if isinstance(vars(_cls)["__init__"], types.FunctionType):
+        slot_init(_cls)
 
 
-@slot_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PolicyState(JsonValue):
-    """What a policy carries from one tick to the next; persisted by the controller.
+def native_schema(cls: type, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    """The pydantic schema of native class ``cls``: validated as its mirror and then made a
+    ``cls``; serialised the other way round."""
+    mirror_cls = MIRRORS[cls]
+    names = tuple(f.name for f in dataclasses.fields(mirror_cls))
+    mirror = handler.generate_schema(mirror_cls)
 
-    Default-constructible: ``PolicyState()`` is the state of a policy never run before.
-    The decision core (``core/policy.py``) owns its fields; nothing else interprets them.
-    """
+    def native(m: Any) -> Any:
+        return cls(**{name: getattr(m, name) for name in names})
 
-    last_at: float | None = None
-    last_desired: int | None = None
-    # HPA stabilization: (t, raw recommendation) pairs kept as monotone queues, so the max
-    # over the scale-down window is the first entry of ``down_history`` and the min over the
-    # scale-up window the first of ``up_history`` (entries that can never win are dropped).
-    up_history: tuple[tuple[float, int], ...] = ()
-    down_history: tuple[tuple[float, int], ...] = ()
-    # HPA behavior rules: (t, signed replica change) of recent scale events.
-    scale_events: tuple[tuple[float, int], ...] = ()
-    # KPA panic mode: last time demand was over the threshold (None: not panicking), and the
-    # highest replica count decided while panicking.
-    panic_at: float | None = None
-    panic_max: int = 0
-    # Per pool: recent launch-to-ready samples and the lead time estimated from them.
-    lead_samples: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    lead_time_s: dict[str, float] = field(default_factory=dict)
-    # Per pool: interruptions per node-second (exponentially weighted).
-    interruption_rate: dict[str, float] = field(default_factory=dict)
-    # Per pool: since when nodes have been starting (for the spot fallback timeout).
-    starting_since: dict[str, float] = field(default_factory=dict)
-    # Per pool: last insufficient-capacity error seen (the pool is skipped for a TTL after it).
-    unavailable_at: dict[str, float] = field(default_factory=dict)
-    # Forecast floor coverage (core/coverage.py), kept only with prescale.scale_down_window_s:
-    # (due time, planned req/s) of floors not yet checked, the exponentially weighted fraction
-    # of checks where realised demand stayed under the plan, the last miss, and the request
-    # rate samples over the latency SLO (their mean is what is checked).
-    floor_pending: tuple[tuple[float, float], ...] = ()
-    floor_coverage: float = 0.0
-    floor_checked_at: float | None = None
-    floor_missed_at: float | None = None
-    floor_rates: tuple[tuple[float, float], ...] = ()
-    floor_scale: float = 1.0  # the floor's online recalibration (core/coverage.py, calibrate)
+    def as_mirror(v: Any) -> Any:
+        return mirror_cls(**{name: getattr(v, name) for name in names})
+
+    serializer = core_schema.plain_serializer_function_ser_schema(as_mirror, return_schema=mirror)
+    validated = core_schema.no_info_after_validator_function(native, mirror)
+
+    def given(value: Any, validate: core_schema.ValidatorFunctionWrapHandler) -> Any:
+        # a value that already is one passes as is (as a stdlib dataclass field's does);
+        # anything else is validated as the mirror, and its errors say so
+        return value if isinstance(value, cls) else validate(value)
+
+    return core_schema.no_info_wrap_validator_function(given, validated, serialization=serializer)
+
+
+def adapter(cls: type) -> TypeAdapter[Any]:
+    """The ``TypeAdapter`` of ``cls``, one per class (the classes are few and live forever)."""
+    found = _ADAPTERS.get(cls)
+    if found is None:
+        found = _ADAPTERS[cls] = TypeAdapter(cls)
+    return found

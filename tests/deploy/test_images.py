@@ -193,7 +193,9 @@ def test_image_install_steps_work_and_the_entry_point_starts(
     assert _sh([*entry, "--help"], tmp_path).returncode == 0
     probe = "import importlib.util as u; print(u.find_spec('torch') is not None)"
     assert _sh([str(py), "-c", probe], tmp_path).stdout.strip() == str(torch_wanted)
-    if service == "controller":
+    if service == "controller":  # the image's wheel carries the mypyc-compiled core (hatch_build.py)
+        compiled = "import forescale.core as c; print(c.COMPILED)"
+        assert _sh([str(py), "-c", compiled], tmp_path).stdout.strip() == "True"
         _start_controller(entry, tmp_path, redis_url)
 
 
