@@ -250,6 +250,13 @@ def _fill_spot(w: _Fill, idx: list[int], left: int, budget: int) -> int:
     else:
         rest = w.fill(held, want, upto=w.ready)
     rest = w.fill_launching("spot", rest)
+    # On-demand nodes already starting (launched while spot was out of capacity) before any
+    # new spot node: when a spot pool's unavailable mark expired, new spot launches took
+    # their place and cancelled them a tick before they were ready; spot, still short,
+    # failed again and on-demand started over, ~20 min of misses per outage on the Alibaba
+    # trace (fair-evaluation.md, "fourth pass"). Once they are ready, the next tick moves
+    # back to spot as usual (_keep_ready holds them until spot is ready).
+    rest = w.fill_launching("on-demand", rest)
     if rest:
         caps, nodes = w.caps, w.nodes
         usable = [i for i in idx if caps[i] > nodes[i]]
