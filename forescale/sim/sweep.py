@@ -51,7 +51,11 @@ CLAIRVOYANT_HEADROOMS = (0.1, 0.25, 0.5)
 CLAIRVOYANT_UTILISATIONS = (0.7, 0.8, 0.9, 0.95, 1.0)
 PRESCALE_OFF = "forescale (prescale off)"
 DOWN_S = 60.0
-DOWN_UTILISATIONS = (0.75, 0.9, 1.0)
+# Past 100 % too: with the short window the reactive target need not carry the margin
+# (the forecast floor, divided by the service rate, holds it), and on the 23-day Alibaba
+# trace gbq p90 at 140 % / 200 % reached 99.50 % / 98.85 % at 14,951 / 14,467 USD, below
+# every hpa-karpenter and keda-queue point of as much attainment (fair-evaluation.md).
+DOWN_UTILISATIONS = (0.75, 0.9, 1.0, 1.4, 2.0)
 
 
 @dataclass(frozen=True)
